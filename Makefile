@@ -1,0 +1,47 @@
+# cryptoassets: see README.md. Every target works on a fresh machine: the
+# servers the tests and the demo need are started by the project itself.
+GO      ?= go
+FUZZTIME ?= 4s
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build test unit fuzz fuzz-short lint bench demo dev-up dev-down clean
+
+all: build
+
+build:
+	$(GO) build -o bin/ ./cmd/cryptoassets ./cmd/cryptoassets-signer
+
+# The README's test command, and what CI runs.
+test: vet-fmt unit fuzz-short
+
+vet-fmt:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+# Every fuzz target for a few seconds (FUZZTIME); `make fuzz FUZZTIME=5m` for longer.
+fuzz-short:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+fuzz:
+	@scripts/fuzz.sh $(if $(filter 4s,$(FUZZTIME)),2m,$(FUZZTIME))
+
+lint: vet-fmt
+	$(GO) run $(STATICCHECK) ./...
+
+bench:
+	@scripts/bench.sh
+
+demo:
+	@scripts/demo.sh
+
+dev-up:
+	@$(GO) run ./internal/cmd/devenv -dir .dev up
+
+dev-down:
+	@$(GO) run ./internal/cmd/devenv -dir .dev down
+
+clean: dev-down
+	rm -rf bin .dev .demo

@@ -1,0 +1,248 @@
+package devenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Postgres is a PostgreSQL cluster in a directory of its own.
+type Postgres struct {
+	Dir  string // data directory; also holds the socket and the log
+	Port int
+	bin  string // directory of initdb and pg_ctl
+}
+
+// DSN is the URL of the cluster's default database.
+func (p *Postgres) DSN() string { return p.DSNFor("postgres") }
+
+// DSNFor is the URL of database db in the cluster.
+func (p *Postgres) DSNFor(db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.Port, db)
+}
+
+// postgresBinDir finds initdb and pg_ctl, installing them when it can.
+func postgresBinDir(ctx context.Context) (string, error) {
+	if dir := findPostgresBin(); dir != "" {
+		return dir, nil
+	}
+	if os.Geteuid() == 0 {
+		if _, err := exec.LookPath("apt-get"); err == nil {
+			fmt.Fprintln(os.Stderr, "devenv: PostgreSQL server binaries not found; installing them: apt-get install -y postgresql")
+			for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "--no-install-recommends", "postgresql"}} {
+				cmd := exec.CommandContext(ctx, "apt-get", args...)
+				cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					return "", fmt.Errorf("apt-get %s failed: %v\n%s", strings.Join(args, " "), err, out)
+				}
+			}
+			if dir := findPostgresBin(); dir != "" {
+				return dir, nil
+			}
+		}
+	}
+	return "", errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found: install them with `sudo apt-get install -y postgresql` (or your system's postgresql server package) and run again")
+}
+
+func findPostgresBin() string {
+	var dirs []string
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	// Newest major version first.
+	sort.Slice(found, func(i, j int) bool { return pgMajor(found[i]) > pgMajor(found[j]) })
+	dirs = append(dirs, found...)
+	for _, d := range dirs {
+		if isExecutable(filepath.Join(d, "initdb")) && isExecutable(filepath.Join(d, "pg_ctl")) {
+			return d
+		}
+	}
+	return ""
+}
+
+func pgMajor(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+func isExecutable(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+// pgCommand runs a PostgreSQL program, as the postgres user when we are root.
+func pgCommand(ctx context.Context, bin string, args ...string) *exec.Cmd {
+	if os.Geteuid() == 0 {
+		return exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--", bin}, args...)...)
+	}
+	return exec.CommandContext(ctx, bin, args...)
+}
+
+// prepareDir creates dir so that the server's user owns it and can reach it.
+func prepareDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return os.Chmod(dir, 0o700)
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return fmt.Errorf("running as root needs a 'postgres' user to run the server as: %w (installing the postgresql package creates it)", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return err
+	}
+	// The postgres user must be able to walk down to dir.
+	for d := filepath.Dir(dir); d != "/" && d != "."; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(d, st.Mode().Perm()|0o011); err != nil {
+				return fmt.Errorf("making %s reachable for the postgres user: %w", d, err)
+			}
+		}
+	}
+	return os.Chmod(dir, 0o700)
+}
+
+// StartPostgres starts the cluster in dir, creating it first if dir holds
+// none. If a server is already running there it is reused, so calling it
+// twice is harmless.
+func StartPostgres(ctx context.Context, dir string) (*Postgres, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := postgresBinDir(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &Postgres{Dir: dir, bin: bin}
+	if port, ok := p.runningPort(ctx); ok {
+		p.Port = port
+		return p, nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err != nil {
+		if err := prepareDir(dir); err != nil {
+			return nil, fmt.Errorf("preparing %s: %w", dir, err)
+		}
+		out, err := pgCommand(ctx, filepath.Join(bin, "initdb"), "-D", dir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync").CombinedOutput()
+		if err != nil {
+			return nil, fmt.Errorf("initdb %s: %v\n%s", dir, err, out)
+		}
+	}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB", port, dir)
+		out, err := pgCommand(ctx, filepath.Join(bin, "pg_ctl"), "-D", dir, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", opts, "start").CombinedOutput()
+		if err == nil {
+			p.Port = port
+			if err := os.WriteFile(filepath.Join(dir, "devenv.port"), []byte(strconv.Itoa(port)), 0o644); err != nil {
+				return nil, err
+			}
+			return p, nil
+		}
+		lastErr = fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, tail(filepath.Join(dir, "server.log"), 20))
+	}
+	return nil, lastErr
+}
+
+// runningPort reports the port of a server already running in p.Dir.
+func (p *Postgres) runningPort(ctx context.Context) (int, bool) {
+	if _, err := os.Stat(filepath.Join(p.Dir, "postmaster.pid")); err != nil {
+		return 0, false
+	}
+	if err := pgCommand(ctx, filepath.Join(p.bin, "pg_ctl"), "-D", p.Dir, "status").Run(); err != nil {
+		return 0, false
+	}
+	b, err := os.ReadFile(filepath.Join(p.Dir, "devenv.port"))
+	if err != nil {
+		return 0, false
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return port, err == nil
+}
+
+// Stop stops the server. Stopping a stopped cluster is not an error.
+func (p *Postgres) Stop(ctx context.Context) error {
+	if _, ok := p.runningPort(ctx); !ok {
+		return nil
+	}
+	out, err := pgCommand(ctx, filepath.Join(p.bin, "pg_ctl"), "-D", p.Dir, "-m", "fast", "-w", "stop").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctl stop: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// StopPostgres stops a cluster in dir if one runs there.
+func StopPostgres(ctx context.Context, dir string) error {
+	bin := findPostgresBin()
+	if bin == "" {
+		return nil
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	return (&Postgres{Dir: dir, bin: bin}).Stop(ctx)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// waitFor polls check until it succeeds or the timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, check func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

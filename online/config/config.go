@@ -1,0 +1,307 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/btcsuite/btcd/chaincfg"
+
+	"github.com/cryptoassets/cryptoassets/online/store"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Database Database          `toml:"database"`
+	Runner   Runner            `toml:"runner"`
+	HTTP     HTTP              `toml:"http"`
+	Log      Log               `toml:"log"`
+	Assets   map[string]*Asset `toml:"assets"`
+}
+
+// Database says where PostgreSQL is.
+type Database struct {
+	URL      string `toml:"url"`       // env DATABASE_URL
+	MaxConns int32  `toml:"max_conns"` // pool size; default 32
+}
+
+// Runner bounds the serializable transaction retries.
+type Runner struct {
+	MaxAttempts int      `toml:"max_attempts"` // default 10
+	BaseDelay   Duration `toml:"base_delay"`   // default 2ms
+	MaxDelay    Duration `toml:"max_delay"`    // default 250ms
+}
+
+// HTTP is the application API listener.
+type HTTP struct {
+	Listen string `toml:"listen"` // default 127.0.0.1:8080; env CRYPTOASSETS_HTTP_LISTEN
+}
+
+// Log sets the service's logging.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error; default info
+	Format string `toml:"format"` // text or json; default text
+}
+
+// Asset is one coin the service handles, stored in its own schema named by
+// the key of the [assets.NAME] table.
+type Asset struct {
+	Network       string `toml:"network"`         // mainnet, testnet, signet, regtest
+	RPCURL        string `toml:"rpc_url"`         // http://host:port of the node
+	RPCUser       string `toml:"rpc_user"`        // with rpc_password, or use rpc_cookie_file
+	RPCPassword   string `toml:"rpc_password"`    //
+	RPCCookieFile string `toml:"rpc_cookie_file"` // Bitcoin Core's .cookie
+	Confirmations int    `toml:"confirmations"`   // to credit a deposit; default 6 (mainnet), 1 (regtest)
+}
+
+// Networks are the accepted network names.
+var Networks = []string{"mainnet", "testnet", "signet", "regtest"}
+
+// Params returns the chain parameters of the asset's network.
+func (a *Asset) Params() *chaincfg.Params {
+	switch a.Network {
+	case "mainnet":
+		return &chaincfg.MainNetParams
+	case "testnet":
+		return &chaincfg.TestNet3Params
+	case "signet":
+		return &chaincfg.SigNetParams
+	case "regtest":
+		return &chaincfg.RegressionNetParams
+	}
+	return nil
+}
+
+// Duration is a time.Duration written as "250ms" or "2s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like \"250ms\" or \"2s\"", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Load reads path (optional: "" means environment only), applies environment
+// overrides from getenv, fills defaults and validates.
+func Load(path string, getenv func(string) string, environ []string) (*Config, error) {
+	cfg := &Config{}
+	if path != "" {
+		md, err := toml.DecodeFile(path, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			keys := make([]string, len(und))
+			for i, k := range und {
+				keys[i] = k.String()
+			}
+			return nil, fmt.Errorf("config %s: unknown key(s) %s: check the spelling against docs/configuration.md", path, strings.Join(keys, ", "))
+		}
+	}
+	if err := applyEnv(cfg, getenv, environ); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		if path != "" {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+// LoadFromOS is Load with the process environment.
+func LoadFromOS(path string) (*Config, error) {
+	return Load(path, os.Getenv, os.Environ())
+}
+
+const envAssetPrefix = "CRYPTOASSETS_ASSET_"
+
+// applyEnv applies DATABASE_URL, CRYPTOASSETS_HTTP_LISTEN and
+// CRYPTOASSETS_ASSET_<NAME>_<KEY> (KEY one of NETWORK, RPC_URL, RPC_USER,
+// RPC_PASSWORD, RPC_COOKIE_FILE, CONFIRMATIONS). An asset named only in the
+// environment is created.
+func applyEnv(cfg *Config, getenv func(string) string, environ []string) error {
+	if v := getenv("DATABASE_URL"); v != "" {
+		cfg.Database.URL = v
+	}
+	if v := getenv("CRYPTOASSETS_HTTP_LISTEN"); v != "" {
+		cfg.HTTP.Listen = v
+	}
+	keys := []string{"RPC_COOKIE_FILE", "RPC_PASSWORD", "RPC_USER", "RPC_URL", "NETWORK", "CONFIRMATIONS"}
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		rest, ok := strings.CutPrefix(name, envAssetPrefix)
+		if !ok {
+			continue
+		}
+		var asset, key string
+		for _, k := range keys {
+			if a, ok := strings.CutSuffix(rest, "_"+k); ok && a != "" {
+				asset, key = strings.ToLower(a), k
+				break
+			}
+		}
+		if key == "" {
+			return fmt.Errorf("environment %s: want %s<ASSET>_<KEY> with KEY one of %s", name, envAssetPrefix, strings.Join(keys, ", "))
+		}
+		if cfg.Assets == nil {
+			cfg.Assets = map[string]*Asset{}
+		}
+		a := cfg.Assets[asset]
+		if a == nil {
+			a = &Asset{}
+			cfg.Assets[asset] = a
+		}
+		switch key {
+		case "NETWORK":
+			a.Network = value
+		case "RPC_URL":
+			a.RPCURL = value
+		case "RPC_USER":
+			a.RPCUser = value
+		case "RPC_PASSWORD":
+			a.RPCPassword = value
+		case "RPC_COOKIE_FILE":
+			a.RPCCookieFile = value
+		case "CONFIRMATIONS":
+			n, err := strconv.Atoi(value)
+			if err != nil {
+				return fmt.Errorf("environment %s=%q: want a whole number of blocks", name, value)
+			}
+			a.Confirmations = n
+		}
+	}
+	return nil
+}
+
+func (c *Config) defaults() {
+	if c.Database.MaxConns == 0 {
+		c.Database.MaxConns = 32
+	}
+	if c.Runner.MaxAttempts == 0 {
+		c.Runner.MaxAttempts = 10
+	}
+	if c.Runner.BaseDelay.Duration == 0 {
+		c.Runner.BaseDelay.Duration = 2 * time.Millisecond
+	}
+	if c.Runner.MaxDelay.Duration == 0 {
+		c.Runner.MaxDelay.Duration = 250 * time.Millisecond
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = "127.0.0.1:8080"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	for _, a := range c.Assets {
+		if a.Confirmations == 0 {
+			a.Confirmations = 6
+			if a.Network == "regtest" {
+				a.Confirmations = 1
+			}
+		}
+	}
+}
+
+// Validate checks every setting; the error names the key and the fix.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.Database.URL == "" {
+		bad("database.url", "not set: set it in the config file or the DATABASE_URL environment variable, e.g. postgres://user@127.0.0.1:5432/cryptoassets")
+	} else if u, err := url.Parse(c.Database.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		bad("database.url", "want a URL starting postgres:// (got %q)", redact(c.Database.URL))
+	}
+	if c.Database.MaxConns < 2 || c.Database.MaxConns > 1000 {
+		bad("database.max_conns", "%d is out of range: use 2 to 1000", c.Database.MaxConns)
+	}
+	if c.Runner.MaxAttempts < 1 || c.Runner.MaxAttempts > 1000 {
+		bad("runner.max_attempts", "%d is out of range: use 1 to 1000", c.Runner.MaxAttempts)
+	}
+	if c.Runner.BaseDelay.Duration <= 0 || c.Runner.MaxDelay.Duration < c.Runner.BaseDelay.Duration {
+		bad("runner.max_delay", "must be positive and not below runner.base_delay")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		bad("log.level", "%q: use debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", "%q: use text or json", c.Log.Format)
+	}
+	for _, name := range c.AssetNames() {
+		a := c.Assets[name]
+		key := "assets." + name
+		if err := store.ValidateSchemaName(name); err != nil {
+			bad(key, "%v", err)
+			continue
+		}
+		if a.Params() == nil {
+			bad(key+".network", "%q: use one of %s", a.Network, strings.Join(Networks, ", "))
+		}
+		if u, err := url.Parse(a.RPCURL); a.RPCURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(key+".rpc_url", "%q: want the node's RPC address like http://127.0.0.1:8332", a.RPCURL)
+		}
+		switch {
+		case a.RPCCookieFile != "" && (a.RPCUser != "" || a.RPCPassword != ""):
+			bad(key+".rpc_cookie_file", "set either rpc_cookie_file or rpc_user and rpc_password, not both")
+		case a.RPCCookieFile == "" && (a.RPCUser == "" || a.RPCPassword == ""):
+			bad(key+".rpc_user", "node credentials missing: set rpc_user and rpc_password, or rpc_cookie_file")
+		}
+		if a.Confirmations < 1 || a.Confirmations > 1000 {
+			bad(key+".confirmations", "%d is out of range: use 1 to 1000 (6 is usual on mainnet)", a.Confirmations)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// AssetNames lists the configured assets in a stable order.
+func (c *Config) AssetNames() []string {
+	names := make([]string, 0, len(c.Assets))
+	for n := range c.Assets {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// StoreAssets is the list the migrator needs.
+func (c *Config) StoreAssets() []store.Asset {
+	var out []store.Asset
+	for _, n := range c.AssetNames() {
+		out = append(out, store.Asset{Schema: n, Network: c.Assets[n].Network})
+	}
+	return out
+}
+
+// RunnerConfig converts the runner settings.
+func (c *Config) RunnerConfig() store.RunnerConfig {
+	return store.RunnerConfig{MaxAttempts: c.Runner.MaxAttempts, BaseDelay: c.Runner.BaseDelay.Duration, MaxDelay: c.Runner.MaxDelay.Duration}
+}
+
+// redact hides a password in a database URL for error messages.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

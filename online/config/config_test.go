@@ -1,0 +1,134 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const good = `
+[database]
+url = "postgres://app@127.0.0.1:5432/cryptoassets"
+
+[runner]
+max_attempts = 20
+base_delay = "1ms"
+
+[assets.btc]
+network = "mainnet"
+rpc_url = "http://127.0.0.1:8332"
+rpc_cookie_file = "/var/lib/bitcoind/.cookie"
+
+[assets.tbtc]
+network = "regtest"
+rpc_url = "http://127.0.0.1:18443"
+rpc_user = "u"
+rpc_password = "p"
+`
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "cryptoassets.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func envOf(kv ...string) (func(string) string, []string) {
+	m := map[string]string{}
+	for _, s := range kv {
+		k, v, _ := strings.Cut(s, "=")
+		m[k] = v
+	}
+	return func(k string) string { return m[k] }, kv
+}
+
+func TestLoadGood(t *testing.T) {
+	getenv, environ := envOf()
+	cfg, err := Load(write(t, good), getenv, environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Runner.MaxAttempts != 20 || cfg.Runner.BaseDelay.Duration != time.Millisecond || cfg.Runner.MaxDelay.Duration != 250*time.Millisecond {
+		t.Fatalf("runner: %+v", cfg.Runner)
+	}
+	if cfg.Assets["btc"].Confirmations != 6 || cfg.Assets["tbtc"].Confirmations != 1 {
+		t.Fatalf("default confirmations: btc %d, tbtc %d", cfg.Assets["btc"].Confirmations, cfg.Assets["tbtc"].Confirmations)
+	}
+	if got := cfg.AssetNames(); strings.Join(got, ",") != "btc,tbtc" {
+		t.Fatalf("asset names %v", got)
+	}
+	if cfg.Assets["tbtc"].Params().Name != "regtest" || cfg.Assets["btc"].Params().Name != "mainnet" {
+		t.Fatal("network params")
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	getenv, environ := envOf(
+		"DATABASE_URL=postgres://other@db:5432/x",
+		"CRYPTOASSETS_ASSET_TBTC_CONFIRMATIONS=3",
+		"CRYPTOASSETS_ASSET_TBTC_RPC_PASSWORD=secret",
+		"CRYPTOASSETS_ASSET_SIG_NETWORK=signet",
+		"CRYPTOASSETS_ASSET_SIG_RPC_URL=http://127.0.0.1:38332",
+		"CRYPTOASSETS_ASSET_SIG_RPC_USER=a",
+		"CRYPTOASSETS_ASSET_SIG_RPC_PASSWORD=b",
+		"CRYPTOASSETS_HTTP_LISTEN=127.0.0.1:9999",
+	)
+	cfg, err := Load(write(t, good), getenv, environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.URL != "postgres://other@db:5432/x" || cfg.HTTP.Listen != "127.0.0.1:9999" {
+		t.Fatalf("database/http override: %+v %+v", cfg.Database, cfg.HTTP)
+	}
+	if a := cfg.Assets["tbtc"]; a.Confirmations != 3 || a.RPCPassword != "secret" {
+		t.Fatalf("tbtc override: %+v", a)
+	}
+	if a := cfg.Assets["sig"]; a == nil || a.Network != "signet" {
+		t.Fatalf("asset from environment only: %+v", a)
+	}
+}
+
+func TestLoadRefusals(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		env  []string
+		want string
+	}{
+		{"no database", `[assets]`, nil, "database.url: not set"},
+		{"unknown key", good + "\n[http]\nlisten_on = \"x\"\n", nil, "unknown key(s) http.listen_on"},
+		{"bad network", strings.Replace(good, `"mainnet"`, `"main"`, 1), nil, `assets.btc.network: "main"`},
+		{"bad rpc url", strings.Replace(good, `http://127.0.0.1:8332`, `127.0.0.1:8332`, 1), nil, "assets.btc.rpc_url"},
+		{"cookie and password", strings.Replace(good, `rpc_cookie_file = "/var/lib/bitcoind/.cookie"`, "rpc_cookie_file = \"x\"\nrpc_user = \"u\"", 1), nil, "not both"},
+		{"no credentials", strings.Replace(good, `rpc_password = "p"`, ``, 1), nil, "assets.tbtc.rpc_user: node credentials missing"},
+		{"bad schema name", good + "\n[assets.BTC2]\nnetwork = \"regtest\"\n", nil, "lower-case identifier"},
+		{"reserved schema name", good + "\n[assets.public]\nnetwork = \"regtest\"\n", nil, "reserved"},
+		{"confirmations", good + "\n[assets.x]\nnetwork=\"regtest\"\nrpc_url=\"http://a:1\"\nrpc_user=\"u\"\nrpc_password=\"p\"\nconfirmations = -1\n", nil, "assets.x.confirmations"},
+		{"bad duration", strings.Replace(good, `"1ms"`, `"fast"`, 1), nil, "not a duration"},
+		{"bad env confirmations", good, []string{"CRYPTOASSETS_ASSET_BTC_CONFIRMATIONS=six"}, "want a whole number"},
+		{"bad env key", good, []string{"CRYPTOASSETS_ASSET_BTC_RPCURL=x"}, "KEY one of"},
+		{"not toml", "[[[", nil, "config "},
+		{"log level", good + "\n[log]\nlevel = \"loud\"\n", nil, "log.level"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv, environ := envOf(tc.env...)
+			_, err := Load(write(t, tc.body), getenv, environ)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestRedactsPassword(t *testing.T) {
+	getenv, environ := envOf("DATABASE_URL=mysql://u:hunter2@h/x")
+	_, err := Load("", getenv, environ)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("the password must not appear in errors: %v", err)
+	}
+}
