@@ -1,0 +1,20 @@
+// Package ledger keeps customer and internal accounts in a double-entry
+// ledger, one per asset schema.
+//
+// Every movement of money is one ledger transaction whose entries sum to
+// zero, separately for available and pending (unconfirmed incoming) amounts.
+// Cached balances are moved by a database trigger from the inserted entries,
+// so they always equal the sum of entries; the trigger also refuses an
+// unbalanced transaction. A customer balance can never go negative: Transfer
+// refuses with ErrInsufficientFunds first, and a CHECK constraint is the last
+// guard.
+//
+// Internal accounts (hot wallet, cold wallet, network fees, reorg losses) take
+// part in most postings, so their cached balance is spread over several rows
+// ("slots") and each posting picks one at random: concurrent postings then
+// rarely conflict on the same row. Their balance is the sum of their slots.
+//
+// Functions ending in Tx run inside a caller's store.Runner transaction, so a
+// posting can commit together with the state change it belongs to (a deposit
+// credited, an idempotency record written).
+package ledger

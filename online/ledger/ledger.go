@@ -1,0 +1,351 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cryptoassets/cryptoassets/online/store"
+	"github.com/cryptoassets/cryptoassets/shared/amount"
+)
+
+// Errors callers branch on. Their messages are meant for people.
+var (
+	ErrInsufficientFunds = errors.New("insufficient funds")
+	ErrUnknownAccount    = errors.New("unknown account")
+	ErrAccountExists     = errors.New("account already exists")
+	ErrInvalidName       = errors.New("invalid account name: use 1 to 128 letters, digits or . _ : @ -, starting with a letter or digit")
+	ErrSameAccount       = errors.New("cannot transfer to the same account")
+	ErrInternalAccount   = errors.New("internal accounts cannot be used here")
+	ErrMemoTooLong       = errors.New("memo longer than 500 characters")
+)
+
+// Kinds of account.
+const (
+	Customer    = "customer"
+	HotWallet   = "hot_wallet"
+	ColdWallet  = "cold_wallet"
+	NetworkFees = "network_fees"
+	ReorgLosses = "reorg_losses"
+)
+
+// Account is an account with its balance.
+type Account struct {
+	ID        int64
+	Kind      string
+	Name      string
+	CreatedAt time.Time
+	Available int64 // satoshis spendable now
+	Pending   int64 // satoshis seen on chain, not yet credited
+}
+
+// Posting is one entry of a ledger transaction.
+type Posting struct {
+	AccountID int64
+	Available int64
+	Pending   int64
+}
+
+// Ledger is the ledger of one asset.
+type Ledger struct {
+	runner *store.Runner
+	asset  string
+	q      queries
+}
+
+var accountName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$`)
+
+// New returns the ledger of asset (its schema name).
+func New(runner *store.Runner, asset string) (*Ledger, error) {
+	if err := store.ValidateSchemaName(asset); err != nil {
+		return nil, err
+	}
+	return &Ledger{runner: runner, asset: asset, q: newQueries(asset)}, nil
+}
+
+// Asset is the schema this ledger lives in.
+func (l *Ledger) Asset() string { return l.asset }
+
+// Runner is the transaction runner the ledger uses.
+func (l *Ledger) Runner() *store.Runner { return l.runner }
+
+// ValidateName checks a customer account name.
+func ValidateName(name string) error {
+	if !accountName.MatchString(name) || strings.HasPrefix(name, "internal:") {
+		return fmt.Errorf("%w (got %q)", ErrInvalidName, truncate(name, 40))
+	}
+	return nil
+}
+
+// CreateAccount creates a customer account.
+func (l *Ledger) CreateAccount(ctx context.Context, name string) (Account, error) {
+	var a Account
+	err := l.runner.InTx(ctx, "create-account", func(tx *store.Tx) error {
+		var err error
+		a, err = l.CreateAccountTx(tx, name)
+		return err
+	})
+	return a, err
+}
+
+// CreateAccountTx creates a customer account inside tx.
+func (l *Ledger) CreateAccountTx(tx *store.Tx, name string) (Account, error) {
+	if err := ValidateName(name); err != nil {
+		return Account{}, err
+	}
+	a := Account{Kind: Customer, Name: name}
+	err := tx.QueryRow(l.q.createAccount, name).Scan(&a.ID, &a.CreatedAt)
+	if isUniqueViolation(err) {
+		return Account{}, fmt.Errorf("%w: %q", ErrAccountExists, name)
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	return a, nil
+}
+
+// GetAccount returns an account and its balance by name.
+func (l *Ledger) GetAccount(ctx context.Context, name string) (Account, error) {
+	var a Account
+	err := l.runner.Pool().QueryRow(ctx, l.q.getAccount, name).Scan(&a.ID, &a.Kind, &a.Name, &a.CreatedAt, &a.Available, &a.Pending)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Account{}, fmt.Errorf("%w: %q", ErrUnknownAccount, truncate(name, 64))
+	}
+	return a, err
+}
+
+// ListAccounts lists accounts in creation order after the account with id
+// after (0 for the first page), at most limit of them.
+func (l *Ledger) ListAccounts(ctx context.Context, after int64, limit int) ([]Account, error) {
+	rows, err := l.runner.Pool().Query(ctx, l.q.listAccounts, after, clampLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Account, error) {
+		var a Account
+		err := r.Scan(&a.ID, &a.Kind, &a.Name, &a.CreatedAt, &a.Available, &a.Pending)
+		return a, err
+	})
+}
+
+func clampLimit(limit int) int {
+	if limit <= 0 || limit > 1000 {
+		return 100
+	}
+	return limit
+}
+
+// TransferRequest moves Amount satoshis between two customer accounts.
+type TransferRequest struct {
+	From, To string
+	Amount   int64
+	Memo     string
+}
+
+// Transfer is a completed transfer.
+type Transfer struct {
+	TxID      int64
+	From, To  string
+	Amount    int64
+	Memo      string
+	CreatedAt time.Time
+}
+
+// Transfer moves money between two customer accounts, immediately and
+// off-chain, in one serializable transaction.
+func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (Transfer, error) {
+	var t Transfer
+	err := l.runner.InTx(ctx, "transfer", func(tx *store.Tx) error {
+		var err error
+		t, err = l.TransferTx(tx, req)
+		return err
+	})
+	return t, err
+}
+
+// TransferTx is Transfer inside the caller's transaction.
+func (l *Ledger) TransferTx(tx *store.Tx, req TransferRequest) (Transfer, error) {
+	if err := amount.Check(req.Amount); err != nil {
+		return Transfer{}, err
+	}
+	if len(req.Memo) > 500 {
+		return Transfer{}, ErrMemoTooLong
+	}
+	if req.From == req.To {
+		return Transfer{}, ErrSameAccount
+	}
+	rows, err := tx.Query(l.q.transferAccounts, []string{req.From, req.To})
+	if err != nil {
+		return Transfer{}, err
+	}
+	var from, to struct {
+		id        int64
+		kind      string
+		available int64
+		found     bool
+	}
+	for rows.Next() {
+		var name, kind string
+		var id, available int64
+		if err := rows.Scan(&id, &kind, &name, &available); err != nil {
+			rows.Close()
+			return Transfer{}, err
+		}
+		if name == req.From {
+			from.id, from.kind, from.available, from.found = id, kind, available, true
+		} else {
+			to.id, to.kind, to.found = id, kind, true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Transfer{}, err
+	}
+	switch {
+	case !from.found:
+		return Transfer{}, fmt.Errorf("%w: %q", ErrUnknownAccount, truncate(req.From, 64))
+	case !to.found:
+		return Transfer{}, fmt.Errorf("%w: %q", ErrUnknownAccount, truncate(req.To, 64))
+	case from.kind != Customer || to.kind != Customer:
+		return Transfer{}, fmt.Errorf("%w: transfers move money between customer accounts", ErrInternalAccount)
+	case from.available < req.Amount:
+		return Transfer{}, fmt.Errorf("%w: %q has %s BTC available, %s BTC requested", ErrInsufficientFunds, req.From, amount.FormatBTC(from.available), amount.FormatBTC(req.Amount))
+	}
+	txID, created, err := l.post(tx, "transfer", req.Memo, []Posting{
+		{AccountID: from.id, Available: -req.Amount},
+		{AccountID: to.id, Available: req.Amount},
+	}, map[int64]int{from.id: 1, to.id: 1})
+	if err != nil {
+		return Transfer{}, err
+	}
+	return Transfer{TxID: txID, From: req.From, To: req.To, Amount: req.Amount, Memo: req.Memo, CreatedAt: created}, nil
+}
+
+// Internal returns the id and slot count of an internal account.
+func (l *Ledger) Internal(tx *store.Tx, kind string) (id int64, slots int, err error) {
+	err = tx.QueryRow(l.q.internalAccount, kind).Scan(&id, &slots)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, fmt.Errorf("%w: no internal account of kind %q (run migrate)", ErrUnknownAccount, kind)
+	}
+	return id, slots, err
+}
+
+// PostTx records one balanced ledger transaction inside tx and returns its
+// id. Postings to the same account are allowed; each must be non-zero. The
+// database refuses an unbalanced set and a customer balance below zero
+// (ErrInsufficientFunds).
+func (l *Ledger) PostTx(tx *store.Tx, kind, memo string, postings []Posting) (int64, error) {
+	slots := map[int64]int{}
+	for _, p := range postings {
+		slots[p.AccountID] = 0
+	}
+	ids := make([]int64, 0, len(slots))
+	for id := range slots {
+		ids = append(ids, id)
+	}
+	rows, err := tx.Query(l.q.accountSlots, ids)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error { slots[id] = n; return nil }); err != nil {
+		return 0, err
+	}
+	for id, n := range slots {
+		if n == 0 {
+			return 0, fmt.Errorf("%w: account id %d", ErrUnknownAccount, id)
+		}
+	}
+	txID, _, err := l.post(tx, kind, memo, postings, slots)
+	return txID, err
+}
+
+func (l *Ledger) post(tx *store.Tx, kind, memo string, postings []Posting, slots map[int64]int) (int64, time.Time, error) {
+	var sumA, sumP int64
+	accounts := make([]int64, len(postings))
+	slot := make([]int16, len(postings))
+	avail := make([]int64, len(postings))
+	pend := make([]int64, len(postings))
+	for i, p := range postings {
+		if p.Available == 0 && p.Pending == 0 {
+			return 0, time.Time{}, errors.New("ledger: a posting of zero")
+		}
+		sumA += p.Available
+		sumP += p.Pending
+		accounts[i], avail[i], pend[i] = p.AccountID, p.Available, p.Pending
+		if n := slots[p.AccountID]; n > 1 {
+			slot[i] = int16(rand.IntN(n))
+		}
+	}
+	if sumA != 0 || sumP != 0 {
+		return 0, time.Time{}, fmt.Errorf("ledger: postings do not balance (available %d, pending %d)", sumA, sumP)
+	}
+	var txID int64
+	var created time.Time
+	err := tx.QueryRow(l.q.post, kind, memo, accounts, slot, avail, pend).Scan(&txID, &created)
+	if isCheckViolation(err, "customer_balance_not_negative") {
+		return 0, time.Time{}, fmt.Errorf("%w (refused by the database)", ErrInsufficientFunds)
+	}
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("ledger: posting %s: %w", kind, err)
+	}
+	return txID, created, nil
+}
+
+// Entry is one line of an account's history.
+type Entry struct {
+	ID             int64
+	TxID           int64
+	Kind           string
+	Memo           string
+	Available      int64
+	Pending        int64
+	Counterparties []string
+	CreatedAt      time.Time
+}
+
+// History lists an account's entries, newest first, older than the entry with
+// id before (0 for the newest page), at most limit of them.
+func (l *Ledger) History(ctx context.Context, name string, before int64, limit int) ([]Entry, error) {
+	a, err := l.GetAccount(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := l.runner.Pool().Query(ctx, l.q.history, a.ID, before, clampLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
+		var e Entry
+		err := r.Scan(&e.ID, &e.TxID, &e.Kind, &e.Memo, &e.Available, &e.Pending, &e.CreatedAt, &e.Counterparties)
+		return e, err
+	})
+}
+
+func isUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "23505"
+}
+
+func isCheckViolation(err error, constraint string) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "23514" && pg.ConstraintName == constraint
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

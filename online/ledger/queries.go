@@ -1,0 +1,46 @@
+package ledger
+
+import (
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// queries are the ledger's SQL with the asset's schema filled in once.
+type queries struct {
+	schema string
+	createAccount, getAccount, listAccounts, transferAccounts,
+	internalAccount, accountSlots, post, history string
+}
+
+func newQueries(asset string) queries {
+	s := pgx.Identifier{asset}.Sanitize()
+	f := func(sql string) string { return strings.ReplaceAll(sql, "{s}", s) }
+	return queries{
+		schema: s,
+		createAccount: f(`WITH a AS (INSERT INTO {s}.accounts (kind, name, slots) VALUES ('customer', $1, 1) RETURNING id, created_at),
+			b AS (INSERT INTO {s}.balances (account_id, slot, customer) SELECT id, 0, true FROM a)
+			SELECT id, created_at FROM a`),
+		getAccount: f(`SELECT a.id, a.kind, a.name, a.created_at, coalesce(sum(b.available), 0)::bigint, coalesce(sum(b.pending), 0)::bigint
+			FROM {s}.accounts a JOIN {s}.balances b ON b.account_id = a.id
+			WHERE a.name = $1 GROUP BY a.id`),
+		listAccounts: f(`SELECT a.id, a.kind, a.name, a.created_at, coalesce(sum(b.available), 0)::bigint, coalesce(sum(b.pending), 0)::bigint
+			FROM {s}.accounts a JOIN {s}.balances b ON b.account_id = a.id
+			WHERE a.id > $1 GROUP BY a.id ORDER BY a.id LIMIT $2`),
+		transferAccounts: f(`SELECT a.id, a.kind, a.name, coalesce(b.available, 0)
+			FROM {s}.accounts a LEFT JOIN {s}.balances b ON b.account_id = a.id AND b.slot = 0 AND a.kind = 'customer'
+			WHERE a.name = ANY($1)`),
+		internalAccount: f(`SELECT id, slots FROM {s}.accounts WHERE kind = $1 AND kind <> 'customer'`),
+		accountSlots:    f(`SELECT id, slots FROM {s}.accounts WHERE id = ANY($1)`),
+		post: f(`WITH t AS (INSERT INTO {s}.ledger_transactions (kind, memo) VALUES ($1, $2) RETURNING id, created_at),
+			e AS (INSERT INTO {s}.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
+				SELECT t.id, p.account_id, p.slot, p.available, p.pending
+				FROM t, unnest($3::bigint[], $4::smallint[], $5::bigint[], $6::bigint[]) AS p(account_id, slot, available, pending))
+			SELECT id, created_at FROM t`),
+		history: f(`SELECT e.id, e.tx_id, t.kind, t.memo, e.available_delta, e.pending_delta, t.created_at,
+				coalesce(array(SELECT DISTINCT o.name FROM {s}.ledger_entries x JOIN {s}.accounts o ON o.id = x.account_id
+					WHERE x.tx_id = e.tx_id AND x.account_id <> e.account_id ORDER BY o.name), '{}')
+			FROM {s}.ledger_entries e JOIN {s}.ledger_transactions t ON t.id = e.tx_id
+			WHERE e.account_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3`),
+	}
+}
