@@ -1,0 +1,208 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/store"
+)
+
+// AddressIssuer hands out receive addresses; the addresses package
+// implements it. NewAddressTx runs inside the caller's transaction.
+type AddressIssuer interface {
+	NewAddressTx(tx *store.Tx, account, label string) (IssuedAddress, error)
+}
+
+// IssuedAddress is a receive address given to an account.
+type IssuedAddress struct {
+	Address    string    `json:"address"`
+	Account    string    `json:"account"`
+	Label      string    `json:"label,omitempty"`
+	ScriptType string    `json:"script_type"`
+	Path       string    `json:"derivation_path"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Asset is what the API serves for one asset.
+type Asset struct {
+	Ledger    *ledger.Ledger
+	Addresses AddressIssuer // nil: the address endpoint answers 501
+}
+
+// Server serves the API.
+type Server struct {
+	runner *store.Runner
+	tokens *Tokens
+	assets map[string]Asset
+	log    *slog.Logger
+}
+
+// NewServer returns a server for the given assets (keyed by schema name).
+func NewServer(runner *store.Runner, assets map[string]Asset, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{runner: runner, tokens: NewTokens(runner), assets: assets, log: log}
+}
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/health", s.health)
+	mux.Handle("POST /v1/{asset}/accounts", s.auth(s.createAccount))
+	mux.Handle("GET /v1/{asset}/accounts", s.auth(s.listAccounts))
+	mux.Handle("GET /v1/{asset}/accounts/{name}", s.auth(s.getAccount))
+	mux.Handle("GET /v1/{asset}/accounts/{name}/history", s.auth(s.history))
+	mux.Handle("POST /v1/{asset}/accounts/{name}/addresses", s.auth(s.newAddress))
+	mux.Handle("POST /v1/{asset}/transfers", s.auth(s.transfer))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeRaw(w, http.StatusNotFound, errorJSON(newError(http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path+" (see docs/api.md)")))
+	})
+	return mux
+}
+
+type request struct {
+	w       http.ResponseWriter
+	r       *http.Request
+	tokenID int64
+	asset   Asset
+}
+
+type handler func(req *request) error
+
+// auth checks the bearer token and the asset, then runs h.
+func (s *Server) auth(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			s.fail(w, r, ErrUnauthorized)
+			return
+		}
+		id, err := s.tokens.Authenticate(r.Context(), strings.TrimSpace(secret))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		name := r.PathValue("asset")
+		a, ok := s.assets[name]
+		if !ok {
+			s.fail(w, r, newError(http.StatusNotFound, "unknown_asset", "unknown asset "+strconv.Quote(truncate(name, 32))+": this service handles "+strings.Join(s.assetNames(), ", ")))
+			return
+		}
+		if err := h(&request{w: w, r: r, tokenID: id, asset: a}); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+func (s *Server) assetNames() []string {
+	var out []string
+	for n := range s.assets {
+		out = append(out, n)
+	}
+	return out
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.runner.Pool().Ping(ctx); err != nil {
+		writeRaw(w, http.StatusServiceUnavailable, errorJSON(newError(http.StatusServiceUnavailable, "database_unavailable", "the database does not answer")))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// idempotencyKey reads the Idempotency-Key header.
+func idempotencyKey(r *http.Request, required bool) (string, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		if required {
+			return "", newError(http.StatusBadRequest, "missing_idempotency_key", "this request moves money: send an Idempotency-Key header (a unique string per operation, e.g. a UUID) so a retry can never move it twice")
+		}
+		return "", nil
+	}
+	if len(key) > 255 {
+		return "", newError(http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key longer than 255 characters")
+	}
+	for _, c := range key {
+		if c < 0x21 || c > 0x7e {
+			return "", newError(http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key must be printable ASCII without spaces")
+		}
+	}
+	return key, nil
+}
+
+// mutate runs op in one serializable transaction. With an Idempotency-Key
+// the successful response is stored in that same transaction, and a request
+// repeating the key gets the stored response: a concurrent duplicate
+// conflicts, retries, and then finds it. A refused request stores nothing
+// and changes nothing, so its key may be used again.
+func (s *Server) mutate(req *request, name string, key string, body []byte, op func(tx *store.Tx) (int, any, error)) error {
+	h := sha256.New()
+	h.Write([]byte(req.r.Method + " " + req.r.URL.Path + "\n"))
+	h.Write(body)
+	reqHash := h.Sum(nil)
+
+	var status int
+	var out []byte
+	var replayed bool
+	err := s.runner.InTx(req.r.Context(), name, func(tx *store.Tx) error {
+		replayed = false
+		if key != "" {
+			var storedHash []byte
+			err := tx.QueryRow(`SELECT request_hash, status, response FROM public.idempotency_keys WHERE token_id = $1 AND key = $2`,
+				req.tokenID, key).Scan(&storedHash, &status, &out)
+			if err == nil {
+				if !bytes.Equal(storedHash, reqHash) {
+					return newError(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used for a different request: use a new key for a new operation")
+				}
+				replayed = true
+				return nil
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		st, v, err := op(tx)
+		if err != nil {
+			return err
+		}
+		status = st
+		if out, err = json.Marshal(v); err != nil {
+			return err
+		}
+		if key != "" {
+			_, err := tx.Exec(`INSERT INTO public.idempotency_keys (token_id, key, request_hash, status, response) VALUES ($1, $2, $3, $4, $5)`,
+				req.tokenID, key, reqHash, status, out)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if replayed {
+		req.w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeRaw(req.w, status, out)
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
