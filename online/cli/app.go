@@ -27,6 +27,11 @@ func App() *cli.App {
 		Commands: []*cli.Command{
 			versionCommand(),
 			migrateCommand(),
+			serveCommand(),
+			accountCommand(),
+			transferCommand(),
+			tokenCommand(),
+			ledgerCommand(),
 		},
 	}
 }
