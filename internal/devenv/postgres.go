@@ -246,3 +246,20 @@ func waitFor(ctx context.Context, timeout time.Duration, check func() error) err
 		}
 	}
 }
+
+// PostgresProgram returns the path of a PostgreSQL client program such as
+// pgbench, preferring the installation the server comes from.
+func PostgresProgram(name string) (string, error) {
+	dirs := []string{findPostgresBin()}
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(found, func(i, j int) bool { return pgMajor(found[i]) > pgMajor(found[j]) })
+	for _, d := range append(dirs, found...) {
+		if p := filepath.Join(d, name); d != "" && isExecutable(p) {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found: install the PostgreSQL client programs (apt-get install postgresql-contrib or postgresql-client)", name)
+}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 	"github.com/cryptoassets/cryptoassets/migrations"
 	"github.com/cryptoassets/cryptoassets/online/store"
@@ -17,7 +19,22 @@ import (
 // returns a Runner over a pool of maxConns connections.
 func Runner(tb testing.TB, maxConns int32, assets ...string) *store.Runner {
 	tb.Helper()
-	pool := testenv.NewPool(tb, maxConns)
+	return RunnerOn(tb, testenv.NewDatabase(tb), maxConns, assets...)
+}
+
+// RunnerOn is Runner on the database at dsn.
+func RunnerOn(tb testing.TB, dsn string, maxConns int32, assets ...string) *store.Runner {
+	tb.Helper()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.MaxConns = maxConns
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
 	m, err := store.NewMigrator(pool, migrations.FS)
 	if err != nil {
 		tb.Fatal(err)

@@ -31,6 +31,12 @@ func (l *Ledger) Check(ctx context.Context) error {
 		{"negative customer balance", `SELECT a.name || ': ' || b.available || '/' || b.pending FROM ` + s + `.balances b
 			JOIN ` + s + `.accounts a ON a.id = b.account_id
 			WHERE a.kind = 'customer' AND (b.available < 0 OR b.pending < 0) LIMIT 20`},
+		{"entry without its transaction", `SELECT 'entry ' || e.id FROM ` + s + `.ledger_entries e
+			WHERE NOT EXISTS (SELECT 1 FROM ` + s + `.ledger_transactions t WHERE t.id = e.tx_id) LIMIT 20`},
+		{"transaction without entries", `SELECT 'tx ' || t.id FROM ` + s + `.ledger_transactions t
+			WHERE NOT EXISTS (SELECT 1 FROM ` + s + `.ledger_entries e WHERE e.tx_id = t.id) LIMIT 20`},
+		{"entry for an unknown account or slot", `SELECT 'entry ' || e.id FROM ` + s + `.ledger_entries e
+			WHERE NOT EXISTS (SELECT 1 FROM ` + s + `.balances b WHERE b.account_id = e.account_id AND b.slot = e.slot) LIMIT 20`},
 		{"account without its balance rows", `SELECT a.name FROM ` + s + `.accounts a
 			WHERE (SELECT count(*) FROM ` + s + `.balances b WHERE b.account_id = a.id) <> a.slots LIMIT 20`},
 	}

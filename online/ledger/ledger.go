@@ -181,51 +181,31 @@ func (l *Ledger) TransferTx(tx *store.Tx, req TransferRequest) (Transfer, error)
 	if req.From == req.To {
 		return Transfer{}, ErrSameAccount
 	}
-	rows, err := tx.Query(l.q.transferAccounts, []string{req.From, req.To})
+	var srcKind, dstKind *string
+	var srcAvailable *int64
+	var txID *int64
+	var created *time.Time
+	err := tx.QueryRow(l.q.transfer, req.From, req.To, req.Amount, req.Memo).Scan(&srcKind, &srcAvailable, &dstKind, &txID, &created)
+	if isCheckViolation(err, "customer_balance_not_negative") {
+		return Transfer{}, fmt.Errorf("%w (refused by the database)", ErrInsufficientFunds)
+	}
 	if err != nil {
-		return Transfer{}, err
+		return Transfer{}, fmt.Errorf("ledger: transfer: %w", err)
 	}
-	var from, to struct {
-		id        int64
-		kind      string
-		available int64
-		found     bool
-	}
-	for rows.Next() {
-		var name, kind string
-		var id, available int64
-		if err := rows.Scan(&id, &kind, &name, &available); err != nil {
-			rows.Close()
-			return Transfer{}, err
-		}
-		if name == req.From {
-			from.id, from.kind, from.available, from.found = id, kind, available, true
-		} else {
-			to.id, to.kind, to.found = id, kind, true
+	if txID == nil {
+		// Nothing was posted: say why, in the order a person would check.
+		switch {
+		case srcKind == nil:
+			return Transfer{}, fmt.Errorf("%w: %q", ErrUnknownAccount, truncate(req.From, 64))
+		case dstKind == nil:
+			return Transfer{}, fmt.Errorf("%w: %q", ErrUnknownAccount, truncate(req.To, 64))
+		case *srcKind != Customer || *dstKind != Customer:
+			return Transfer{}, fmt.Errorf("%w: transfers move money between customer accounts", ErrInternalAccount)
+		default:
+			return Transfer{}, fmt.Errorf("%w: %q has %s BTC available, %s BTC requested", ErrInsufficientFunds, req.From, amount.FormatBTC(*srcAvailable), amount.FormatBTC(req.Amount))
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return Transfer{}, err
-	}
-	switch {
-	case !from.found:
-		return Transfer{}, fmt.Errorf("%w: %q", ErrUnknownAccount, truncate(req.From, 64))
-	case !to.found:
-		return Transfer{}, fmt.Errorf("%w: %q", ErrUnknownAccount, truncate(req.To, 64))
-	case from.kind != Customer || to.kind != Customer:
-		return Transfer{}, fmt.Errorf("%w: transfers move money between customer accounts", ErrInternalAccount)
-	case from.available < req.Amount:
-		return Transfer{}, fmt.Errorf("%w: %q has %s BTC available, %s BTC requested", ErrInsufficientFunds, req.From, amount.FormatBTC(from.available), amount.FormatBTC(req.Amount))
-	}
-	txID, created, err := l.post(tx, "transfer", req.Memo, []Posting{
-		{AccountID: from.id, Available: -req.Amount},
-		{AccountID: to.id, Available: req.Amount},
-	}, map[int64]int{from.id: 1, to.id: 1})
-	if err != nil {
-		return Transfer{}, err
-	}
-	return Transfer{TxID: txID, From: req.From, To: req.To, Amount: req.Amount, Memo: req.Memo, CreatedAt: created}, nil
+	return Transfer{TxID: *txID, From: req.From, To: req.To, Amount: req.Amount, Memo: req.Memo, CreatedAt: *created}, nil
 }
 
 // Internal returns the id and slot count of an internal account.

@@ -9,8 +9,8 @@ import (
 // queries are the ledger's SQL with the asset's schema filled in once.
 type queries struct {
 	schema string
-	createAccount, getAccount, listAccounts, transferAccounts,
-	internalAccount, accountSlots, post, history string
+	createAccount, getAccount, listAccounts,
+	internalAccount, accountSlots, post, history, transfer string
 }
 
 func newQueries(asset string) queries {
@@ -27,9 +27,28 @@ func newQueries(asset string) queries {
 		listAccounts: f(`SELECT a.id, a.kind, a.name, a.created_at, coalesce(sum(b.available), 0)::bigint, coalesce(sum(b.pending), 0)::bigint
 			FROM {s}.accounts a JOIN {s}.balances b ON b.account_id = a.id
 			WHERE a.id > $1 GROUP BY a.id ORDER BY a.id LIMIT $2`),
-		transferAccounts: f(`SELECT a.id, a.kind, a.name, coalesce(b.available, 0)
-			FROM {s}.accounts a LEFT JOIN {s}.balances b ON b.account_id = a.id AND b.slot = 0 AND a.kind = 'customer'
-			WHERE a.name = ANY($1)`),
+		// transfer looks both accounts up, checks them and the funds, and
+		// posts, in one round trip. It posts nothing unless both accounts
+		// are customers and the source has the funds; it always returns what
+		// it found so TransferTx can say why it refused. Lookups go through
+		// indexes only (a nested loop over the name index and the balance
+		// primary key): a scan of a whole table would predicate-lock all of
+		// it and make every concurrent transfer conflict.
+		transfer: f(`WITH acc AS (
+				SELECT a.id, a.kind, a.name, coalesce(b.available, 0) AS available
+				FROM {s}.accounts a
+				LEFT JOIN LATERAL (SELECT available FROM {s}.balances WHERE account_id = a.id AND slot = 0 AND a.kind = 'customer') b ON true
+				WHERE a.name = ANY(ARRAY[$1::text, $2::text])),
+			src AS (SELECT * FROM acc WHERE name = $1),
+			dst AS (SELECT * FROM acc WHERE name = $2),
+			ok AS (SELECT src.id AS src_id, dst.id AS dst_id FROM src, dst
+				WHERE src.kind = 'customer' AND dst.kind = 'customer' AND src.available >= $3::bigint),
+			t AS (INSERT INTO {s}.ledger_transactions (kind, memo) SELECT 'transfer', $4 FROM ok RETURNING id, created_at),
+			e AS (INSERT INTO {s}.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
+				SELECT t.id, x.account_id, 0, x.delta, 0 FROM t, ok,
+					LATERAL (VALUES (ok.src_id, -$3::bigint), (ok.dst_id, $3::bigint)) AS x(account_id, delta))
+			SELECT (SELECT kind FROM src), (SELECT available FROM src), (SELECT kind FROM dst),
+				(SELECT id FROM t), (SELECT created_at FROM t)`),
 		internalAccount: f(`SELECT id, slots FROM {s}.accounts WHERE kind = $1 AND kind <> 'customer'`),
 		accountSlots:    f(`SELECT id, slots FROM {s}.accounts WHERE id = ANY($1)`),
 		post: f(`WITH t AS (INSERT INTO {s}.ledger_transactions (kind, memo) VALUES ($1, $2) RETURNING id, created_at),
