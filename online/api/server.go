@@ -14,24 +14,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cryptoassets/cryptoassets/online/addresses"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
 
-// AddressIssuer hands out receive addresses; the addresses package
-// implements it. NewAddressTx runs inside the caller's transaction.
+// AddressIssuer hands out receive addresses; addresses.Issuer implements
+// it. NewAddressTx runs inside the caller's transaction.
 type AddressIssuer interface {
-	NewAddressTx(tx *store.Tx, account, label string) (IssuedAddress, error)
-}
-
-// IssuedAddress is a receive address given to an account.
-type IssuedAddress struct {
-	Address    string    `json:"address"`
-	Account    string    `json:"account"`
-	Label      string    `json:"label,omitempty"`
-	ScriptType string    `json:"script_type"`
-	Path       string    `json:"derivation_path"`
-	CreatedAt  time.Time `json:"created_at"`
+	NewAddressTx(tx *store.Tx, account, label string) (addresses.Address, error)
 }
 
 // Asset is what the API serves for one asset.

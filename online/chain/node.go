@@ -1,0 +1,160 @@
+package chain
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
+)
+
+// Node is all the chain access the service needs.
+type Node interface {
+	// Tip returns the height and hash of the node's best block.
+	Tip(ctx context.Context) (int32, chainhash.Hash, error)
+	// BlockHash returns the hash of the best-chain block at height, or
+	// ErrNoBlock when the chain is shorter.
+	BlockHash(ctx context.Context, height int32) (chainhash.Hash, error)
+	// Block returns the block with this hash, parsed.
+	Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, error)
+	// MempoolTxids lists the transactions in the node's mempool.
+	MempoolTxids(ctx context.Context) ([]chainhash.Hash, error)
+	// Transaction returns a mempool transaction (or a confirmed one when the
+	// node keeps a transaction index), or ErrNoTransaction.
+	Transaction(ctx context.Context, txid chainhash.Hash) (*wire.MsgTx, error)
+	// Broadcast submits a signed transaction to the mempool.
+	Broadcast(ctx context.Context, tx *wire.MsgTx) (chainhash.Hash, error)
+}
+
+// ErrNoBlock and ErrNoTransaction say the node does not have what was asked.
+var (
+	ErrNoBlock       = errors.New("no such block")
+	ErrNoTransaction = errors.New("no such transaction")
+)
+
+// RPCNode is a Node over a node's JSON-RPC interface.
+type RPCNode struct{ c *rpc.Client }
+
+// NewRPCNode wraps a JSON-RPC client.
+func NewRPCNode(c *rpc.Client) *RPCNode { return &RPCNode{c: c} }
+
+// Tip implements Node.
+func (n *RPCNode) Tip(ctx context.Context) (int32, chainhash.Hash, error) {
+	var info struct {
+		Blocks        int32  `json:"blocks"`
+		BestBlockHash string `json:"bestblockhash"`
+	}
+	if err := n.c.Call(ctx, &info, "getblockchaininfo"); err != nil {
+		return 0, chainhash.Hash{}, err
+	}
+	h, err := chainhash.NewHashFromStr(info.BestBlockHash)
+	if err != nil {
+		return 0, chainhash.Hash{}, fmt.Errorf("getblockchaininfo: bestblockhash %q: %w", info.BestBlockHash, err)
+	}
+	return info.Blocks, *h, nil
+}
+
+// BlockHash implements Node.
+func (n *RPCNode) BlockHash(ctx context.Context, height int32) (chainhash.Hash, error) {
+	var s string
+	if err := n.c.Call(ctx, &s, "getblockhash", height); err != nil {
+		var re *rpc.Error
+		if errors.As(err, &re) && (re.Code == -8 || re.Code == -1 || re.Code == -5) {
+			return chainhash.Hash{}, fmt.Errorf("%w at height %d", ErrNoBlock, height)
+		}
+		return chainhash.Hash{}, err
+	}
+	h, err := chainhash.NewHashFromStr(s)
+	if err != nil {
+		return chainhash.Hash{}, fmt.Errorf("getblockhash %d: %w", height, err)
+	}
+	return *h, nil
+}
+
+// Block implements Node. It asks for the raw block (verbosity 0), which both
+// nodes serve identically, and checks the bytes hash to what was asked.
+func (n *RPCNode) Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, error) {
+	var s string
+	if err := n.c.Call(ctx, &s, "getblock", hash.String(), 0); err != nil {
+		var re *rpc.Error
+		if errors.As(err, &re) && re.Code == rpc.CodeBlockNotFound {
+			return nil, fmt.Errorf("%w: %s", ErrNoBlock, hash)
+		}
+		return nil, err
+	}
+	raw, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("getblock %s: not hex: %w", hash, err)
+	}
+	var b wire.MsgBlock
+	if err := b.Deserialize(bytes.NewReader(raw)); err != nil {
+		return nil, fmt.Errorf("getblock %s: %w", hash, err)
+	}
+	if got := b.BlockHash(); got != hash {
+		return nil, fmt.Errorf("getblock %s: node returned block %s", hash, got)
+	}
+	return &b, nil
+}
+
+// MempoolTxids implements Node.
+func (n *RPCNode) MempoolTxids(ctx context.Context) ([]chainhash.Hash, error) {
+	var ids []string
+	if err := n.c.Call(ctx, &ids, "getrawmempool"); err != nil {
+		return nil, err
+	}
+	out := make([]chainhash.Hash, 0, len(ids))
+	for _, s := range ids {
+		h, err := chainhash.NewHashFromStr(s)
+		if err != nil {
+			return nil, fmt.Errorf("getrawmempool: %q: %w", s, err)
+		}
+		out = append(out, *h)
+	}
+	return out, nil
+}
+
+// Transaction implements Node.
+func (n *RPCNode) Transaction(ctx context.Context, txid chainhash.Hash) (*wire.MsgTx, error) {
+	var s string
+	if err := n.c.Call(ctx, &s, "getrawtransaction", txid.String(), 0); err != nil {
+		var re *rpc.Error
+		if errors.As(err, &re) && re.Code == rpc.CodeBlockNotFound {
+			return nil, fmt.Errorf("%w: %s", ErrNoTransaction, txid)
+		}
+		return nil, err
+	}
+	raw, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("getrawtransaction %s: not hex: %w", txid, err)
+	}
+	var tx wire.MsgTx
+	if err := tx.Deserialize(bytes.NewReader(raw)); err != nil {
+		return nil, fmt.Errorf("getrawtransaction %s: %w", txid, err)
+	}
+	if got := tx.TxHash(); got != txid {
+		return nil, fmt.Errorf("getrawtransaction %s: node returned %s", txid, got)
+	}
+	return &tx, nil
+}
+
+// Broadcast implements Node.
+func (n *RPCNode) Broadcast(ctx context.Context, tx *wire.MsgTx) (chainhash.Hash, error) {
+	var buf bytes.Buffer
+	if err := tx.Serialize(&buf); err != nil {
+		return chainhash.Hash{}, err
+	}
+	var s string
+	if err := n.c.Call(ctx, &s, "sendrawtransaction", hex.EncodeToString(buf.Bytes())); err != nil {
+		return chainhash.Hash{}, err
+	}
+	h, err := chainhash.NewHashFromStr(s)
+	if err != nil {
+		return chainhash.Hash{}, fmt.Errorf("sendrawtransaction: %q: %w", s, err)
+	}
+	return *h, nil
+}

@@ -1,0 +1,28 @@
+// Package deposits follows the chain for payments to customers' addresses
+// and moves them through their states:
+//
+//	seen → confirmed → credited        (the happy path)
+//	confirmed/credited → seen|reorged  (its block left the best chain)
+//	seen → replaced                    (a conflicting transaction won)
+//
+// The Follower reads blocks from a stored cursor, one at a time: it fetches
+// over RPC first, then records the block, the deposits in it, the new
+// confirmation counts, the credits and their events in one serializable
+// transaction. A parent-hash mismatch means a reorganisation: the top block
+// is disconnected (its deposits return to seen, or become reorged when the
+// node no longer has their transaction; a credited one is reversed with a
+// compensating ledger entry and an alert event) until the chains agree.
+//
+// Outputs are matched against an in-memory set of every watched script, so
+// the cost per output does not grow with the number of addresses; the set is
+// refreshed incrementally from the addresses table.
+//
+// Ledger postings (customer against the hot-wallet account):
+//
+//	seen:     customer pending +x               hot wallet pending −x
+//	credited: customer pending −x, available +x hot wallet pending +x, available −x
+//
+// A reversal takes back from the customer what their available balance
+// covers and charges the rest to the reorg-losses account; if the deposit
+// confirms again, the losses account is repaid first.
+package deposits

@@ -1,0 +1,338 @@
+package deposits
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cryptoassets/cryptoassets/online/events"
+	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/store"
+)
+
+// Deposit states.
+const (
+	Seen      = "seen"
+	Confirmed = "confirmed"
+	Credited  = "credited"
+	Reorged   = "reorged"
+	Replaced  = "replaced"
+)
+
+// row is a deposit as the state machine needs it.
+type row struct {
+	id            int64
+	txid          chainhash.Hash
+	vout          uint32
+	accountID     int64
+	account       string
+	address       string
+	amount        int64
+	state         string
+	height        *int32
+	confirmations int32
+	loss          int64
+}
+
+const rowColumns = `d.id, d.txid, d.vout, d.account_id, a.name, ad.address, d.amount, d.state, d.block_height, d.confirmations, d.loss`
+
+func (f *Follower) rowsFrom() string {
+	return f.schema + `.deposits d JOIN ` + f.schema + `.accounts a ON a.id = d.account_id JOIN ` + f.schema + `.addresses ad ON ad.id = d.address_id`
+}
+
+func scanRows(rows pgx.Rows) ([]row, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var d row
+		var txid []byte
+		err := r.Scan(&d.id, &txid, &d.vout, &d.accountID, &d.account, &d.address, &d.amount, &d.state, &d.height, &d.confirmations, &d.loss)
+		copy(d.txid[:], txid)
+		return d, err
+	})
+}
+
+// emit writes the event reporting d's new state.
+func (f *Follower) emit(tx *store.Tx, typ string, d row, extra map[string]any) error {
+	p := map[string]any{
+		"account":       d.account,
+		"address":       d.address,
+		"txid":          d.txid.String(),
+		"vout":          d.vout,
+		"amount_sat":    strconv.FormatInt(d.amount, 10),
+		"confirmations": d.confirmations,
+		"credited":      d.state == Credited,
+		"state":         d.state,
+	}
+	for k, v := range extra {
+		p[k] = v
+	}
+	_, err := events.Emit(tx, f.ledger.Asset(), typ, p)
+	return err
+}
+
+// post writes one ledger transaction between the customer and internal
+// accounts. avail and pend are the customer's deltas; hot wallet takes the
+// opposite, except for the part of avail that losses covers.
+func (f *Follower) post(tx *store.Tx, kind string, d row, custAvail, custPend, losses int64) error {
+	hot, _, err := f.ledger.Internal(tx, ledger.HotWallet)
+	if err != nil {
+		return err
+	}
+	postings := []ledger.Posting{}
+	if custAvail != 0 || custPend != 0 {
+		postings = append(postings, ledger.Posting{AccountID: d.accountID, Available: custAvail, Pending: custPend})
+	}
+	if losses != 0 {
+		lossAcct, _, err := f.ledger.Internal(tx, ledger.ReorgLosses)
+		if err != nil {
+			return err
+		}
+		postings = append(postings, ledger.Posting{AccountID: lossAcct, Available: losses})
+	}
+	if hotAvail, hotPend := -(custAvail + losses), -custPend; hotAvail != 0 || hotPend != 0 {
+		postings = append(postings, ledger.Posting{AccountID: hot, Available: hotAvail, Pending: hotPend})
+	}
+	_, err = f.ledger.PostTx(tx, kind, d.txid.String()+":"+strconv.Itoa(int(d.vout)), postings)
+	return err
+}
+
+func (f *Follower) depositByOutpoint(tx *store.Tx, txid chainhash.Hash, vout uint32) (row, bool, error) {
+	rows, err := tx.Query(`SELECT `+rowColumns+` FROM `+f.rowsFrom()+` WHERE d.txid = $1 AND d.vout = $2`, txid[:], vout)
+	if err != nil {
+		return row{}, false, err
+	}
+	rs, err := scanRows(rows)
+	if err != nil || len(rs) == 0 {
+		return row{}, false, err
+	}
+	return rs[0], true, nil
+}
+
+func (f *Follower) insertDeposit(tx *store.Tx, m match, state string, block *chainhash.Hash, height *int32) (row, error) {
+	var blockBytes []byte
+	if block != nil {
+		blockBytes = block[:]
+	}
+	var id int64
+	if err := tx.QueryRow(`INSERT INTO `+f.schema+`.deposits (txid, vout, address_id, account_id, amount, state, block_hash, block_height, confirmations)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		m.txid[:], m.vout, m.addr.addressID, m.addr.accountID, m.amount, state, blockBytes, height, boolInt(height != nil)).Scan(&id); err != nil {
+		return row{}, err
+	}
+	d, ok, err := f.depositByOutpoint(tx, m.txid, m.vout)
+	if err == nil && (!ok || d.id != id) {
+		err = errors.New("deposit vanished after insert")
+	}
+	return d, err
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (f *Follower) setState(tx *store.Tx, d *row, state string, block *chainhash.Hash, height *int32, confirmations int32) error {
+	var blockBytes []byte
+	if block != nil {
+		blockBytes = block[:]
+	}
+	d.state, d.height, d.confirmations = state, height, confirmations
+	_, err := tx.Exec(`UPDATE `+f.schema+`.deposits SET state = $2, block_hash = $3, block_height = $4, confirmations = $5, loss = $6, updated_at = now() WHERE id = $1`,
+		d.id, state, blockBytes, height, confirmations, d.loss)
+	return err
+}
+
+// recordSeen records an unconfirmed deposit found in the mempool.
+func (f *Follower) recordSeen(tx *store.Tx, m match) error {
+	d, ok, err := f.depositByOutpoint(tx, m.txid, m.vout)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !ok:
+		if d, err = f.insertDeposit(tx, m, Seen, nil, nil); err != nil {
+			return err
+		}
+		if err := f.post(tx, "deposit.seen", d, 0, d.amount, 0); err != nil {
+			return err
+		}
+		return f.emit(tx, events.DepositSeen, d, nil)
+	case d.state == Reorged || d.state == Replaced:
+		// Back in the mempool: pending again.
+		if err := f.setState(tx, &d, Seen, nil, nil, 0); err != nil {
+			return err
+		}
+		if err := f.post(tx, "deposit.seen", d, 0, d.amount, 0); err != nil {
+			return err
+		}
+		return f.emit(tx, events.DepositSeen, d, nil)
+	}
+	return nil
+}
+
+// recordConfirmed records a deposit found in block hash at height.
+func (f *Follower) recordConfirmed(tx *store.Tx, m match, hash chainhash.Hash, height int32) error {
+	d, ok, err := f.depositByOutpoint(tx, m.txid, m.vout)
+	if err != nil {
+		return err
+	}
+	h := height
+	switch {
+	case !ok:
+		if d, err = f.insertDeposit(tx, m, Confirmed, &hash, &h); err != nil {
+			return err
+		}
+		if err := f.post(tx, "deposit.seen", d, 0, d.amount, 0); err != nil {
+			return err
+		}
+		if err := f.emit(tx, events.DepositSeen, d, nil); err != nil {
+			return err
+		}
+	case d.state == Seen:
+		if err := f.setState(tx, &d, Confirmed, &hash, &h, 1); err != nil {
+			return err
+		}
+	case d.state == Reorged || d.state == Replaced:
+		if err := f.setState(tx, &d, Confirmed, &hash, &h, 1); err != nil {
+			return err
+		}
+		if err := f.post(tx, "deposit.seen", d, 0, d.amount, 0); err != nil {
+			return err
+		}
+	default:
+		// Already confirmed in this block (a rescan): nothing to do.
+		return nil
+	}
+	return f.emit(tx, events.DepositConfirmations, d, map[string]any{"block_hash": hash.String(), "block_height": height})
+}
+
+// updateConfirmations recomputes the confirmations of every confirmed
+// deposit against the new tip height, and credits those that reached the
+// threshold. Because it recomputes from stored heights, a missed update is
+// repaired by the next block.
+func (f *Follower) updateConfirmations(tx *store.Tx, tip int32) error {
+	rows, err := tx.Query(`SELECT ` + rowColumns + ` FROM ` + f.rowsFrom() + ` WHERE d.state = 'confirmed' ORDER BY d.id`)
+	if err != nil {
+		return err
+	}
+	open, err := scanRows(rows)
+	if err != nil {
+		return err
+	}
+	for _, d := range open {
+		conf := tip - *d.height + 1
+		if conf == d.confirmations {
+			continue
+		}
+		if conf < int32(f.cfg.Confirmations) {
+			d.confirmations = conf
+			if _, err := tx.Exec(`UPDATE `+f.schema+`.deposits SET confirmations = $2, updated_at = now() WHERE id = $1`, d.id, conf); err != nil {
+				return err
+			}
+			if err := f.emit(tx, events.DepositConfirmations, d, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := f.credit(tx, d, conf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// credit moves a deposit from pending to available, repaying the losses
+// account first if an earlier reversal charged it.
+func (f *Follower) credit(tx *store.Tx, d row, conf int32) error {
+	toCustomer := d.amount - d.loss
+	if err := f.post(tx, "deposit.credit", d, toCustomer, -d.amount, d.loss); err != nil {
+		return err
+	}
+	d.loss = 0
+	d.state, d.confirmations = Credited, conf
+	if _, err := tx.Exec(`UPDATE `+f.schema+`.deposits SET state = 'credited', confirmations = $2, loss = 0, updated_at = now() WHERE id = $1`, d.id, conf); err != nil {
+		return err
+	}
+	return f.emit(tx, events.DepositCredited, d, nil)
+}
+
+// unconfirmBlock handles the deposits of a block leaving the best chain.
+func (f *Follower) unconfirmBlock(tx *store.Tx, hash chainhash.Hash, inMempool map[chainhash.Hash]bool) error {
+	rows, err := tx.Query(`SELECT `+rowColumns+` FROM `+f.rowsFrom()+` WHERE d.block_hash = $1 ORDER BY d.id`, hash[:])
+	if err != nil {
+		return err
+	}
+	ds, err := scanRows(rows)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		wasCredited := d.state == Credited
+		next := Reorged
+		pend := int64(0) // the customer's pending change
+		if inMempool[d.txid] {
+			next = Seen
+		} else {
+			pend = -d.amount
+		}
+		extra := map[string]any{"reorged_block": hash.String(), "was_credited": wasCredited}
+		if wasCredited {
+			// Take back what the customer has available; charge the rest
+			// to the reorg-losses account. The pending part comes back.
+			var available int64
+			if err := tx.QueryRow(`SELECT available FROM `+f.schema+`.balances WHERE account_id = $1 AND slot = 0`, d.accountID).Scan(&available); err != nil {
+				return err
+			}
+			take := min(d.amount, available)
+			d.loss = d.amount - take
+			if err := f.post(tx, "deposit.reversal", d, -take, d.amount+pend, -d.loss); err != nil {
+				return err
+			}
+			extra["alert"] = "a credited deposit was reversed by a chain reorganisation"
+			extra["reversed_from_customer_sat"] = strconv.FormatInt(take, 10)
+			extra["charged_to_reorg_losses_sat"] = strconv.FormatInt(d.loss, 10)
+		} else if pend != 0 {
+			if err := f.post(tx, "deposit.reorged", d, 0, pend, 0); err != nil {
+				return err
+			}
+		}
+		if err := f.setState(tx, &d, next, nil, nil, 0); err != nil {
+			return err
+		}
+		if err := f.emit(tx, events.DepositReorged, d, extra); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// markReplaced records that every unconfirmed deposit of txid lost to the
+// conflicting transaction by.
+func (f *Follower) markReplaced(tx *store.Tx, txid, by chainhash.Hash) error {
+	rows, err := tx.Query(`SELECT `+rowColumns+` FROM `+f.rowsFrom()+` WHERE d.txid = $1 AND d.state = 'seen'`, txid[:])
+	if err != nil {
+		return err
+	}
+	ds, err := scanRows(rows)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if err := f.post(tx, "deposit.replaced", d, 0, -d.amount, 0); err != nil {
+			return err
+		}
+		if err := f.setState(tx, &d, Replaced, nil, nil, 0); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE `+f.schema+`.deposits SET replaced_by = $2 WHERE id = $1`, d.id, by[:]); err != nil {
+			return err
+		}
+		if err := f.emit(tx, events.DepositReplaced, d, map[string]any{"replaced_by": by.String()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package deposits
+
+import (
+	"context"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// watched is what the follower knows about a watched script.
+type watched struct {
+	addressID int64
+	accountID int64 // 0 for change and internal addresses
+	address   string
+}
+
+// watchSet maps output scripts to addresses. Lookups are O(1) whatever the
+// number of addresses; refresh loads only addresses added since last time.
+type watchSet struct {
+	mu      sync.RWMutex
+	scripts map[string]watched
+	maxID   int64
+}
+
+func newWatchSet() *watchSet { return &watchSet{scripts: map[string]watched{}} }
+
+func (w *watchSet) lookup(script []byte) (watched, bool) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	a, ok := w.scripts[string(script)]
+	return a, ok
+}
+
+func (w *watchSet) size() int {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return len(w.scripts)
+}
+
+func (w *watchSet) refresh(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	w.mu.RLock()
+	after := w.maxID
+	w.mu.RUnlock()
+	rows, err := pool.Query(ctx, `SELECT id, script, coalesce(account_id, 0), address FROM `+schema+`.addresses WHERE id > $1 ORDER BY id`, after)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for rows.Next() {
+		var a watched
+		var script []byte
+		if err := rows.Scan(&a.addressID, &script, &a.accountID, &a.address); err != nil {
+			return err
+		}
+		w.scripts[string(script)] = a
+		if a.addressID > w.maxID {
+			w.maxID = a.addressID
+		}
+	}
+	return rows.Err()
+}
