@@ -18,9 +18,9 @@ const maxMempoolFetch = 2000
 
 type mempoolState struct {
 	mu       sync.Mutex
-	examined map[chainhash.Hash]bool           // mempool txids already looked at
+	examined map[chainhash.Hash]bool          // mempool txids already looked at
 	inputs   map[wire.OutPoint]chainhash.Hash // outpoint → unconfirmed deposit tx spending it
-	loaded   bool                              // seen deposits of earlier runs re-read
+	loaded   bool                             // seen deposits of earlier runs re-read
 }
 
 func newMempoolState() *mempoolState {
