@@ -283,7 +283,32 @@ func (f *Follower) disconnect(ctx context.Context, cur cursor) error {
 			inMempool[id] = true
 		}
 	}
+	// The stale block's deposit transactions go back to being watched for
+	// conflicts: the new chain may hold a double spend of them. Nodes keep
+	// stale blocks; if this one is gone, a conflict is still caught when the
+	// transaction is seen in the mempool again.
+	var stale []*wire.MsgTx
+	if len(txids) > 0 {
+		if blk, err := f.node.Block(ctx, cur.hash); err == nil {
+			want := map[chainhash.Hash]bool{}
+			for _, id := range txids {
+				want[id] = true
+			}
+			for _, t := range blk.Transactions {
+				if want[t.TxHash()] {
+					stale = append(stale, t)
+				}
+			}
+		} else {
+			f.log.Warn("stale block not available from the node", "hash", cur.hash, "err", err)
+		}
+	}
 	f.log.Warn("block left the best chain: disconnecting", "height", cur.height, "hash", cur.hash, "deposits", len(txids))
+	defer func() {
+		for _, t := range stale {
+			f.mempool.track(t)
+		}
+	}()
 	return f.runner.InTx(ctx, "disconnect-block", func(tx *store.Tx) error {
 		if err := f.unconfirmBlock(tx, cur.hash, inMempool); err != nil {
 			return err

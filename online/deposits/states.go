@@ -160,8 +160,10 @@ func (f *Follower) recordSeen(tx *store.Tx, m match) error {
 			return err
 		}
 		return f.emit(tx, events.DepositSeen, d, nil)
-	case d.state == Reorged || d.state == Replaced:
-		// Back in the mempool: pending again.
+	case d.state == Reorged:
+		// Back in the mempool: pending again. (A replaced deposit stays
+		// replaced until its own transaction confirms: a node may keep a
+		// transaction whose conflict already confirmed.)
 		if err := f.setState(tx, &d, Seen, nil, nil, 0); err != nil {
 			return err
 		}
