@@ -13,6 +13,7 @@ import (
 
 	"github.com/cryptoassets/cryptoassets/internal/storetest"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
+	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
@@ -338,5 +339,45 @@ func TestRevokedTokenRefused(t *testing.T) {
 	}
 	if err := toks.Revoke(context.Background(), list[0].ID); err == nil {
 		t.Fatal("revoking twice should say there is no active token")
+	}
+}
+
+func TestEventsPullAndAck(t *testing.T) {
+	f := newFixture(t)
+	for i := 0; i < 3; i++ {
+		err := f.runner.InTx(context.Background(), "emit", func(tx *store.Tx) error {
+			_, err := events.Emit(tx, "btc", events.DepositSeen, map[string]any{"amount_sat": "5"})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, out, _ := f.do(t, call{method: "GET", path: "/v1/events?limit=2"})
+	evs, _ := out["events"].([]any)
+	if st != 200 || len(evs) != 2 {
+		t.Fatalf("page 1: %d %v", st, out)
+	}
+	next := out["next_after"]
+	st, out, _ = f.do(t, call{method: "POST", path: "/v1/events/ack", body: fmt.Sprintf(`{"up_to":%v}`, next)})
+	if st != 200 || out["acked_up_to"] != next {
+		t.Fatalf("ack: %d %v", st, out)
+	}
+	st, out, _ = f.do(t, call{method: "GET", path: "/v1/events"})
+	evs, _ = out["events"].([]any)
+	if st != 200 || len(evs) != 1 {
+		t.Fatalf("after ack: %d %v", st, out)
+	}
+	ev, _ := evs[0].(map[string]any)
+	if ev["type"] != "deposit.seen" || ev["asset"] != "btc" || ev["event_id"] == nil {
+		t.Fatalf("event payload %v", ev)
+	}
+	st, out, _ = f.do(t, call{method: "POST", path: "/v1/events/ack", body: `{"up_to":1.5}`})
+	if code, _ := errCode(out); st != 400 || code != "invalid_request" {
+		t.Fatalf("bad ack: %d %v", st, out)
+	}
+	st, _, _ = f.do(t, call{method: "GET", path: "/v1/events", noAuth: true})
+	if st != 401 {
+		t.Fatalf("events without a token: %d", st)
 	}
 }

@@ -57,6 +57,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/{asset}/accounts/{name}/history", s.auth(s.history))
 	mux.Handle("POST /v1/{asset}/accounts/{name}/addresses", s.auth(s.newAddress))
 	mux.Handle("POST /v1/{asset}/transfers", s.auth(s.transfer))
+	mux.Handle("GET /v1/events", s.authOnly(s.listEvents))
+	mux.Handle("POST /v1/events/ack", s.authOnly(s.ackEvents))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeRaw(w, http.StatusNotFound, errorJSON(newError(http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path+" (see docs/api.md)")))
 	})
@@ -75,12 +77,12 @@ type handler func(req *request) error
 // auth checks the bearer token and the asset, then runs h.
 func (s *Server) auth(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		secret, ok := cutBearer(r)
 		if !ok {
 			s.fail(w, r, ErrUnauthorized)
 			return
 		}
-		id, err := s.tokens.Authenticate(r.Context(), strings.TrimSpace(secret))
+		id, err := s.tokens.Authenticate(r.Context(), secret)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -95,6 +97,11 @@ func (s *Server) auth(h handler) http.Handler {
 			s.fail(w, r, err)
 		}
 	})
+}
+
+func cutBearer(r *http.Request) (string, bool) {
+	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(secret), ok
 }
 
 func (s *Server) assetNames() []string {

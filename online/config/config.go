@@ -23,6 +23,26 @@ type Config struct {
 	HTTP     HTTP              `toml:"http"`
 	Log      Log               `toml:"log"`
 	Assets   map[string]*Asset `toml:"assets"`
+	Webhooks []Webhook         `toml:"webhooks"`
+}
+
+// Webhook is an HTTP endpoint that receives every event.
+type Webhook struct {
+	URL        string `toml:"url"`
+	Secret     string `toml:"secret"`      // HMAC-SHA256 key; or secret_file
+	SecretFile string `toml:"secret_file"` // a file holding the key
+}
+
+// SecretBytes returns the webhook's signing key.
+func (w Webhook) SecretBytes() ([]byte, error) {
+	if w.SecretFile == "" {
+		return []byte(w.Secret), nil
+	}
+	b, err := os.ReadFile(w.SecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("webhook %s: secret_file: %w", w.URL, err)
+	}
+	return []byte(strings.TrimSpace(string(b))), nil
 }
 
 // Database says where PostgreSQL is.
@@ -58,6 +78,15 @@ type Asset struct {
 	RPCPassword   string `toml:"rpc_password"`    //
 	RPCCookieFile string `toml:"rpc_cookie_file"` // Bitcoin Core's .cookie
 	Confirmations int    `toml:"confirmations"`   // to credit a deposit; default 6 (mainnet), 1 (regtest)
+	// HotWalletDescriptor is the hot wallet's account-level public key, as
+	// a descriptor (wpkh([fp/84h/0h/0h]xpub...) or tr(...)) or a bare
+	// xpub/zpub; receive addresses are derived from it.
+	HotWalletDescriptor string `toml:"hot_wallet_descriptor"`
+	// StartHeight is where the chain follower begins on a new database;
+	// -1 (the default) means the node's tip at that moment.
+	StartHeight *int32 `toml:"start_height"`
+	// PollInterval is how often the follower asks the node for news.
+	PollInterval Duration `toml:"poll_interval"`
 }
 
 // Networks are the accepted network names.
@@ -139,7 +168,7 @@ func applyEnv(cfg *Config, getenv func(string) string, environ []string) error {
 	if v := getenv("CRYPTOASSETS_HTTP_LISTEN"); v != "" {
 		cfg.HTTP.Listen = v
 	}
-	keys := []string{"RPC_COOKIE_FILE", "RPC_PASSWORD", "RPC_USER", "RPC_URL", "NETWORK", "CONFIRMATIONS"}
+	keys := []string{"RPC_COOKIE_FILE", "RPC_PASSWORD", "RPC_USER", "RPC_URL", "NETWORK", "CONFIRMATIONS", "HOT_WALLET_DESCRIPTOR"}
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
 		rest, ok := strings.CutPrefix(name, envAssetPrefix)
@@ -175,6 +204,8 @@ func applyEnv(cfg *Config, getenv func(string) string, environ []string) error {
 			a.RPCPassword = value
 		case "RPC_COOKIE_FILE":
 			a.RPCCookieFile = value
+		case "HOT_WALLET_DESCRIPTOR":
+			a.HotWalletDescriptor = value
 		case "CONFIRMATIONS":
 			n, err := strconv.Atoi(value)
 			if err != nil {
@@ -209,6 +240,13 @@ func (c *Config) defaults() {
 		c.Log.Format = "text"
 	}
 	for _, a := range c.Assets {
+		if a.StartHeight == nil {
+			tip := int32(-1)
+			a.StartHeight = &tip
+		}
+		if a.PollInterval.Duration == 0 {
+			a.PollInterval.Duration = 2 * time.Second
+		}
 		if a.Confirmations == 0 {
 			a.Confirmations = 6
 			if a.Network == "regtest" {
@@ -265,6 +303,23 @@ func (c *Config) Validate() error {
 		}
 		if a.Confirmations < 1 || a.Confirmations > 1000 {
 			bad(key+".confirmations", "%d is out of range: use 1 to 1000 (6 is usual on mainnet)", a.Confirmations)
+		}
+		if *a.StartHeight < -1 {
+			bad(key+".start_height", "%d: use a block height, or -1 for the node's tip", *a.StartHeight)
+		}
+		if a.PollInterval.Duration < 100*time.Millisecond || a.PollInterval.Duration > time.Hour {
+			bad(key+".poll_interval", "%s: use 100ms to 1h", a.PollInterval.Duration)
+		}
+	}
+	for i, w := range c.Webhooks {
+		key := fmt.Sprintf("webhooks[%d]", i)
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(key+".url", "%q: want an http(s) URL", w.URL)
+		}
+		if (w.Secret == "") == (w.SecretFile == "") {
+			bad(key+".secret", "set exactly one of secret or secret_file: receivers verify the HMAC-SHA256 signature with it")
+		} else if w.Secret != "" && len(w.Secret) < 16 {
+			bad(key+".secret", "shorter than 16 characters: use a long random string")
 		}
 	}
 	return errors.Join(errs...)

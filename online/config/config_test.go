@@ -113,6 +113,11 @@ func TestLoadRefusals(t *testing.T) {
 		{"bad env key", good, []string{"CRYPTOASSETS_ASSET_BTC_RPCURL=x"}, "KEY one of"},
 		{"not toml", "[[[", nil, "config "},
 		{"log level", good + "\n[log]\nlevel = \"loud\"\n", nil, "log.level"},
+		{"webhook without secret", good + "\n[[webhooks]]\nurl = \"https://shop.example/hook\"\n", nil, "webhooks[0].secret"},
+		{"webhook short secret", good + "\n[[webhooks]]\nurl = \"https://shop.example/hook\"\nsecret = \"abc\"\n", nil, "shorter than 16"},
+		{"webhook bad url", good + "\n[[webhooks]]\nurl = \"shop\"\nsecret = \"0123456789abcdef\"\n", nil, "webhooks[0].url"},
+		{"start height", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nstart_height = -5", 1), nil, "assets.tbtc.start_height"},
+		{"poll interval", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\npoll_interval = \"1ms\"", 1), nil, "assets.tbtc.poll_interval"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
