@@ -319,3 +319,54 @@ func TestReplacedInMempool(t *testing.T) {
 	}
 	e.invariants()
 }
+
+// An address added to the database after its payment confirmed is found by
+// a rescan, once; a second rescan changes nothing.
+func TestRescanFindsMissedDeposit(t *testing.T) {
+	e := newEnv(t)
+	f := e.follower(1)
+	e.sync(f)
+	start, err := f.Height(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pay an address the service has not handed out yet.
+	if _, err := e.ledger.CreateAccount(e.ctx, "gina"); err != nil {
+		t.Fatal(err)
+	}
+	next, err := testKey{seed: "deposits-test"}.Derive(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.faucet.Pay(e.ctx, devenv.Payment{Address: next.Address, Amount: 12_345}); err != nil {
+		t.Fatal(err)
+	}
+	e.mine(3)
+	e.sync(f)
+	if st := e.states(); len(st) != 0 {
+		t.Fatalf("nothing should be recorded yet: %v", st)
+	}
+	// Now it is handed out (index 0 is that address), and a rescan finds the payment.
+	as, err := e.issuer.NewAddresses(e.ctx, "gina", "", 1)
+	if err != nil || as[0].Address != next.Address {
+		t.Fatalf("issued %v %v", as, err)
+	}
+	var calls int
+	n, err := f.Rescan(e.ctx, start, func(done, total int) { calls++ })
+	if err != nil || n != 1 {
+		t.Fatalf("rescan found %d, %v", n, err)
+	}
+	if calls == 0 {
+		t.Fatal("no progress reported")
+	}
+	if av, _ := e.balance("gina"); av != 12_345 {
+		t.Fatalf("gina %d", av)
+	}
+	if n, err := f.Rescan(e.ctx, start, nil); err != nil || n != 0 {
+		t.Fatalf("second rescan found %d, %v", n, err)
+	}
+	if _, err := f.Rescan(e.ctx, start+100, nil); err == nil {
+		t.Fatal("a rescan ahead of the follower must be refused")
+	}
+	e.invariants()
+}
