@@ -11,8 +11,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/btcsuite/btcd/chaincfg"
+
 	"github.com/cryptoassets/cryptoassets/internal/storetest"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
+	"github.com/cryptoassets/cryptoassets/online/addresses"
 	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/online/store"
@@ -29,12 +32,27 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	runner := storetest.Runner(t, 40, "btc")
+	runner := storetest.Runner(t, 40, "btc", "tbtc")
 	l, err := ledger.New(runner, "btc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer(runner, map[string]Asset{"btc": {Ledger: l}}, nil)
+	tl, err := ledger.New(runner, "tbtc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := addresses.ParseKey("wpkh([73c5da0a/84'/1'/0']tpubDC8msFGeGuwnKG9Upg7DM2b4DaRqg3CUZa5g8v2SRQ6K4NSkxUgd7HsL2XVWbVm39yBA4LAxysQAm397zwQSQoQgewGiYZqrA9DsP4zbQ1M)", &chaincfg.RegressionNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := addresses.NewIssuer(context.Background(), tl, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tl.CreateAccount(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(runner, map[string]Asset{"btc": {Ledger: l}, "tbtc": {Ledger: tl, Addresses: iss}}, nil)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	_, secret, err := NewTokens(runner).Create(context.Background(), "tests")
@@ -155,6 +173,19 @@ func TestHappyPath(t *testing.T) {
 	if st != 200 || len(accts) != 7 {
 		t.Fatalf("list: %d %v", st, out)
 	}
+	st, out, _ = f.do(t, call{method: "POST", path: "/v1/tbtc/accounts/alice/addresses", body: `{"label":"order 1"}`, headers: map[string]string{"Idempotency-Key": "addr-1"}})
+	addr, _ := out["address"].(string)
+	if st != 201 || !strings.HasPrefix(addr, "bcrt1q") || out["label"] != "order 1" || out["derivation_path"] != "m/84'/1'/0'/0/0" {
+		t.Fatalf("new address: %d %v", st, out)
+	}
+	st, out, _ = f.do(t, call{method: "POST", path: "/v1/tbtc/accounts/alice/addresses", body: `{"label":"order 1"}`, headers: map[string]string{"Idempotency-Key": "addr-1"}})
+	if st != 201 || out["address"] != addr {
+		t.Fatalf("replayed new address: %d %v", st, out)
+	}
+	st, out, _ = f.do(t, call{method: "POST", path: "/v1/tbtc/accounts/alice/addresses"})
+	if st != 201 || out["address"] == addr {
+		t.Fatalf("second address: %d %v", st, out)
+	}
 	st, out, _ = f.do(t, call{method: "GET", path: "/v1/health", noAuth: true})
 	if st != 200 || out["status"] != "ok" {
 		t.Fatalf("health: %d %v", st, out)
@@ -180,6 +211,9 @@ func TestBadInputsChangeNothing(t *testing.T) {
 		{"no token", call{method: "GET", path: "/v1/btc/accounts", noAuth: true}, 401, "unauthorized", "Bearer"},
 		{"bad token", call{method: "GET", path: "/v1/btc/accounts", headers: map[string]string{"Authorization": "Bearer cat_nope"}}, 401, "unauthorized", "token"},
 		{"unknown asset", call{method: "GET", path: "/v1/ltc/accounts"}, 404, "unknown_asset", "btc"},
+		{"address for unknown account", call{method: "POST", path: "/v1/tbtc/accounts/zed/addresses", body: `{}`}, 404, "unknown_account", "zed"},
+		{"address label too long", call{method: "POST", path: "/v1/tbtc/accounts/alice/addresses", body: `{"label":"` + strings.Repeat("x", 201) + `"}`}, 400, "invalid_label", "200"},
+		{"address unknown field", call{method: "POST", path: "/v1/tbtc/accounts/alice/addresses", body: `{"lable":"x"}`}, 400, "invalid_json", "lable"},
 		{"unknown endpoint", call{method: "GET", path: "/v2/things"}, 404, "not_found", "no such endpoint"},
 		{"unknown account", call{method: "GET", path: "/v1/btc/accounts/nobody"}, 404, "unknown_account", "nobody"},
 		{"no idempotency key", call{method: "POST", path: "/v1/btc/transfers", body: `{"from":"alice","to":"bob","amount":"0.1"}`}, 400, "missing_idempotency_key", "Idempotency-Key"},

@@ -3,29 +3,39 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cryptoassets/cryptoassets/online/addresses"
 	"github.com/cryptoassets/cryptoassets/online/api"
+	"github.com/cryptoassets/cryptoassets/online/chain"
+	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
+	"github.com/cryptoassets/cryptoassets/online/config"
+	"github.com/cryptoassets/cryptoassets/online/deposits"
+	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 )
 
 func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
-		Usage: "run the service: the HTTP API for applications",
+		Usage: "run the service: the HTTP API, a chain follower per asset, and webhook delivery",
 		Description: "Stops gracefully on SIGTERM or Ctrl-C: the listener closes, requests in flight finish\n" +
-			"(up to 30 seconds), then the database pool closes.",
+			"(up to 30 seconds), the followers and the webhook deliverer stop between steps,\n" +
+			"then the database pool closes. Every step is a committed transaction, so a stop at\n" +
+			"any moment resumes cleanly from the stored cursors.",
 		Action: func(c *cli.Context) error {
 			e, err := loadEnv(c, true)
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			srv, err := buildAPI(e)
+			srv, err := buildAPI(c.Context, e)
 			if err != nil {
 				return err
 			}
@@ -33,38 +43,116 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			ctx, cancel := context.WithCancel(c.Context)
+			defer cancel()
+			var workers sync.WaitGroup
+			for _, name := range e.cfg.AssetNames() {
+				f, err := followerFor(e, name)
+				if err != nil {
+					return err
+				}
+				workers.Add(1)
+				go func() { defer workers.Done(); _ = f.Run(ctx) }()
+			}
+			if hooks, err := webhooks(e.cfg); err != nil {
+				return err
+			} else if len(hooks) > 0 {
+				d := &events.Deliverer{Runner: e.runner, Hooks: hooks, Log: e.log}
+				workers.Add(1)
+				go func() { defer workers.Done(); _ = d.Run(ctx) }()
+			}
 			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 			e.log.Info("API listening", "addr", ln.Addr().String(), "assets", e.cfg.AssetNames())
 			done := make(chan error, 1)
 			go func() { done <- hs.Serve(ln) }()
 			select {
 			case err := <-done:
+				cancel()
+				workers.Wait()
 				return err
 			case <-c.Context.Done():
 			}
 			e.log.Info("shutting down")
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := hs.Shutdown(ctx); err != nil {
+			cancel()
+			sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer scancel()
+			if err := hs.Shutdown(sctx); err != nil {
 				return err
 			}
 			if err := <-done; !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
+			workers.Wait()
 			e.log.Info("stopped")
 			return nil
 		},
 	}
 }
 
-func buildAPI(e *env) (*api.Server, error) {
+func webhooks(cfg *config.Config) ([]events.Webhook, error) {
+	var out []events.Webhook
+	for _, w := range cfg.Webhooks {
+		secret, err := w.SecretBytes()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, events.Webhook{URL: w.URL, Secret: secret})
+	}
+	return out, nil
+}
+
+// nodeFor connects to an asset's node.
+func nodeFor(a *config.Asset) (chain.Node, error) {
+	c, err := rpc.New(rpc.Config{URL: a.RPCURL, User: a.RPCUser, Password: a.RPCPassword, CookieFile: a.RPCCookieFile})
+	if err != nil {
+		return nil, err
+	}
+	return chain.NewRPCNode(c), nil
+}
+
+func followerFor(e *env, name string) (*deposits.Follower, error) {
+	a := e.cfg.Assets[name]
+	l, err := ledger.New(e.runner, name)
+	if err != nil {
+		return nil, err
+	}
+	node, err := nodeFor(a)
+	if err != nil {
+		return nil, fmt.Errorf("assets.%s: %w", name, err)
+	}
+	return deposits.NewFollower(l, node, deposits.Config{Confirmations: a.Confirmations, StartHeight: *a.StartHeight, Poll: a.PollInterval.Duration}, e.log), nil
+}
+
+// issuerFor returns the address issuer of an asset, or nil when no hot
+// wallet key is configured.
+func issuerFor(ctx context.Context, e *env, l *ledger.Ledger) (*addresses.Issuer, error) {
+	a := e.cfg.Assets[l.Asset()]
+	if a.HotWalletDescriptor == "" {
+		return nil, nil
+	}
+	key, err := addresses.ParseKey(a.HotWalletDescriptor, a.Params())
+	if err != nil {
+		return nil, fmt.Errorf("assets.%s.hot_wallet_descriptor: %w", l.Asset(), err)
+	}
+	return addresses.NewIssuer(ctx, l, key)
+}
+
+func buildAPI(ctx context.Context, e *env) (*api.Server, error) {
 	assets := map[string]api.Asset{}
 	for _, name := range e.cfg.AssetNames() {
 		l, err := ledger.New(e.runner, name)
 		if err != nil {
 			return nil, err
 		}
-		assets[name] = api.Asset{Ledger: l}
+		as := api.Asset{Ledger: l}
+		iss, err := issuerFor(ctx, e, l)
+		if err != nil {
+			return nil, err
+		}
+		if iss != nil {
+			as.Addresses = iss
+		}
+		assets[name] = as
 	}
 	return api.NewServer(e.runner, assets, e.log), nil
 }
