@@ -25,6 +25,15 @@ bin/cryptoassets migrate
 step "migrate status"
 bin/cryptoassets migrate status
 
+step "the story: accounts, addresses, a deposit seen, confirmed and credited, a transfer, webhooks"
+bin/cryptoassets demo
+
+step "what an operator sees"
+bin/cryptoassets deposits list
+bin/cryptoassets account list
+bin/cryptoassets events list --limit 5
+bin/cryptoassets ledger check
+
 step "stop"
 cleanup
 trap - EXIT

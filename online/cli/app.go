@@ -32,6 +32,11 @@ func App() *cli.App {
 			transferCommand(),
 			tokenCommand(),
 			ledgerCommand(),
+			addressCommand(),
+			depositsCommand(),
+			rescanCommand(),
+			eventsCommand(),
+			demoCommand(),
 		},
 	}
 }

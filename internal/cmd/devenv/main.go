@@ -65,6 +65,10 @@ rpc_url = %q
 rpc_user = %q
 rpc_password = %q
 confirmations = 3
+poll_interval = "200ms"
+# The BIP84 test vector's account key on test networks (mnemonic "abandon ... about").
+# For development only: anyone can spend what is sent to it.
+hot_wallet_descriptor = "wpkh([73c5da0a/84'/1'/0']tpubDC8msFGeGuwnKG9Upg7DM2b4DaRqg3CUZa5g8v2SRQ6K4NSkxUgd7HsL2XVWbVm39yBA4LAxysQAm397zwQSQoQgewGiYZqrA9DsP4zbQ1M/<0;1>/*)"
 `, pg.DSN(), node.RPCURL(), devenv.RPCUser, devenv.RPCPassword)
 	if err := os.WriteFile(filepath.Join(dir, "env"), []byte(env), 0o600); err != nil {
 		return err
