@@ -47,7 +47,7 @@ func (k testKey) Descriptor() string { return "test(" + k.seed + ")" }
 func (k testKey) ScriptType() string { return "p2wpkh" }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	node   *devenv.Btcd
 	chain  chain.Node
@@ -57,7 +57,9 @@ type env struct {
 	issuer *addresses.Issuer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvB(t) }
+
+func newEnvB(t testing.TB) *env {
 	t.Helper()
 	ctx := testenv.Ctx(t, 5*time.Minute)
 	node := testenv.NewNode(t, devenv.BtcdOptions{})
@@ -100,6 +102,8 @@ func (e *env) sync(f *Follower) {
 		e.t.Fatal(err)
 	}
 }
+
+func (e *env) mineB(_ testing.TB, n int) { e.mine(n) }
 
 func (e *env) mine(n int) {
 	e.t.Helper()

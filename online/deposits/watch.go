@@ -37,27 +37,44 @@ func (w *watchSet) size() int {
 	return len(w.scripts)
 }
 
+// refreshBatch bounds one read. ORDER BY id LIMIT also keeps the plan an
+// index range scan even when a generic plan would guess "id > $1" matches a
+// third of the table and scan all of it.
+const refreshBatch = 50_000
+
 func (w *watchSet) refresh(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	for {
+		n, err := w.refreshBatch(ctx, pool, schema)
+		if err != nil || n < refreshBatch {
+			return err
+		}
+	}
+}
+
+func (w *watchSet) refreshBatch(ctx context.Context, pool *pgxpool.Pool, schema string) (int, error) {
 	w.mu.RLock()
 	after := w.maxID
 	w.mu.RUnlock()
-	rows, err := pool.Query(ctx, `SELECT id, script, coalesce(account_id, 0), address FROM `+schema+`.addresses WHERE id > $1 ORDER BY id`, after)
+	rows, err := pool.Query(ctx, `SELECT id, script, coalesce(account_id, 0), address FROM `+schema+`.addresses
+		WHERE id > $1 ORDER BY id LIMIT $2`, after, refreshBatch)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rows.Close()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	n := 0
 	for rows.Next() {
 		var a watched
 		var script []byte
 		if err := rows.Scan(&a.addressID, &script, &a.accountID, &a.address); err != nil {
-			return err
+			return n, err
 		}
 		w.scripts[string(script)] = a
 		if a.addressID > w.maxID {
 			w.maxID = a.addressID
 		}
+		n++
 	}
-	return rows.Err()
+	return n, rows.Err()
 }
