@@ -12,7 +12,9 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
 
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 	"github.com/cryptoassets/cryptoassets/internal/storetest"
@@ -371,6 +373,77 @@ func TestRescanFindsMissedDeposit(t *testing.T) {
 	}
 	if _, err := f.Rescan(e.ctx, start+100, nil); err == nil {
 		t.Fatal("a rescan ahead of the follower must be refused")
+	}
+	e.invariants()
+}
+
+// flakyNode wraps the real node and fails every third call, as a node that
+// restarts or a network that drops would.
+type flakyNode struct {
+	chain.Node
+	calls int
+}
+
+var errFlaky = fmt.Errorf("injected: connection refused")
+
+func (f *flakyNode) fail() bool { f.calls++; return f.calls%3 == 0 }
+
+func (f *flakyNode) Tip(ctx context.Context) (int32, chainhash.Hash, error) {
+	if f.fail() {
+		return 0, chainhash.Hash{}, errFlaky
+	}
+	return f.Node.Tip(ctx)
+}
+
+func (f *flakyNode) Block(ctx context.Context, h chainhash.Hash) (*wire.MsgBlock, error) {
+	if f.fail() {
+		return nil, errFlaky
+	}
+	return f.Node.Block(ctx, h)
+}
+
+func (f *flakyNode) MempoolTxids(ctx context.Context) ([]chainhash.Hash, error) {
+	if f.fail() {
+		return nil, errFlaky
+	}
+	return f.Node.MempoolTxids(ctx)
+}
+
+func TestFlakyNodeNeverCreditsTwice(t *testing.T) {
+	e := newEnv(t)
+	flaky := &flakyNode{Node: e.chain}
+	f := NewFollower(e.ledger, flaky, Config{Confirmations: 2, StartHeight: -1}, nil)
+	hank := e.account("hank", 6)
+	stepUntilSynced := func() {
+		for i := 0; i < 200; i++ {
+			progressed, err := f.Step(e.ctx)
+			if err == nil && !progressed {
+				return
+			}
+		}
+		t.Fatal("follower never caught up")
+	}
+	stepUntilSynced()
+	for i, a := range hank {
+		if _, err := e.faucet.Pay(e.ctx, devenv.Payment{Address: a, Amount: int64(1000 * (i + 1))}); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			stepUntilSynced()
+		}
+		e.mine(1)
+	}
+	e.mine(2)
+	stepUntilSynced()
+	stepUntilSynced()
+	if st := e.states(); st[Credited] != 6 {
+		t.Fatalf("states %v", st)
+	}
+	if av, pend := e.balance("hank"); av != 21_000 || pend != 0 {
+		t.Fatalf("hank %d/%d", av, pend)
+	}
+	if flaky.calls < 20 {
+		t.Fatalf("only %d node calls: the faults were not exercised", flaky.calls)
 	}
 	e.invariants()
 }
