@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 )
@@ -102,4 +104,56 @@ func TestHelpNeedsNoDatabase(t *testing.T) {
 			t.Fatalf("%v: %v %q", args, err, out.String())
 		}
 	}
+}
+
+// serve stops cleanly when its context ends (SIGTERM in the binary).
+func TestServeStopsGracefully(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	conf := writeConfig(t, "btc")
+	if _, err := run(t, conf, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CRYPTOASSETS_HTTP_LISTEN", "127.0.0.1:0")
+	app := App()
+	out := &syncBuffer{}
+	app.Writer, app.ErrWriter = out, out
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.RunContext(ctx, []string{"cryptoassets", "--config", conf, "serve"}) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "API listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v\n%s", err, out.String())
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(out.String(), "stopped") {
+		t.Fatalf("no clean stop logged:\n%s", out.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
