@@ -1,0 +1,146 @@
+package hdkeys
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcutil/hdkeychain"
+	"github.com/btcsuite/btcd/chaincfg"
+)
+
+// Master is the signer's BIP32 master private key.
+//
+// Its methods may be called concurrently, but not concurrently with Zero.
+type Master struct {
+	root        *hdkeychain.ExtendedKey
+	net         *chaincfg.Params
+	fingerprint uint32
+}
+
+// NewMaster derives the BIP32 master key from a seed (16 to 64 bytes, e.g.
+// a BIP39 seed). The seed is not kept; the caller should wipe its copy.
+func NewMaster(seed []byte, net *chaincfg.Params) (*Master, error) {
+	if net == nil {
+		return nil, errors.New("hdkeys: NewMaster needs a network")
+	}
+	root, err := hdkeychain.NewMaster(seed, net)
+	if err != nil {
+		return nil, fmt.Errorf("deriving the master key from the seed: %w", err)
+	}
+	// Computing the public key here memoizes it inside root, so later
+	// methods only read root and can run concurrently.
+	pub, err := root.ECPubKey()
+	if err != nil {
+		root.Zero()
+		return nil, fmt.Errorf("deriving the master public key: %w", err)
+	}
+	return &Master{root: root, net: net, fingerprint: fingerprintOf(pub.SerializeCompressed())}, nil
+}
+
+// Fingerprint is the master key fingerprint in KeyOrigin's representation.
+func (m *Master) Fingerprint() uint32 { return m.fingerprint }
+
+// Net is the network the master key was made for.
+func (m *Master) Net() *chaincfg.Params { return m.net }
+
+// Account returns the public account key m/purpose'/coin'/account' for t
+// (BIP84 or BIP86), with coin 0 on mainnet and 1 on the test networks; this
+// is what the signer exports to the online service. account is the
+// unhardened account number.
+func (m *Master) Account(t ScriptType, account uint32) (*AccountKey, error) {
+	if t.Purpose() == 0 {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, t)
+	}
+	if account >= hardened {
+		return nil, fmt.Errorf("%w: account number %d must be below 2^31 (it is hardened for you)", ErrMalformed, account)
+	}
+	path := standardAccountPath(t, m.net, account+hardened)
+	priv, err := m.derive(path)
+	if err != nil {
+		return nil, err
+	}
+	defer priv.Zero()
+	pub, err := publicCopy(priv, m.net)
+	if err != nil {
+		return nil, err
+	}
+	return newAccountKey(t, KeyOrigin{Fingerprint: m.fingerprint, Path: path}, true, pub, m.net)
+}
+
+// PrivKey returns the private key at path (from the master; at least one
+// step) for signing. The caller should Zero it when done.
+func (m *Master) PrivKey(path []uint32) (*btcec.PrivateKey, error) {
+	k, err := m.derive(path)
+	if err != nil {
+		return nil, err
+	}
+	defer k.Zero()
+	return k.ECPrivKey()
+}
+
+// DerivePath re-derives the address at a full standard path
+// m/purpose'/coin'/account'/branch/index, as a PSBT's BIP32 derivation
+// states it, so the signer can check that an input or change output is its
+// own by comparing PkScript. The path must be BIP84 or BIP86 for the
+// master's network.
+func (m *Master) DerivePath(path []uint32) (*Derived, error) {
+	if len(path) != 5 {
+		return nil, fmt.Errorf("%w: path %s has %d steps; a wallet address path has 5 (m/purpose'/coin'/account'/branch/index)",
+			ErrMalformed, KeyOrigin{Path: path}.PathString(), len(path))
+	}
+	t, ok := scriptTypeForPurpose(path[0])
+	if !ok || path[0] < hardened {
+		return nil, fmt.Errorf("%w: path %s is neither BIP84 (84') nor BIP86 (86')",
+			ErrUnsupported, KeyOrigin{Path: path}.PathString())
+	}
+	if path[1] != m.net.HDCoinType+hardened {
+		return nil, fmt.Errorf("%w: path %s has the wrong coin type for %s (want %d')",
+			ErrWrongNetwork, KeyOrigin{Path: path}.PathString(), m.net.Name, m.net.HDCoinType)
+	}
+	if path[2] < hardened {
+		return nil, fmt.Errorf("%w: path %s has an unhardened account", ErrNotAccountKey, KeyOrigin{Path: path}.PathString())
+	}
+	acct, err := m.Account(t, path[2]-hardened)
+	if err != nil {
+		return nil, err
+	}
+	return acct.Derive(path[3], path[4])
+}
+
+// derive walks path from the root, wiping each intermediate private key.
+// The result is always a new key the caller must Zero; an empty path is
+// refused so the root itself is never handed out.
+func (m *Master) derive(path []uint32) (*hdkeychain.ExtendedKey, error) {
+	if m.root == nil {
+		return nil, ErrWiped
+	}
+	if len(path) == 0 {
+		return nil, fmt.Errorf("%w: empty derivation path; refusing to hand out the master key", ErrMalformed)
+	}
+	if len(path) > maxPathLen {
+		return nil, fmt.Errorf("%w: path has %d steps; BIP32 allows at most %d", ErrMalformed, len(path), maxPathLen)
+	}
+	k := m.root
+	for i, step := range path {
+		child, err := k.Derive(step)
+		if k != m.root {
+			k.Zero()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("deriving step %d of %s: %w", i+1, KeyOrigin{Path: path}.PathString(), err)
+		}
+		k = child
+	}
+	return k, nil
+}
+
+// Zero wipes the master private key and chain code from memory. Keys already
+// handed out (PrivKey results) are the caller's to wipe. Every later call
+// that needs the key returns ErrWiped.
+func (m *Master) Zero() {
+	if m.root != nil {
+		m.root.Zero()
+		m.root = nil
+	}
+}
