@@ -2,8 +2,8 @@ package addresses
 
 import (
 	"encoding/hex"
-	"errors"
 	"encoding/json"
+	"errors"
 	"os"
 	"strconv"
 	"strings"
