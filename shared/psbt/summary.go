@@ -2,300 +2,343 @@ package psbt
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/btcsuite/btcd/btcutil"
 	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/cryptoassets/cryptoassets/shared/amount"
+	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
 )
 
-// ErrUTXOMismatch means the UTXO data in the PSBT contradicts itself: the
-// previous transaction does not hash to the outpoint, lacks the output, or
-// disagrees with the witness UTXO. Signing such a PSBT could pay a fee the
-// person never saw (CVE-2020-14199).
-var ErrUTXOMismatch = errors.New("PSBT UTXO data does not agree with itself")
+// Errors Summarize returns besides ErrMalformed.
+var (
+	// ErrUTXOMismatch means an input's UTXO data contradicts the transaction
+	// or itself: the previous transaction does not hash to the outpoint,
+	// lacks the spent output, or disagrees with witness_utxo. Signing such a
+	// PSBT could pay a fee nobody was shown (CVE-2020-14199).
+	ErrUTXOMismatch = errors.New("PSBT UTXO data does not match the transaction")
+	// ErrNegativeFee means the outputs add up to more than the inputs.
+	ErrNegativeFee = errors.New("PSBT outputs spend more than its inputs")
+)
 
-// KeyOrigin is a BIP32 master fingerprint and path.
+// ScriptType names the kind of script an input spends or an output pays.
+type ScriptType string
+
+// Script types Summarize recognises.
+const (
+	P2PKH         ScriptType = "p2pkh"
+	P2SH          ScriptType = "p2sh" // redeem script unknown or not a segwit program
+	P2SHP2WPKH    ScriptType = "p2sh-p2wpkh"
+	P2SHP2WSH     ScriptType = "p2sh-p2wsh"
+	P2WPKH        ScriptType = "p2wpkh"
+	P2WSH         ScriptType = "p2wsh"
+	P2TR          ScriptType = "p2tr"
+	UnknownScript ScriptType = "unknown"
+)
+
+// KeyOrigin is a key the PSBT says belongs to a wallet, and where the PSBT
+// says it was derived. Nothing here is verified: the signer re-derives.
 type KeyOrigin struct {
-	Fingerprint uint32 // as btcutil/psbt stores it (little-endian of the 4 bytes)
-	Path        []uint32
-	PubKey      []byte // compressed, or x-only for taproot
+	hdkeys.KeyOrigin        // master fingerprint and path (FingerprintHex, PathString)
+	PubKey           []byte // 33-byte compressed key, or 32-byte x-only key for taproot
 }
 
-// FingerprintHex is the fingerprint as wallets display it ("73c5da0a").
-func (k KeyOrigin) FingerprintHex() string {
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], k.Fingerprint)
-	return fmt.Sprintf("%x", b)
-}
-
-// PathString is the path as m/84'/0'/0'/0/5.
-func (k KeyOrigin) PathString() string { return PathString(k.Path) }
-
-// PathString writes a BIP32 path with ' for hardened steps.
-func PathString(path []uint32) string {
-	var b strings.Builder
-	b.WriteString("m")
-	for _, p := range path {
-		if p >= 0x80000000 {
-			fmt.Fprintf(&b, "/%d'", p-0x80000000)
-		} else {
-			fmt.Fprintf(&b, "/%d", p)
-		}
-	}
-	return b.String()
-}
-
-// Input is one input as the summary shows it.
+// Input is one input as a person reviews it.
 type Input struct {
-	Outpoint wire.OutPoint
-	Amount   int64 // 0 when unknown
-	AmountKnown,
-	Verified bool // amount and script cross-checked
-	ScriptType string
-	Script     []byte
-	Origins    []KeyOrigin
-	Sighash    txscript.SigHashType // 0 when not set
-	Signed     bool
+	OutPoint wire.OutPoint
+	// Amount in satoshis; 0 when AmountKnown is false.
+	Amount      int64
+	AmountKnown bool
+	// AmountVerified: the amount is backed by the full previous transaction,
+	// or committed to by a taproot signature (see the package doc).
+	AmountVerified bool
+	ScriptType     ScriptType
+	KeyOrigins     []KeyOrigin
+	// SighashType as the PSBT requests it; 0 when not set (ALL for
+	// segwit v0, DEFAULT for taproot).
+	SighashType txscript.SigHashType
+	// Signed: a partial signature, taproot signature or final script is
+	// already present.
+	Signed bool
 }
 
-// Output is one output as the summary shows it.
+// Output is one output as a person reviews it.
 type Output struct {
-	Address       string // empty when the script has no address form
-	Script        []byte
-	Amount        int64
-	ClaimedChange bool // the PSBT says it is ours (BIP32 origin present); unverified here
-	Origins       []KeyOrigin
+	// Address on the summary's network; empty when the script has none.
+	Address    string
+	Script     []byte
+	ScriptType ScriptType
+	Amount     int64 // satoshis
+	// ClaimedChange: the PSBT carries a key origin for this output, so it
+	// claims the output pays back to a wallet. Claimed only: the signer
+	// must re-derive the script from its own keys before trusting it.
+	ClaimedChange bool
+	KeyOrigins    []KeyOrigin
 }
 
-// Summary is what a PSBT would do.
+// Summary is what a PSBT would do if signed, for a person to review.
+// Amounts are satoshis.
 type Summary struct {
-	Network     string
-	Inputs      []Input
-	Outputs     []Output
-	InputTotal  int64
-	OutputTotal int64
-	Fee         int64 // valid when FeeKnown
+	Network  string // chaincfg name, e.g. "mainnet", "regtest"
+	TxID     chainhash.Hash
+	LockTime uint32
+	Inputs   []Input
+	Outputs  []Output
+
+	TotalIn  int64 // sum of the known input amounts
+	TotalOut int64
+	// Fee is TotalIn - TotalOut, valid only when FeeKnown (every input's
+	// amount is known). FeeVerified: every input amount is verified.
+	Fee         int64
 	FeeKnown    bool
-	FeeVerified bool  // every input amount was cross-checked
-	VSize       int64 // estimated size of the signed transaction
-	Warnings    []string
-	Complete    bool // every input signed or finalized
+	FeeVerified bool
+
+	// EstimatedVSize of the signed transaction in vbytes (see vsize.go for
+	// the assumptions); FeeRateSatPerKvB is Fee per 1000 vbytes (so
+	// 1500 means 1.5 sat/vB), 0 when the fee is unknown.
+	EstimatedVSize   int64
+	FeeRateSatPerKvB int64
+
+	// Warnings a person must read before signing.
+	Warnings []string
 }
 
-// FeeRate is the fee in sat/vB, rounded down.
-func (s *Summary) FeeRate() float64 {
-	if !s.FeeKnown || s.VSize == 0 {
-		return 0
-	}
-	return float64(s.Fee) / float64(s.VSize)
-}
-
-// Summarize checks a PSBT's UTXO data and describes it for net.
+// Summarize checks p's UTXO data and describes p with addresses for net.
+// It fails with ErrUTXOMismatch when UTXO data contradicts itself, with
+// ErrNegativeFee when outputs exceed inputs, and with ErrMalformed for a
+// packet that does not hang together (amounts out of range, map counts).
 func Summarize(p *btcpsbt.Packet, net *chaincfg.Params) (*Summary, error) {
-	tx := p.UnsignedTx
-	if tx == nil || len(p.Inputs) != len(tx.TxIn) || len(p.Outputs) != len(tx.TxOut) {
-		return nil, fmt.Errorf("%w: input or output maps do not match the transaction", ErrMalformed)
+	if net == nil {
+		return nil, errors.New("summarize PSBT: no network given")
 	}
-	s := &Summary{Network: net.Name, FeeKnown: true, FeeVerified: true, Complete: true}
-	vbytes4 := int64(4*(4+4) + 2) // version, locktime, segwit marker+flag (weight units)
-	vbytes4 += 4 * int64(wire.VarIntSerializeSize(uint64(len(tx.TxIn)))+wire.VarIntSerializeSize(uint64(len(tx.TxOut))))
-	for i, txin := range tx.TxIn {
-		pin := &p.Inputs[i]
-		in := Input{Outpoint: txin.PreviousOutPoint, Sighash: pin.SighashType}
-		prev, verified, err := inputUTXO(i, txin, pin)
+	if p == nil || p.UnsignedTx == nil {
+		return nil, fmt.Errorf("%w: no unsigned transaction", ErrMalformed)
+	}
+	tx := p.UnsignedTx
+	if len(p.Inputs) != len(tx.TxIn) || len(p.Outputs) != len(tx.TxOut) {
+		return nil, fmt.Errorf("%w: %d input and %d output maps for a transaction with %d inputs and %d outputs",
+			ErrMalformed, len(p.Inputs), len(p.Outputs), len(tx.TxIn), len(tx.TxOut))
+	}
+	s := &Summary{
+		Network:     net.Name,
+		TxID:        tx.TxHash(),
+		LockTime:    tx.LockTime,
+		FeeKnown:    true,
+		FeeVerified: true,
+	}
+	for i := range tx.TxIn {
+		in, err := s.addInput(i, tx.TxIn[i], &p.Inputs[i])
 		if err != nil {
 			return nil, err
 		}
-		if prev != nil {
-			in.Amount, in.AmountKnown, in.Script = prev.Value, true, prev.PkScript
-			in.ScriptType = scriptType(prev.PkScript, pin)
-		} else {
-			in.ScriptType = "unknown"
-			s.FeeKnown = false
-			s.Warnings = append(s.Warnings, fmt.Sprintf("input %d (%s) carries no UTXO data: its amount, and so the fee, is unknown", i, txin.PreviousOutPoint))
-		}
-		in.Verified = verified || (prev != nil && in.ScriptType == "p2tr")
-		if prev != nil && !in.Verified {
-			s.FeeVerified = false
-			s.Warnings = append(s.Warnings, fmt.Sprintf("input %d (%s, %s) has only a witness UTXO: its amount cannot be cross-checked without the full previous transaction", i, txin.PreviousOutPoint, in.ScriptType))
-		}
-		for _, d := range pin.Bip32Derivation {
-			in.Origins = append(in.Origins, KeyOrigin{Fingerprint: d.MasterKeyFingerprint, Path: d.Bip32Path, PubKey: d.PubKey})
-		}
-		for _, d := range pin.TaprootBip32Derivation {
-			in.Origins = append(in.Origins, KeyOrigin{Fingerprint: d.MasterKeyFingerprint, Path: d.Bip32Path, PubKey: d.XOnlyPubKey})
-		}
-		in.Signed = len(pin.PartialSigs) > 0 || len(pin.TaprootKeySpendSig) > 0 || len(pin.FinalScriptWitness) > 0 || len(pin.FinalScriptSig) > 0
-		if len(pin.FinalScriptWitness) == 0 && len(pin.FinalScriptSig) == 0 {
-			s.Complete = false
-		}
-		s.InputTotal += in.Amount
-		vbytes4 += inputWeight(in.ScriptType)
 		s.Inputs = append(s.Inputs, in)
 	}
-	for i, txout := range tx.TxOut {
-		pout := &p.Outputs[i]
-		out := Output{Script: txout.PkScript, Amount: txout.Value}
-		if txout.Value < 0 || txout.Value > amount.MaxSat {
-			return nil, fmt.Errorf("%w: output %d amount %d", ErrMalformed, i, txout.Value)
+	for i, txOut := range tx.TxOut {
+		out, err := s.addOutput(i, txOut, &p.Outputs[i], net)
+		if err != nil {
+			return nil, err
 		}
-		_, addrs, _, err := txscript.ExtractPkScriptAddrs(txout.PkScript, net)
-		if err == nil && len(addrs) == 1 && txscript.GetScriptClass(txout.PkScript) != txscript.NonStandardTy {
-			out.Address = addrs[0].EncodeAddress()
-		} else {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("output %d pays a script with no address form: %x", i, txout.PkScript))
-		}
-		for _, d := range pout.Bip32Derivation {
-			out.Origins = append(out.Origins, KeyOrigin{Fingerprint: d.MasterKeyFingerprint, Path: d.Bip32Path, PubKey: d.PubKey})
-		}
-		for _, d := range pout.TaprootBip32Derivation {
-			out.Origins = append(out.Origins, KeyOrigin{Fingerprint: d.MasterKeyFingerprint, Path: d.Bip32Path, PubKey: d.XOnlyPubKey})
-		}
-		out.ClaimedChange = len(out.Origins) > 0
-		s.OutputTotal += txout.Value
-		vbytes4 += 4 * int64(8+wire.VarIntSerializeSize(uint64(len(txout.PkScript)))+len(txout.PkScript))
 		s.Outputs = append(s.Outputs, out)
 	}
-	if s.OutputTotal > amount.MaxSat {
-		return nil, fmt.Errorf("%w: outputs total more than 21,000,000 BTC", ErrMalformed)
-	}
-	s.VSize = (vbytes4 + 3) / 4
-	if s.FeeKnown {
-		s.Fee = s.InputTotal - s.OutputTotal
-		if s.Fee < 0 {
-			return nil, fmt.Errorf("%w: outputs (%d sat) exceed inputs (%d sat)", ErrMalformed, s.OutputTotal, s.InputTotal)
-		}
-	} else {
+
+	s.EstimatedVSize = s.estimateVSize(p)
+	if !s.FeeKnown {
 		s.FeeVerified = false
+		return s, nil
 	}
+	s.Fee = s.TotalIn - s.TotalOut
+	if s.Fee < 0 {
+		return nil, fmt.Errorf("%w: outputs total %s BTC but inputs only %s BTC",
+			ErrNegativeFee, amount.FormatBTC(s.TotalOut), amount.FormatBTC(s.TotalIn))
+	}
+	// Fee ≤ 21e14 sat, so Fee*1000 cannot overflow.
+	s.FeeRateSatPerKvB = s.Fee * 1000 / s.EstimatedVSize
 	return s, nil
 }
 
-// inputUTXO returns the output an input spends, and whether its amount and
-// script were cross-checked against the full previous transaction.
-func inputUTXO(i int, txin *wire.TxIn, pin *btcpsbt.PInput) (*wire.TxOut, bool, error) {
-	op := txin.PreviousOutPoint
-	if pin.NonWitnessUtxo != nil {
-		if got := pin.NonWitnessUtxo.TxHash(); got != op.Hash {
-			return nil, false, fmt.Errorf("%w: input %d: the previous transaction hashes to %s, not %s", ErrUTXOMismatch, i, got, op.Hash)
+// addInput describes input i and adds its amount to the totals.
+func (s *Summary) addInput(i int, txIn *wire.TxIn, pin *btcpsbt.PInput) (Input, error) {
+	in := Input{
+		OutPoint:    txIn.PreviousOutPoint,
+		ScriptType:  UnknownScript,
+		SighashType: pin.SighashType,
+		Signed: len(pin.PartialSigs) > 0 || len(pin.TaprootKeySpendSig) > 0 ||
+			len(pin.TaprootScriptSpendSig) > 0 || len(pin.FinalScriptSig) > 0 || len(pin.FinalScriptWitness) > 0,
+	}
+	for _, d := range pin.Bip32Derivation {
+		in.KeyOrigins = append(in.KeyOrigins, origin(d.MasterKeyFingerprint, d.Bip32Path, d.PubKey))
+	}
+	for _, d := range pin.TaprootBip32Derivation {
+		in.KeyOrigins = append(in.KeyOrigins, origin(d.MasterKeyFingerprint, d.Bip32Path, d.XOnlyPubKey))
+	}
+	if t := pin.SighashType; t != 0 && t != txscript.SigHashAll {
+		s.warn("input %d asks to be signed with sighash %s: others could change the transaction after it is signed", i, sighashName(t))
+	}
+
+	utxo, fromPrevTx, err := spentOutput(i, txIn, pin)
+	if err != nil {
+		return in, err
+	}
+	if utxo == nil {
+		s.FeeKnown = false
+		s.warn("input %d (%s) carries no UTXO data: its amount, and so the fee, is unknown", i, txIn.PreviousOutPoint)
+		return in, nil
+	}
+	if utxo.Value < 0 || utxo.Value > btcutil.MaxSatoshi {
+		return in, fmt.Errorf("%w: input %d spends an amount of %d satoshis, outside 0 to 21 million BTC", ErrMalformed, i, utxo.Value)
+	}
+	in.Amount, in.AmountKnown = utxo.Value, true
+	in.ScriptType = inputScriptType(utxo.PkScript, pin.RedeemScript)
+	if len(pin.RedeemScript) > 0 && !redeemScriptMatches(utxo.PkScript, pin.RedeemScript) {
+		s.warn("input %d: its redeem script does not match the output it spends", i)
+	}
+	// See the package doc: a taproot signature commits to the amount.
+	in.AmountVerified = fromPrevTx || in.ScriptType == P2TR
+	if !in.AmountVerified {
+		s.FeeVerified = false
+		s.warn("input %d (%s, %s) carries only witness_utxo: its amount of %s BTC cannot be verified without the full previous transaction (non_witness_utxo)",
+			i, txIn.PreviousOutPoint, in.ScriptType, amount.FormatBTC(in.Amount))
+	}
+	s.TotalIn += in.Amount
+	if s.TotalIn > btcutil.MaxSatoshi {
+		return in, fmt.Errorf("%w: inputs total more than 21 million BTC", ErrMalformed)
+	}
+	return in, nil
+}
+
+// spentOutput returns the output input i spends, and whether it was taken
+// from the full previous transaction after cross-checking it.
+func spentOutput(i int, txIn *wire.TxIn, pin *btcpsbt.PInput) (*wire.TxOut, bool, error) {
+	op := txIn.PreviousOutPoint
+	if prevTx := pin.NonWitnessUtxo; prevTx != nil {
+		if got := prevTx.TxHash(); got != op.Hash {
+			return nil, false, fmt.Errorf("%w: input %d spends %s but its non_witness_utxo is transaction %s", ErrUTXOMismatch, i, op, got)
 		}
-		if int(op.Index) >= len(pin.NonWitnessUtxo.TxOut) {
-			return nil, false, fmt.Errorf("%w: input %d: the previous transaction has no output %d", ErrUTXOMismatch, i, op.Index)
+		if uint64(op.Index) >= uint64(len(prevTx.TxOut)) {
+			return nil, false, fmt.Errorf("%w: input %d spends output %d of %s, which has only %d outputs",
+				ErrUTXOMismatch, i, op.Index, op.Hash, len(prevTx.TxOut))
 		}
-		prev := pin.NonWitnessUtxo.TxOut[op.Index]
+		prev := prevTx.TxOut[op.Index]
 		if w := pin.WitnessUtxo; w != nil && (w.Value != prev.Value || !bytes.Equal(w.PkScript, prev.PkScript)) {
-			return nil, false, fmt.Errorf("%w: input %d: the witness UTXO says %d sat but the previous transaction says %d sat (a fee attack, CVE-2020-14199)",
-				ErrUTXOMismatch, i, w.Value, prev.Value)
+			return nil, false, fmt.Errorf("%w: input %d: witness_utxo says %d sat to script %x, the previous transaction says %d sat to script %x (the CVE-2020-14199 fee attack)",
+				ErrUTXOMismatch, i, w.Value, w.PkScript, prev.Value, prev.PkScript)
 		}
 		return prev, true, nil
 	}
-	if pin.WitnessUtxo != nil {
-		return pin.WitnessUtxo, false, nil
-	}
-	return nil, false, nil
+	return pin.WitnessUtxo, false, nil
 }
 
-func scriptType(script []byte, pin *btcpsbt.PInput) string {
-	switch txscript.GetScriptClass(script) {
-	case txscript.WitnessV0PubKeyHashTy:
-		return "p2wpkh"
-	case txscript.WitnessV1TaprootTy:
-		return "p2tr"
-	case txscript.WitnessV0ScriptHashTy:
-		return "p2wsh"
-	case txscript.PubKeyHashTy:
-		return "p2pkh"
-	case txscript.ScriptHashTy:
-		if len(pin.RedeemScript) == 22 && pin.RedeemScript[0] == 0 && pin.RedeemScript[1] == 20 {
-			return "p2sh-p2wpkh"
-		}
-		return "p2sh"
+// addOutput describes output i and adds its amount to the totals.
+func (s *Summary) addOutput(i int, txOut *wire.TxOut, pout *btcpsbt.POutput, net *chaincfg.Params) (Output, error) {
+	if txOut.Value < 0 || txOut.Value > btcutil.MaxSatoshi {
+		return Output{}, fmt.Errorf("%w: output %d pays %d satoshis, outside 0 to 21 million BTC", ErrMalformed, i, txOut.Value)
 	}
-	return "unknown"
+	out := Output{
+		Script:     txOut.PkScript,
+		ScriptType: outputScriptType(txOut.PkScript),
+		Amount:     txOut.Value,
+	}
+	out.Address = address(txOut.PkScript, out.ScriptType, net)
+	if out.Address == "" {
+		s.warn("output %d pays %s BTC to a script with no address: %x", i, amount.FormatBTC(txOut.Value), txOut.PkScript)
+	}
+	for _, d := range pout.Bip32Derivation {
+		out.KeyOrigins = append(out.KeyOrigins, origin(d.MasterKeyFingerprint, d.Bip32Path, d.PubKey))
+	}
+	for _, d := range pout.TaprootBip32Derivation {
+		out.KeyOrigins = append(out.KeyOrigins, origin(d.MasterKeyFingerprint, d.Bip32Path, d.XOnlyPubKey))
+	}
+	out.ClaimedChange = len(out.KeyOrigins) > 0
+	s.TotalOut += txOut.Value
+	if s.TotalOut > btcutil.MaxSatoshi {
+		return out, fmt.Errorf("%w: outputs total more than 21 million BTC", ErrMalformed)
+	}
+	return out, nil
 }
 
-// inputWeight estimates a signed input's weight (outpoint, sequence,
-// scriptSig, witness) by script type.
-func inputWeight(t string) int64 {
-	const base = 4 * (32 + 4 + 4 + 1) // outpoint, sequence, empty scriptSig length
-	switch t {
-	case "p2wpkh":
-		return base + 1 + 1 + 73 + 1 + 33 // 272 WU = 68 vB
-	case "p2tr":
-		return base + 1 + 1 + 65 // key path, with room for a sighash byte
-	case "p2sh-p2wpkh":
-		return base + 4*23 + 1 + 1 + 73 + 1 + 33
-	case "p2pkh":
-		return base + 4*(1+73+1+33)
-	}
-	return base + 4*110 // unknown: a conservative guess, flagged by the caller's warnings
+func (s *Summary) warn(format string, args ...any) {
+	s.Warnings = append(s.Warnings, fmt.Sprintf(format, args...))
 }
 
-// Text renders the summary for a person to review before signing.
-func (s *Summary) Text() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "PSBT on %s: %d input(s), %d output(s)\n\n", s.Network, len(s.Inputs), len(s.Outputs))
-	b.WriteString("Inputs\n")
-	for i, in := range s.Inputs {
-		amt := "amount unknown"
-		if in.AmountKnown {
-			amt = btcAndSat(in.Amount)
-			if !in.Verified {
-				amt += " (NOT VERIFIED)"
-			}
-		}
-		fmt.Fprintf(&b, "  #%d %s:%d  %s  %s\n", i, in.Outpoint.Hash, in.Outpoint.Index, in.ScriptType, amt)
-		for _, o := range in.Origins {
-			fmt.Fprintf(&b, "       key [%s] %s\n", o.FingerprintHex(), o.PathString())
-		}
-		if in.Signed {
-			b.WriteString("       already signed\n")
-		}
+func origin(fingerprint uint32, path []uint32, pubKey []byte) KeyOrigin {
+	return KeyOrigin{
+		KeyOrigin: hdkeys.KeyOrigin{Fingerprint: fingerprint, Path: append([]uint32(nil), path...)},
+		PubKey:    append([]byte(nil), pubKey...),
 	}
-	b.WriteString("\nOutputs\n")
-	for i, out := range s.Outputs {
-		dest := out.Address
-		if dest == "" {
-			dest = fmt.Sprintf("script %x", out.Script)
-		}
-		tag := ""
-		if out.ClaimedChange {
-			tag = "  (claims to be ours: " + out.Origins[0].PathString() + ")"
-		}
-		fmt.Fprintf(&b, "  #%d %s  %s%s\n", i, dest, btcAndSat(out.Amount), tag)
-	}
-	b.WriteString("\n")
-	if s.FeeKnown {
-		fmt.Fprintf(&b, "Fee      %s, about %.1f sat/vB for ~%d vB\n", btcAndSat(s.Fee), s.FeeRate(), s.VSize)
-	} else {
-		b.WriteString("Fee      UNKNOWN: some input amounts are missing\n")
-	}
-	if !s.FeeVerified {
-		b.WriteString("         the fee could not be verified\n")
-	}
-	for _, w := range s.Warnings {
-		fmt.Fprintf(&b, "WARNING  %s\n", w)
-	}
-	return b.String()
 }
 
-func btcAndSat(sat int64) string {
-	return fmt.Sprintf("%s BTC (%d sat)", amount.FormatBTC(sat), sat)
+// outputScriptType classifies a scriptPubKey; P2SH cannot be looked into.
+func outputScriptType(script []byte) ScriptType {
+	switch {
+	case txscript.IsPayToWitnessPubKeyHash(script):
+		return P2WPKH
+	case txscript.IsPayToTaproot(script):
+		return P2TR
+	case txscript.IsPayToWitnessScriptHash(script):
+		return P2WSH
+	case txscript.IsPayToPubKeyHash(script):
+		return P2PKH
+	case txscript.IsPayToScriptHash(script):
+		return P2SH
+	}
+	return UnknownScript
 }
 
-// Address returns an output's address on net, if it has one.
-func Address(script []byte, net *chaincfg.Params) (btcutil.Address, error) {
+// inputScriptType classifies the script an input spends, looking into a
+// P2SH output only through a redeem script that hashes to it.
+func inputScriptType(script, redeemScript []byte) ScriptType {
+	t := outputScriptType(script)
+	if !redeemScriptMatches(script, redeemScript) {
+		return t
+	}
+	switch outputScriptType(redeemScript) {
+	case P2WPKH:
+		return P2SHP2WPKH
+	case P2WSH:
+		return P2SHP2WSH
+	}
+	return P2SH
+}
+
+// redeemScriptMatches reports whether script is P2SH paying to redeemScript.
+func redeemScriptMatches(script, redeemScript []byte) bool {
+	return txscript.IsPayToScriptHash(script) && bytes.Equal(btcutil.Hash160(redeemScript), script[2:22])
+}
+
+// address encodes an output script for net, for the script types that have
+// an address; anything else (data, bare multisig, future witness versions)
+// is shown as script hex.
+func address(script []byte, t ScriptType, net *chaincfg.Params) string {
+	if t == UnknownScript {
+		return ""
+	}
 	_, addrs, _, err := txscript.ExtractPkScriptAddrs(script, net)
 	if err != nil || len(addrs) != 1 {
-		return nil, fmt.Errorf("script %x has no single address", script)
+		return ""
 	}
-	return addrs[0], nil
+	return addrs[0].EncodeAddress()
+}
+
+// sighashName spells a sighash type as BIP341 and Bitcoin Core do.
+func sighashName(t txscript.SigHashType) string {
+	base := map[txscript.SigHashType]string{
+		txscript.SigHashDefault: "DEFAULT",
+		txscript.SigHashAll:     "ALL",
+		txscript.SigHashNone:    "NONE",
+		txscript.SigHashSingle:  "SINGLE",
+	}
+	name, ok := base[t&^txscript.SigHashAnyOneCanPay]
+	if !ok || t > 0xff || t == txscript.SigHashAnyOneCanPay {
+		return fmt.Sprintf("%#x (non-standard)", uint32(t))
+	}
+	if t&txscript.SigHashAnyOneCanPay != 0 {
+		name += "|ANYONECANPAY"
+	}
+	return name
 }
