@@ -1,0 +1,28 @@
+// Package passphrase reads a passphrase from a person or a script, never
+// from the command line or the environment (both are visible to other
+// processes and end up in shell history and logs).
+//
+// Its one job is getting the secret in:
+//
+//   - From the terminal, without echo: /dev/tty, or standard input when
+//     /dev/tty cannot be opened but standard input is a terminal. The prompt
+//     goes to the terminal. If the process is interrupted (Ctrl-C, SIGTERM)
+//     while echo is off, echo is turned back on before the signal takes its
+//     course.
+//   - From a file descriptor the caller names (the CLI's --passphrase-fd N),
+//     for scripts: one line, up to the first newline, at most MaxLength
+//     bytes. The descriptor is read through a duplicate, one byte at a time,
+//     so nothing past the newline is consumed and the caller's descriptor
+//     stays open: several passphrases can come down one pipe. A descriptor
+//     that is a terminal is read without echo.
+//
+// ReadNew is for choosing a passphrase: it enforces MinLength characters and,
+// when a person is typing, asks twice.
+//
+// Passphrases are returned as typed (bytes, no trailing newline, no other
+// trimming); the caller wipes them after use. Copies this package cannot
+// reach may remain: x/term's line buffer as it grows, and the kernel's
+// terminal and pipe buffers.
+//
+// Only Unix-like systems are supported; elsewhere Read and ReadNew fail.
+package passphrase
