@@ -14,6 +14,7 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/internal/psbttest"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 	"github.com/cryptoassets/cryptoassets/offline-signer/policy"
 	"github.com/cryptoassets/cryptoassets/online/chain"
@@ -28,102 +29,22 @@ const coldSeedHex = "5eb00bbddcf069084889a8ab9155568165f5c453ccb85e70811aaed6f6d
 
 var net = &chaincfg.RegressionNetParams
 
-type wallet struct {
-	master *hdkeys.Master
-	wpkh   *hdkeys.AccountKey
-	tr     *hdkeys.AccountKey
-}
+type wallet = psbttest.Wallet
 
-func newWallet(t testing.TB, seed []byte) *wallet {
-	t.Helper()
-	m, err := hdkeys.NewMaster(seed, net)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &wallet{master: m}
-	if w.wpkh, err = m.Account(hdkeys.P2WPKH, 0); err != nil {
-		t.Fatal(err)
-	}
-	if w.tr, err = m.Account(hdkeys.P2TR, 0); err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
+func regtestMaster(seed []byte) (*hdkeys.Master, error) { return hdkeys.NewMaster(seed, net) }
 
 func coldWallet(t testing.TB) *wallet {
 	seed, _ := hex.DecodeString(coldSeedHex)
-	return newWallet(t, seed)
+	return psbttest.NewWallet(t, seed, regtestMaster)
 }
 
-func hotWallet(t testing.TB) *wallet { return newWallet(t, bytes.Repeat([]byte{7}, 64)) }
+func hotWallet(t testing.TB) *wallet { return psbttest.NewWallet(t, psbttest.Seed(7), regtestMaster) }
 
-func derive(t testing.TB, a *hdkeys.AccountKey, branch, index uint32) *hdkeys.Derived {
-	t.Helper()
-	d, err := a.Derive(branch, index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-// addOrigin attaches a derivation to an input or output, as the online
-// side's PSBT builder does.
-func inputOrigin(in *btcpsbt.PInput, d *hdkeys.Derived) {
-	if d.TaprootInternalKey != nil {
-		in.TaprootInternalKey = d.TaprootInternalKey
-		in.TaprootBip32Derivation = append(in.TaprootBip32Derivation, &btcpsbt.TaprootBip32Derivation{
-			XOnlyPubKey: d.TaprootInternalKey, MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: append([]uint32(nil), d.Origin.Path...)})
-		return
-	}
-	in.Bip32Derivation = append(in.Bip32Derivation, &btcpsbt.Bip32Derivation{
-		PubKey: d.PubKey.SerializeCompressed(), MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: append([]uint32(nil), d.Origin.Path...)})
-}
-
-func outputOrigin(out *btcpsbt.POutput, d *hdkeys.Derived) {
-	if d.TaprootInternalKey != nil {
-		out.TaprootInternalKey = d.TaprootInternalKey
-		out.TaprootBip32Derivation = append(out.TaprootBip32Derivation, &btcpsbt.TaprootBip32Derivation{
-			XOnlyPubKey: d.TaprootInternalKey, MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: append([]uint32(nil), d.Origin.Path...)})
-		return
-	}
-	out.Bip32Derivation = append(out.Bip32Derivation, &btcpsbt.Bip32Derivation{
-		PubKey: d.PubKey.SerializeCompressed(), MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: append([]uint32(nil), d.Origin.Path...)})
-}
-
-// topUp builds a cold-to-hot PSBT spending every output of prev that pays
-// the cold wallet's keys in owned, sending send to the hot wallet and the
-// rest minus fee back to cold change.
-func topUp(t testing.TB, prev *wire.MsgTx, owned map[int]*hdkeys.Derived, hot *hdkeys.Derived, change *hdkeys.Derived, send, fee int64) *btcpsbt.Packet {
-	t.Helper()
-	var ops []*wire.OutPoint
-	var seqs []uint32
-	var total int64
-	var idxs []int
-	for i := range prev.TxOut {
-		if owned[i] != nil {
-			ops = append(ops, &wire.OutPoint{Hash: prev.TxHash(), Index: uint32(i)})
-			seqs = append(seqs, wire.MaxTxInSequenceNum-2)
-			total += prev.TxOut[i].Value
-			idxs = append(idxs, i)
-		}
-	}
-	outs := []*wire.TxOut{wire.NewTxOut(send, hot.PkScript), wire.NewTxOut(total-send-fee, change.PkScript)}
-	p, err := btcpsbt.New(ops, outs, 2, 0, seqs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, i := range idxs {
-		p.Inputs[k].WitnessUtxo = prev.TxOut[i]
-		p.Inputs[k].NonWitnessUtxo = prev
-		inputOrigin(&p.Inputs[k], owned[i])
-	}
-	outputOrigin(&p.Outputs[1], change)
-	return p
-}
+var derive = psbttest.Derive
 
 func testPolicy(t testing.TB, hot *wallet, mutate func(*policy.Policy)) *policy.Policy {
 	t.Helper()
-	p := &policy.Policy{Network: "regtest", HotWalletDescriptor: hot.wpkh.Descriptor(), HotWalletLookahead: 50}
+	p := &policy.Policy{Network: "regtest", HotWalletDescriptor: hot.WPKH.Descriptor(), HotWalletLookahead: 50}
 	if mutate != nil {
 		mutate(p)
 	}
@@ -139,7 +60,7 @@ func TestSignedPSBTIsMinedByRegtestNode(t *testing.T) {
 	node := testenv.NewNode(t, devenv.BtcdOptions{})
 	cn := chain.NewRPCNode(node.Client)
 	cold, hot := coldWallet(t), hotWallet(t)
-	in1, in2 := derive(t, cold.wpkh, 0, 3), derive(t, cold.tr, 0, 8)
+	in1, in2 := derive(t, cold.WPKH, 0, 3), derive(t, cold.TR, 0, 8)
 	fund, err := devenv.NewFaucet(cn).Pay(ctx,
 		devenv.Payment{Address: in1.Address.EncodeAddress(), Amount: 3_000_000},
 		devenv.Payment{Address: in2.Address.EncodeAddress(), Amount: 2_000_000})
@@ -149,14 +70,14 @@ func TestSignedPSBTIsMinedByRegtestNode(t *testing.T) {
 	if _, err := node.Generate(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	p := topUp(t, fund, map[int]*hdkeys.Derived{0: in1, 1: in2}, derive(t, hot.wpkh, 0, 0), derive(t, cold.wpkh, 1, 0), 4_000_000, 2_000)
+	p := psbttest.TopUp(t, fund, map[int]*hdkeys.Derived{0: in1, 1: in2}, derive(t, hot.WPKH, 0, 0), derive(t, cold.WPKH, 1, 0), 4_000_000, 2_000)
 	// Through the wire format, as it travels to the signer.
 	raw, _ := psbt.EncodeBinary(p)
 	p, err = psbt.Decode(raw, psbt.DefaultMaxSize)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Signer{Master: cold.master, Policy: testPolicy(t, hot, nil)}
+	s := &Signer{Master: cold.Master, Policy: testPolicy(t, hot, nil)}
 	review, err := s.Review(p)
 	if err != nil {
 		t.Fatal(err)
@@ -199,18 +120,16 @@ func TestSignedPSBTIsMinedByRegtestNode(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	cold, hot := coldWallet(t), hotWallet(t)
-	in1, in2 := derive(t, cold.wpkh, 0, 1), derive(t, cold.tr, 0, 2)
+	in1, in2 := derive(t, cold.WPKH, 0, 1), derive(t, cold.TR, 0, 2)
 	prev := wire.NewMsgTx(2)
 	prev.AddTxIn(wire.NewTxIn(&wire.OutPoint{Index: 1}, nil, nil))
 	prev.AddTxOut(wire.NewTxOut(1_000_000, in1.PkScript))
 	prev.AddTxOut(wire.NewTxOut(500_000, in2.PkScript))
-	hotAddr, change := derive(t, hot.wpkh, 0, 5), derive(t, cold.wpkh, 1, 4)
+	hotAddr, change := derive(t, hot.WPKH, 0, 5), derive(t, cold.WPKH, 1, 4)
 	build := func() *btcpsbt.Packet {
-		return topUp(t, prev, map[int]*hdkeys.Derived{0: in1, 1: in2}, hotAddr, change, 1_200_000, 1_500)
+		return psbttest.TopUp(t, prev, map[int]*hdkeys.Derived{0: in1, 1: in2}, hotAddr, change, 1_200_000, 1_500)
 	}
-	stranger := hotWallet(t)
-	stranger.master, _ = hdkeys.NewMaster(bytes.Repeat([]byte{9}, 64), net)
-	strangerAcct, _ := stranger.master.Account(hdkeys.P2WPKH, 0)
+	strangerAcct := psbttest.NewWallet(t, psbttest.Seed(9), regtestMaster).WPKH
 
 	tests := []struct {
 		name   string
@@ -256,7 +175,7 @@ func TestRefusals(t *testing.T) {
 			if tc.tamper != nil {
 				tc.tamper(p)
 			}
-			s := &Signer{Master: cold.master, Policy: testPolicy(t, hot, tc.policy)}
+			s := &Signer{Master: cold.Master, Policy: testPolicy(t, hot, tc.policy)}
 			before, _ := psbt.EncodeBinary(p)
 			_, err := s.Review(p)
 			if tc.want != nil && !errors.Is(err, tc.want) {
@@ -278,7 +197,7 @@ func TestRefusals(t *testing.T) {
 		})
 	}
 	// The untampered PSBT passes: the table above fails only for its reason.
-	s := &Signer{Master: cold.master, Policy: testPolicy(t, hot, nil)}
+	s := &Signer{Master: cold.Master, Policy: testPolicy(t, hot, nil)}
 	if _, err := s.Review(build()); err != nil {
 		t.Fatalf("the honest PSBT: %v", err)
 	}
@@ -287,11 +206,11 @@ func TestRefusals(t *testing.T) {
 func TestVersion2Refused(t *testing.T) {
 	cold, hot := coldWallet(t), hotWallet(t)
 	_ = hot
-	in1 := derive(t, cold.wpkh, 0, 1)
+	in1 := derive(t, cold.WPKH, 0, 1)
 	prev := wire.NewMsgTx(2)
 	prev.AddTxIn(wire.NewTxIn(&wire.OutPoint{Index: 1}, nil, nil))
 	prev.AddTxOut(wire.NewTxOut(1_000_000, in1.PkScript))
-	p := topUp(t, prev, map[int]*hdkeys.Derived{0: in1}, derive(t, hot.wpkh, 0, 0), derive(t, cold.wpkh, 1, 0), 500_000, 1000)
+	p := psbttest.TopUp(t, prev, map[int]*hdkeys.Derived{0: in1}, derive(t, hot.WPKH, 0, 0), derive(t, cold.WPKH, 1, 0), 500_000, 1000)
 	raw, _ := psbt.EncodeBinary(p)
 	// Insert PSBT_GLOBAL_VERSION = 2 right after the magic's global map start.
 	v2 := append(append([]byte{}, raw[:5]...), append([]byte{0x01, 0xfb, 0x04, 0x02, 0x00, 0x00, 0x00}, raw[5:]...)...)
