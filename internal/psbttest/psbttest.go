@@ -74,31 +74,47 @@ func outputOrigin(out *btcpsbt.POutput, d *hdkeys.Derived) {
 		PubKey: d.PubKey.SerializeCompressed(), MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path})
 }
 
+// Coin is an output of ours to spend.
+type Coin struct {
+	Prev *wire.MsgTx
+	Vout int
+	Key  *hdkeys.Derived
+}
+
 // TopUp spends the outputs of prev that owned maps to our keys, sends send
 // to hot, and returns the rest minus fee to change.
 func TopUp(t testing.TB, prev *wire.MsgTx, owned map[int]*hdkeys.Derived, hot, change *hdkeys.Derived, send, fee int64) *btcpsbt.Packet {
 	t.Helper()
+	var coins []Coin
+	for i := range prev.TxOut {
+		if owned[i] != nil {
+			coins = append(coins, Coin{Prev: prev, Vout: i, Key: owned[i]})
+		}
+	}
+	return TopUpFrom(t, coins, hot, change, send, fee)
+}
+
+// TopUpFrom spends coins, sends send to hot, and returns the rest minus fee
+// to change.
+func TopUpFrom(t testing.TB, coins []Coin, hot, change *hdkeys.Derived, send, fee int64) *btcpsbt.Packet {
+	t.Helper()
 	var ops []*wire.OutPoint
 	var seqs []uint32
 	var total int64
-	var idxs []int
-	for i := range prev.TxOut {
-		if owned[i] != nil {
-			ops = append(ops, &wire.OutPoint{Hash: prev.TxHash(), Index: uint32(i)})
-			seqs = append(seqs, wire.MaxTxInSequenceNum-2)
-			total += prev.TxOut[i].Value
-			idxs = append(idxs, i)
-		}
+	for _, c := range coins {
+		ops = append(ops, &wire.OutPoint{Hash: c.Prev.TxHash(), Index: uint32(c.Vout)})
+		seqs = append(seqs, wire.MaxTxInSequenceNum-2)
+		total += c.Prev.TxOut[c.Vout].Value
 	}
 	outs := []*wire.TxOut{wire.NewTxOut(send, hot.PkScript), wire.NewTxOut(total-send-fee, change.PkScript)}
 	p, err := btcpsbt.New(ops, outs, 2, 0, seqs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, i := range idxs {
-		p.Inputs[k].WitnessUtxo = prev.TxOut[i]
-		p.Inputs[k].NonWitnessUtxo = prev
-		inputOrigin(&p.Inputs[k], owned[i])
+	for k, c := range coins {
+		p.Inputs[k].WitnessUtxo = c.Prev.TxOut[c.Vout]
+		p.Inputs[k].NonWitnessUtxo = c.Prev
+		inputOrigin(&p.Inputs[k], c.Key)
 	}
 	outputOrigin(&p.Outputs[1], change)
 	return p

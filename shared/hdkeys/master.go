@@ -3,6 +3,7 @@ package hdkeys
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
@@ -16,6 +17,13 @@ type Master struct {
 	root        *hdkeychain.ExtendedKey
 	net         *chaincfg.Params
 	fingerprint uint32
+
+	// Account-level keys, derived once: a PSBT with hundreds of inputs
+	// would otherwise walk the three hardened steps from the root for
+	// every input, twice (to verify, then to sign).
+	mu       sync.Mutex
+	accounts map[[3]uint32]*hdkeychain.ExtendedKey
+	publics  map[[3]uint32]*AccountKey
 }
 
 // NewMaster derives the BIP32 master key from a seed (16 to 64 bytes, e.g.
@@ -101,9 +109,21 @@ func (m *Master) DerivePath(path []uint32) (*Derived, error) {
 	if path[2] < hardened {
 		return nil, fmt.Errorf("%w: path %s has an unhardened account", ErrNotAccountKey, KeyOrigin{Path: path}.PathString())
 	}
-	acct, err := m.Account(t, path[2]-hardened)
-	if err != nil {
-		return nil, err
+	key := [3]uint32{path[0], path[1], path[2]}
+	m.mu.Lock()
+	acct := m.publics[key]
+	m.mu.Unlock()
+	if acct == nil {
+		var err error
+		if acct, err = m.Account(t, path[2]-hardened); err != nil {
+			return nil, err
+		}
+		m.mu.Lock()
+		if m.publics == nil {
+			m.publics = map[[3]uint32]*AccountKey{}
+		}
+		m.publics[key] = acct
+		m.mu.Unlock()
 	}
 	return acct.Derive(path[3], path[4])
 }
@@ -121,10 +141,14 @@ func (m *Master) derive(path []uint32) (*hdkeychain.ExtendedKey, error) {
 	if len(path) > maxPathLen {
 		return nil, fmt.Errorf("%w: path has %d steps; BIP32 allows at most %d", ErrMalformed, len(path), maxPathLen)
 	}
-	k := m.root
-	for i, step := range path {
+	k, start := m.root, 0
+	if acct := m.accountKey(path); acct != nil {
+		k, start = acct, 3
+	}
+	for i := start; i < len(path); i++ {
+		step := path[i]
 		child, err := k.Derive(step)
-		if k != m.root {
+		if i > start || (start == 0 && k != m.root) {
 			k.Zero()
 		}
 		if err != nil {
@@ -135,10 +159,47 @@ func (m *Master) derive(path []uint32) (*hdkeychain.ExtendedKey, error) {
 	return k, nil
 }
 
+// accountKey returns the cached account-level private key for a path of at
+// least three hardened steps, deriving it on first use. The cached key is
+// the master's, never handed out.
+func (m *Master) accountKey(path []uint32) *hdkeychain.ExtendedKey {
+	if len(path) < 4 || path[0] < hardened || path[1] < hardened || path[2] < hardened {
+		return nil
+	}
+	key := [3]uint32{path[0], path[1], path[2]}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if k, ok := m.accounts[key]; ok {
+		return k
+	}
+	k := m.root
+	for _, step := range key {
+		child, err := k.Derive(step)
+		if k != m.root {
+			k.Zero()
+		}
+		if err != nil {
+			return nil
+		}
+		k = child
+	}
+	if m.accounts == nil {
+		m.accounts = map[[3]uint32]*hdkeychain.ExtendedKey{}
+	}
+	m.accounts[key] = k
+	return k
+}
+
 // Zero wipes the master private key and chain code from memory. Keys already
 // handed out (PrivKey results) are the caller's to wipe. Every later call
 // that needs the key returns ErrWiped.
 func (m *Master) Zero() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range m.accounts {
+		k.Zero()
+	}
+	m.accounts, m.publics = nil, nil
 	if m.root != nil {
 		m.root.Zero()
 		m.root = nil
