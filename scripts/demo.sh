@@ -34,6 +34,24 @@ bin/cryptoassets account list
 bin/cryptoassets events list --limit 5
 bin/cryptoassets ledger check
 
+step "the air-gapped signer: restore a cold seed (regtest test mnemonic), write its policy"
+signer=(bin/cryptoassets-signer --dir "$dir/signer")
+hot=$(sed -n 's/^hot_wallet_descriptor = "\(.*\)"$/\1/p' "$dir/cryptoassets.toml")
+echo "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong" |
+	"${signer[@]}" --passphrase-fd 3 restore --network regtest --hot-wallet-descriptor "$hot" 3<<<"demo passphrase"
+cold=$("${signer[@]}" --passphrase-fd 3 xpub 3<<<"demo passphrase")
+echo "cold wallet account key: $cold"
+
+step "the online side funds the cold wallet and prepares an unsigned top-up PSBT"
+bin/cryptoassets demo topup --cold-descriptor "$cold" --out "$dir/topup.psbt"
+
+step "on the signer: inspect, verify against seed and policy, sign, hand back as QR frames"
+"${signer[@]}" inspect --network regtest "$dir/topup.psbt"
+"${signer[@]}" --passphrase-fd 3 sign --yes --qr-dir "$dir/signed-frames" --format ur "$dir/topup.psbt" 3<<<"demo passphrase"
+
+step "the online side scans the frames and broadcasts"
+bin/cryptoassets demo broadcast $(printf -- '--qr %s ' "$dir"/signed-frames/*.png)
+
 step "stop"
 cleanup
 trap - EXIT

@@ -42,18 +42,31 @@ func (f *Faucet) Build(ctx context.Context, payments []Payment, fee int64) (*wir
 	if err != nil {
 		return nil, err
 	}
-	if f.next > tip-100 {
-		return nil, errors.New("faucet: no mature coinbase left: mine more blocks")
+	// Walk the mature coinbases for one nobody has spent yet (another
+	// process may have used the faucet on this chain before).
+	var block *wire.MsgBlock
+	for {
+		if f.next > tip-100 {
+			return nil, errors.New("faucet: no mature coinbase left: mine more blocks")
+		}
+		hash, err := f.node.BlockHash(ctx, f.next)
+		if err != nil {
+			return nil, err
+		}
+		f.next++
+		b, err := f.node.Block(ctx, hash)
+		if err != nil {
+			return nil, err
+		}
+		unspent, err := f.node.IsUnspent(ctx, wire.OutPoint{Hash: b.Transactions[0].TxHash(), Index: 0})
+		if err != nil {
+			return nil, err
+		}
+		if unspent {
+			block = b
+			break
+		}
 	}
-	hash, err := f.node.BlockHash(ctx, f.next)
-	if err != nil {
-		return nil, err
-	}
-	block, err := f.node.Block(ctx, hash)
-	if err != nil {
-		return nil, err
-	}
-	f.next++
 	cb := block.Transactions[0]
 	prev := cb.TxOut[0]
 	var total int64

@@ -1,6 +1,5 @@
-// Package psbttest builds cold-to-hot top-up PSBTs for tests, the way the
-// online side describes them to the signer: full previous transactions,
-// BIP32 (or taproot BIP32) origins on our inputs and on our change.
+// Package psbttest gives tests wallets, addresses and cold-to-hot top-up
+// PSBTs (built by online/cold, as the online side builds them).
 package psbttest
 
 import (
@@ -10,6 +9,7 @@ import (
 	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/btcsuite/btcd/wire"
 
+	"github.com/cryptoassets/cryptoassets/online/cold"
 	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
 )
 
@@ -50,36 +50,8 @@ func Derive(t testing.TB, a *hdkeys.AccountKey, branch, index uint32) *hdkeys.De
 // Seed is a fixed test seed filled with b.
 func Seed(b byte) []byte { return bytes.Repeat([]byte{b}, 64) }
 
-func inputOrigin(in *btcpsbt.PInput, d *hdkeys.Derived) {
-	path := append([]uint32(nil), d.Origin.Path...)
-	if d.TaprootInternalKey != nil {
-		in.TaprootInternalKey = d.TaprootInternalKey
-		in.TaprootBip32Derivation = append(in.TaprootBip32Derivation, &btcpsbt.TaprootBip32Derivation{
-			XOnlyPubKey: d.TaprootInternalKey, MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path})
-		return
-	}
-	in.Bip32Derivation = append(in.Bip32Derivation, &btcpsbt.Bip32Derivation{
-		PubKey: d.PubKey.SerializeCompressed(), MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path})
-}
-
-func outputOrigin(out *btcpsbt.POutput, d *hdkeys.Derived) {
-	path := append([]uint32(nil), d.Origin.Path...)
-	if d.TaprootInternalKey != nil {
-		out.TaprootInternalKey = d.TaprootInternalKey
-		out.TaprootBip32Derivation = append(out.TaprootBip32Derivation, &btcpsbt.TaprootBip32Derivation{
-			XOnlyPubKey: d.TaprootInternalKey, MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path})
-		return
-	}
-	out.Bip32Derivation = append(out.Bip32Derivation, &btcpsbt.Bip32Derivation{
-		PubKey: d.PubKey.SerializeCompressed(), MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path})
-}
-
 // Coin is an output of ours to spend.
-type Coin struct {
-	Prev *wire.MsgTx
-	Vout int
-	Key  *hdkeys.Derived
-}
+type Coin = cold.Coin
 
 // TopUp spends the outputs of prev that owned maps to our keys, sends send
 // to hot, and returns the rest minus fee to change.
@@ -98,25 +70,10 @@ func TopUp(t testing.TB, prev *wire.MsgTx, owned map[int]*hdkeys.Derived, hot, c
 // to change.
 func TopUpFrom(t testing.TB, coins []Coin, hot, change *hdkeys.Derived, send, fee int64) *btcpsbt.Packet {
 	t.Helper()
-	var ops []*wire.OutPoint
-	var seqs []uint32
-	var total int64
-	for _, c := range coins {
-		ops = append(ops, &wire.OutPoint{Hash: c.Prev.TxHash(), Index: uint32(c.Vout)})
-		seqs = append(seqs, wire.MaxTxInSequenceNum-2)
-		total += c.Prev.TxOut[c.Vout].Value
-	}
-	outs := []*wire.TxOut{wire.NewTxOut(send, hot.PkScript), wire.NewTxOut(total-send-fee, change.PkScript)}
-	p, err := btcpsbt.New(ops, outs, 2, 0, seqs)
+	p, err := cold.Build(cold.TopUp{Coins: coins, Hot: hot, Change: change, Send: send, Fee: fee})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, c := range coins {
-		p.Inputs[k].WitnessUtxo = c.Prev.TxOut[c.Vout]
-		p.Inputs[k].NonWitnessUtxo = c.Prev
-		inputOrigin(&p.Inputs[k], c.Key)
-	}
-	outputOrigin(&p.Outputs[1], change)
 	return p
 }
 

@@ -29,6 +29,9 @@ type Node interface {
 	Transaction(ctx context.Context, txid chainhash.Hash) (*wire.MsgTx, error)
 	// Broadcast submits a signed transaction to the mempool.
 	Broadcast(ctx context.Context, tx *wire.MsgTx) (chainhash.Hash, error)
+	// IsUnspent reports whether an output exists and is unspent in the
+	// best chain (mempool spends count as spent).
+	IsUnspent(ctx context.Context, op wire.OutPoint) (bool, error)
 }
 
 // ErrNoBlock and ErrNoTransaction say the node does not have what was asked.
@@ -157,4 +160,13 @@ func (n *RPCNode) Broadcast(ctx context.Context, tx *wire.MsgTx) (chainhash.Hash
 		return chainhash.Hash{}, fmt.Errorf("sendrawtransaction: %q: %w", s, err)
 	}
 	return *h, nil
+}
+
+// IsUnspent implements Node with gettxout, which both nodes serve.
+func (n *RPCNode) IsUnspent(ctx context.Context, op wire.OutPoint) (bool, error) {
+	raw, err := n.c.CallRaw(ctx, "gettxout", op.Hash.String(), op.Index, true)
+	if err != nil {
+		return false, err
+	}
+	return len(raw) > 0 && string(raw) != "null", nil
 }

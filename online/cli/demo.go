@@ -29,7 +29,8 @@ func demoCommand() *cli.Command {
 		Usage: "run the whole story on regtest: accounts, addresses, a deposit seen/confirmed/credited, a transfer, webhooks",
 		Description: "Needs a migrated database and a regtest node whose coinbase pays the devenv faucet\n" +
 			"(make dev-up provides both; make demo runs everything). Refuses any asset not on regtest.",
-		Flags: []cli.Flag{assetFlag},
+		Flags:       []cli.Flag{assetFlag},
+		Subcommands: demoColdCommands(),
 		Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
 			ctx, cancel := context.WithTimeout(c.Context, 3*time.Minute)
 			defer cancel()

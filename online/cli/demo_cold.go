@@ -1,0 +1,193 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
+	"github.com/urfave/cli/v2"
+
+	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
+	"github.com/cryptoassets/cryptoassets/online/config"
+
+	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/online/cold"
+	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
+	"github.com/cryptoassets/cryptoassets/shared/psbt"
+	"github.com/cryptoassets/cryptoassets/shared/psbt/qrimage"
+	"github.com/cryptoassets/cryptoassets/shared/psbt/transport"
+)
+
+// demoColdCommands are the demo's cold-wallet steps: fund the cold wallet
+// and write an unsigned top-up PSBT for the signer, then broadcast what the
+// signer returns. Regtest only.
+func demoColdCommands() []*cli.Command {
+	return []*cli.Command{
+		{
+			Name:  "topup",
+			Usage: "pay the cold wallet from the regtest faucet and write an unsigned cold-to-hot PSBT",
+			Flags: []cli.Flag{assetFlag,
+				&cli.StringFlag{Name: "cold-descriptor", Required: true, Usage: "the signer's account key (cryptoassets-signer xpub)"},
+				&cli.StringFlag{Name: "out", Required: true, Usage: "file for the unsigned PSBT (base64)"}},
+			Action: func(c *cli.Context) error {
+				e, err := loadEnv(c, false)
+				if err != nil {
+					return err
+				}
+				a, name, err := regtestAsset(c, e)
+				if err != nil {
+					return err
+				}
+				ctx, cancel := context.WithTimeout(c.Context, time.Minute)
+				defer cancel()
+				coldKey, err := hdkeys.ParseDescriptor(c.String("cold-descriptor"), a.Params())
+				if err != nil {
+					return err
+				}
+				hot, err := hdkeys.ParseDescriptor(a.HotWalletDescriptor, a.Params())
+				if err != nil {
+					return fmt.Errorf("assets.%s.hot_wallet_descriptor: %w", name, err)
+				}
+				node, err := nodeFor(a)
+				if err != nil {
+					return err
+				}
+				faucet := devenv.NewFaucet(node)
+				var coins []cold.Coin
+				var total int64
+				for i := uint32(0); i < 2; i++ {
+					d, err := coldKey.Derive(0, i)
+					if err != nil {
+						return err
+					}
+					tx, err := faucet.Pay(ctx, devenv.Payment{Address: d.Address.EncodeAddress(), Amount: 150_000_000})
+					if err != nil {
+						return err
+					}
+					coins = append(coins, cold.Coin{Prev: tx, Vout: 0, Key: d})
+					total += 150_000_000
+					fmt.Fprintf(c.App.Writer, "cold wallet funded: 1.5 BTC to %s (%s)\n", d.Address, d.Origin.PathString())
+				}
+				hotChange, err := hot.Derive(1, 0)
+				if err != nil {
+					return err
+				}
+				coldChange, err := coldKey.Derive(1, 0)
+				if err != nil {
+					return err
+				}
+				p, err := cold.Build(cold.TopUp{Coins: coins, Hot: hotChange, Change: coldChange, Send: 200_000_000, Fee: 2_000})
+				if err != nil {
+					return err
+				}
+				b64, err := psbt.EncodeBase64(p)
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(c.String("out"), []byte(b64+"\n"), 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.Writer, "unsigned top-up PSBT written to %s: 2 BTC to the hot wallet (%s), change to the cold wallet\n", c.String("out"), hotChange.Address)
+				return nil
+			},
+		},
+		{
+			Name:      "broadcast",
+			Usage:     "read a signed PSBT (file or --qr frames), broadcast it and mine a block",
+			ArgsUsage: "[FILE]",
+			Flags:     []cli.Flag{assetFlag, &cli.StringSliceFlag{Name: "qr", Usage: "QR image files"}},
+			Action: func(c *cli.Context) error {
+				e, err := loadEnv(c, false)
+				if err != nil {
+					return err
+				}
+				a, _, err := regtestAsset(c, e)
+				if err != nil {
+					return err
+				}
+				ctx, cancel := context.WithTimeout(c.Context, time.Minute)
+				defer cancel()
+				var p *btcpsbt.Packet
+				if imgs := c.StringSlice("qr"); len(imgs) > 0 {
+					asm := transport.NewAssembler()
+					for _, path := range imgs {
+						frames, err := qrimage.DecodeFile(path)
+						if err != nil {
+							return err
+						}
+						for _, f := range frames {
+							if err := asm.Add(f); err != nil {
+								return err
+							}
+						}
+					}
+					raw, err := asm.PSBT()
+					if err != nil {
+						return err
+					}
+					have, _ := asm.Progress()
+					fmt.Fprintf(c.App.Writer, "read the signed PSBT from %d QR frames (%d parts)\n", len(imgs), have)
+					if p, err = psbt.Decode(raw, psbt.DefaultMaxSize); err != nil {
+						return err
+					}
+				} else {
+					f, err := os.Open(c.Args().First())
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					if p, err = psbt.DecodeReader(f, psbt.DefaultMaxSize); err != nil {
+						return err
+					}
+				}
+				tx, err := btcpsbt.Extract(p)
+				if err != nil {
+					return fmt.Errorf("the PSBT is not fully signed: %w", err)
+				}
+				node, err := nodeFor(a)
+				if err != nil {
+					return err
+				}
+				txid, err := node.Broadcast(ctx, tx)
+				if err != nil {
+					return err
+				}
+				raw, err := rpcFor(a)
+				if err != nil {
+					return err
+				}
+				if err := raw.Call(ctx, nil, "generate", 1); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.Writer, "broadcast %s and mined it in a block\n", txid)
+				return nil
+			},
+		},
+	}
+}
+
+// regtestAsset resolves --asset and refuses anything not on regtest.
+func regtestAsset(c *cli.Context, e *env) (*config.Asset, string, error) {
+	name := c.String("asset")
+	if name == "" {
+		names := e.cfg.AssetNames()
+		if len(names) != 1 {
+			return nil, "", fmt.Errorf("choose an asset with --asset (configured: %v)", names)
+		}
+		name = names[0]
+	}
+	a, ok := e.cfg.Assets[name]
+	if !ok {
+		return nil, "", fmt.Errorf("asset %q is not configured", name)
+	}
+	if a.Network != "regtest" {
+		return nil, "", fmt.Errorf("the demo runs on regtest only; asset %s is on %s", name, a.Network)
+	}
+	return a, name, nil
+}
+
+func rpcFor(a *config.Asset) (*rpc.Client, error) {
+	return rpc.New(rpc.Config{URL: a.RPCURL, User: a.RPCUser, Password: a.RPCPassword, CookieFile: a.RPCCookieFile})
+}
