@@ -212,3 +212,61 @@ func TestRestoreXpubInspectSign(t *testing.T) {
 		t.Fatalf("re-sign: %v", err)
 	}
 }
+
+// Every refusal at the command line, each with its reason, and no output
+// written for any of them.
+func TestSignRefusalsAtTheCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	hot := psbttest.NewWallet(t, psbttest.Seed(7), regtestMaster)
+	stranger := psbttest.NewWallet(t, psbttest.Seed(9), regtestMaster)
+	restore(t, dir, hot.WPKH.Descriptor())
+	seed, _ := keystore.SeedFromMnemonic(abandon, nil)
+	cold := psbttest.NewWallet(t, seed, regtestMaster)
+	in1 := psbttest.Derive(t, cold.WPKH, 0, 0)
+	prev := psbttest.FakeFunding(map[*hdkeys.Derived]int64{in1: 700_000}, []*hdkeys.Derived{in1})
+	build := func(to *hdkeys.Derived, fee int64) *btcpsbt.Packet {
+		return psbttest.TopUp(t, prev, map[int]*hdkeys.Derived{0: in1}, to, psbttest.Derive(t, cold.WPKH, 1, 0), 500_000, fee)
+	}
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	encode := func(p *btcpsbt.Packet) []byte { b, _ := psbt.EncodeBinary(p); return b }
+
+	good := build(psbttest.Derive(t, hot.WPKH, 0, 1), 1_000)
+	lying := build(psbttest.Derive(t, hot.WPKH, 0, 1), 1_000)
+	lying.Inputs[0].WitnessUtxo.Value = 600_000
+	foreign := build(psbttest.Derive(t, stranger.WPKH, 0, 0), 1_000)
+	greedy := build(psbttest.Derive(t, hot.WPKH, 0, 1), 150_000)
+	none := build(psbttest.Derive(t, hot.WPKH, 0, 1), 1_000)
+	none.Inputs[0].SighashType = 2
+	v2 := encode(good)
+	v2 = append(append(append([]byte{}, v2[:5]...), 0x01, 0xfb, 0x04, 0x02, 0x00, 0x00, 0x00), v2[5:]...)
+
+	tests := []struct {
+		name, file, pass, want string
+	}{
+		{"fee attack", write("lying.psbt", encode(lying)), "correct horse battery", "CVE-2020-14199"},
+		{"foreign destination", write("foreign.psbt", encode(foreign)), "correct horse battery", "destination"},
+		{"fee over cap", write("greedy.psbt", encode(greedy)), "correct horse battery", "max_fee"},
+		{"SIGHASH_NONE", write("none.psbt", encode(none)), "correct horse battery", "SIGHASH_NONE"},
+		{"PSBT version 2", write("v2.psbt", v2), "correct horse battery", "version 2"},
+		{"not a PSBT", write("junk.psbt", []byte("hello")), "correct horse battery", "not a PSBT"},
+		{"wrong passphrase", write("good.psbt", encode(good)), "not the passphrase", "wrong passphrase"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "-")+".psbt")
+			_, err := run(t, nil, "--dir", dir, "--passphrase-fd", strconv.Itoa(passFD(t, tc.pass)), "sign", "--yes", "--out", out, tc.file)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error mentioning %q, got %v", tc.want, err)
+			}
+			if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+				t.Fatal("a refused signing wrote output")
+			}
+		})
+	}
+}

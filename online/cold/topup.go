@@ -60,7 +60,9 @@ func Build(r TopUp) (*btcpsbt.Packet, error) {
 		return nil, err
 	}
 	for k, c := range r.Coins {
-		p.Inputs[k].WitnessUtxo = c.Prev.TxOut[c.Vout]
+		spent := c.Prev.TxOut[c.Vout]
+		// A copy: the witness UTXO must not alias the previous transaction.
+		p.Inputs[k].WitnessUtxo = wire.NewTxOut(spent.Value, append([]byte(nil), spent.PkScript...))
 		p.Inputs[k].NonWitnessUtxo = c.Prev
 		inputOrigin(&p.Inputs[k], c.Key)
 	}
