@@ -34,6 +34,16 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// readJSON reads the body and decodes it strictly into v, returning the raw
+// body (the idempotency hash covers it).
+func readJSON(r *http.Request, v any) ([]byte, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return body, decodeStrict(body, v)
+}
+
 // decodeStrict decodes one JSON object into v, refusing unknown fields,
 // duplicate-looking trailing data and non-objects.
 func decodeStrict(body []byte, v any) error {

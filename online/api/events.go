@@ -10,14 +10,8 @@ import (
 // authOnly checks the bearer token for endpoints that are not per asset.
 func (s *Server) authOnly(h func(w http.ResponseWriter, r *http.Request, tokenID int64) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, ok := cutBearer(r)
+		id, ok := s.authenticate(w, r)
 		if !ok {
-			s.fail(w, r, ErrUnauthorized)
-			return
-		}
-		id, err := s.tokens.Authenticate(r.Context(), secret)
-		if err != nil {
-			s.fail(w, r, err)
 			return
 		}
 		if err := h(w, r, id); err != nil {
@@ -56,14 +50,10 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, tokenID int6
 
 // ackEvents is POST /v1/events/ack {"up_to": ID}.
 func (s *Server) ackEvents(w http.ResponseWriter, r *http.Request, tokenID int64) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
 	var in struct {
 		UpTo json.Number `json:"up_to"`
 	}
-	if err := decodeStrict(body, &in); err != nil {
+	if _, err := readJSON(r, &in); err != nil {
 		return err
 	}
 	upTo, err := in.UpTo.Int64()

@@ -33,14 +33,11 @@ func (s *Server) createAccount(req *request) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(req.r)
-	if err != nil {
-		return err
-	}
 	var in struct {
 		Name string `json:"name"`
 	}
-	if err := decodeStrict(body, &in); err != nil {
+	body, err := readJSON(req.r, &in)
+	if err != nil {
 		return err
 	}
 	if err := ledger.ValidateName(in.Name); err != nil {
@@ -161,17 +158,14 @@ func (s *Server) transfer(req *request) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(req.r)
-	if err != nil {
-		return err
-	}
 	var in struct {
 		From string `json:"from"`
 		To   string `json:"to"`
 		Memo string `json:"memo"`
 		amountFields
 	}
-	if err := decodeStrict(body, &in); err != nil {
+	body, err := readJSON(req.r, &in)
+	if err != nil {
 		return err
 	}
 	if in.From == "" || in.To == "" {

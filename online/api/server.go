@@ -74,17 +74,27 @@ type request struct {
 
 type handler func(req *request) error
 
+// authenticate checks the bearer token, answering the client itself when
+// it is refused.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	secret, ok := cutBearer(r)
+	if !ok {
+		s.fail(w, r, ErrUnauthorized)
+		return 0, false
+	}
+	id, err := s.tokens.Authenticate(r.Context(), secret)
+	if err != nil {
+		s.fail(w, r, err)
+		return 0, false
+	}
+	return id, true
+}
+
 // auth checks the bearer token and the asset, then runs h.
 func (s *Server) auth(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, ok := cutBearer(r)
+		id, ok := s.authenticate(w, r)
 		if !ok {
-			s.fail(w, r, ErrUnauthorized)
-			return
-		}
-		id, err := s.tokens.Authenticate(r.Context(), secret)
-		if err != nil {
-			s.fail(w, r, err)
 			return
 		}
 		name := r.PathValue("asset")
