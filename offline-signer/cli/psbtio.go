@@ -63,7 +63,7 @@ func readPSBT(c *cli.Context) (*btcpsbt.Packet, error) {
 		defer f.Close()
 		return psbt.DecodeReader(f, psbt.DefaultMaxSize)
 	}
-	return nil, errors.New("name a PSBT file, or give --qr IMAGE...")
+	return nil, errors.New("name a PSBT file, or give --qr IMAGE (one or more)")
 }
 
 // writePSBT writes the PSBT everywhere the flags ask; at least one is needed.

@@ -204,7 +204,7 @@ func accountFromParts(t ScriptType, origin KeyOrigin, hasOrigin bool,
 	}
 	if got := origin.Path[0]; got != want[0] {
 		if other, ok := scriptTypeForPurpose(got); ok && got >= hardened {
-			return nil, fmt.Errorf("%w: the path %s is for %v (BIP%d), but the descriptor is %s(), which needs m/%d'/...",
+			return nil, fmt.Errorf("%w: the path %s is for %v (BIP%d), but the descriptor is %s(), which needs m/%d' paths",
 				ErrScriptTypeMismatch, origin.PathString(), other, other.Purpose(), t.descriptorFunc(), t.Purpose())
 		}
 		return nil, fmt.Errorf("%w: the path %s does not start with %d' as %s() needs (BIP%d)",
