@@ -39,11 +39,11 @@ lint: vet-fmt
 bench: bin/btcd
 	@CRYPTOASSETS_BTCD=$(CURDIR)/bin/btcd scripts/bench.sh
 
-demo:
-	@scripts/demo.sh
+demo: bin/btcd
+	@CRYPTOASSETS_BTCD=$(CURDIR)/bin/btcd scripts/demo.sh
 
-dev-up:
-	@$(GO) run ./internal/cmd/devenv -dir .dev up
+dev-up: bin/btcd
+	@CRYPTOASSETS_BTCD=$(CURDIR)/bin/btcd $(GO) run ./internal/cmd/devenv -dir .dev up
 
 dev-down:
 	@$(GO) run ./internal/cmd/devenv -dir .dev down
