@@ -1,9 +1,12 @@
 package deposits
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
@@ -164,6 +167,81 @@ func TestReorgWithTwoNodes(t *testing.T) {
 	}
 	if av, _ := e.balance("erin"); av != 30_000+45_000+60_000 {
 		t.Fatalf("erin %d", av)
+	}
+	e.invariants()
+}
+
+// hidingNode wraps the real node and hides some transactions from its
+// mempool, as Bitcoin Core does with a transaction whose input a confirmed
+// conflict spent (btcd keeps such a transaction, so the fault is injected).
+type hidingNode struct {
+	chain.Node
+	hide map[chainhash.Hash]bool
+}
+
+func (h *hidingNode) MempoolTxids(ctx context.Context) ([]chainhash.Hash, error) {
+	ids, err := h.Node.MempoolTxids(ctx)
+	var out []chainhash.Hash
+	for _, id := range ids {
+		if !h.hide[id] {
+			out = append(out, id)
+		}
+	}
+	return out, err
+}
+
+// A credited deposit whose transaction vanishes in a reorganisation (its
+// input spent by a conflict on the winning chain) becomes reorged, is
+// reversed once, and stays reorged.
+func TestReorgedDepositThatVanishes(t *testing.T) {
+	e := newEnv(t)
+	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
+	otherChain := chain.NewRPCNode(other.Client)
+	e.peer(other, "connect")
+	e.waitFor("sync", func() bool { return tip(e, e.chain) == tip(e, otherChain) })
+	view := &hidingNode{Node: e.chain, hide: map[chainhash.Hash]bool{}}
+	f := NewFollower(e.ledger, view, Config{Confirmations: 1, StartHeight: -1}, nil)
+	e.sync(f)
+	ivy := e.account("ivy", 1)
+
+	e.peer(other, "disconnect")
+	pay, err := e.faucet.Build(e.ctx, []devenv.Payment{{Address: ivy[0], Amount: 25_000}}, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.chain.Broadcast(e.ctx, pay); err != nil {
+		t.Fatal(err)
+	}
+	e.mine(1)
+	e.sync(f)
+	if av, _ := e.balance("ivy"); av != 25_000 {
+		t.Fatalf("ivy %d before the reorg; states %v", av, e.states())
+	}
+	prev, err := e.chain.Transaction(e.ctx, pay.TxIn[0].PreviousOutPoint.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := devenv.NewFaucet(otherChain).Replace(e.ctx, pay, prev.TxOut[0].Value, nil, 20_000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Generate(e.ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	view.hide[pay.TxHash()] = true
+	e.peer(other, "connect")
+	e.waitFor("the reorg", func() bool { return tip(e, e.chain) == tip(e, otherChain) })
+	e.sync(f)
+	e.mine(1)
+	e.sync(f)
+
+	if st := e.states(); st[Reorged] != 1 || len(st) != 1 {
+		t.Fatalf("states %v", st)
+	}
+	if av, pend := e.balance("ivy"); av != 0 || pend != 0 {
+		t.Fatalf("ivy %d/%d after the deposit vanished", av, pend)
+	}
+	if ev := e.eventCounts(); ev[events.DepositReorged] != 1 || ev[events.DepositCredited] != 1 {
+		t.Fatalf("events %v", ev)
 	}
 	e.invariants()
 }

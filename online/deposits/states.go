@@ -226,10 +226,13 @@ func (f *Follower) updateConfirmations(tx *store.Tx, tip int32) error {
 	}
 	for _, d := range open {
 		conf := tip - *d.height + 1
-		if conf == d.confirmations {
+		if conf >= int32(f.cfg.Confirmations) {
+			if err := f.credit(tx, d, conf); err != nil {
+				return err
+			}
 			continue
 		}
-		if conf < int32(f.cfg.Confirmations) {
+		if conf != d.confirmations {
 			d.confirmations = conf
 			if _, err := tx.Exec(`UPDATE `+f.schema+`.deposits SET confirmations = $2, updated_at = now() WHERE id = $1`, d.id, conf); err != nil {
 				return err
@@ -237,10 +240,6 @@ func (f *Follower) updateConfirmations(tx *store.Tx, tip int32) error {
 			if err := f.emit(tx, events.DepositConfirmations, d, nil); err != nil {
 				return err
 			}
-			continue
-		}
-		if err := f.credit(tx, d, conf); err != nil {
-			return err
 		}
 	}
 	return nil
