@@ -72,26 +72,29 @@ func Build(r TopUp) (*btcpsbt.Packet, error) {
 	return p, nil
 }
 
-func inputOrigin(in *btcpsbt.PInput, d *hdkeys.Derived) {
+// origin is a key's origin in both PSBT forms; a key fills one of them.
+type origin struct {
+	internalKey []byte
+	tap         []*btcpsbt.TaprootBip32Derivation
+	bip32       []*btcpsbt.Bip32Derivation
+}
+
+func originOf(d *hdkeys.Derived) origin {
 	path := append([]uint32(nil), d.Origin.Path...)
 	if d.TaprootInternalKey != nil {
-		in.TaprootInternalKey = d.TaprootInternalKey
-		in.TaprootBip32Derivation = append(in.TaprootBip32Derivation, &btcpsbt.TaprootBip32Derivation{
-			XOnlyPubKey: d.TaprootInternalKey, MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path})
-		return
+		return origin{internalKey: d.TaprootInternalKey, tap: []*btcpsbt.TaprootBip32Derivation{{
+			XOnlyPubKey: d.TaprootInternalKey, MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path}}}
 	}
-	in.Bip32Derivation = append(in.Bip32Derivation, &btcpsbt.Bip32Derivation{
-		PubKey: d.PubKey.SerializeCompressed(), MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path})
+	return origin{bip32: []*btcpsbt.Bip32Derivation{{
+		PubKey: d.PubKey.SerializeCompressed(), MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path}}}
+}
+
+func inputOrigin(in *btcpsbt.PInput, d *hdkeys.Derived) {
+	o := originOf(d)
+	in.TaprootInternalKey, in.TaprootBip32Derivation, in.Bip32Derivation = o.internalKey, o.tap, o.bip32
 }
 
 func outputOrigin(out *btcpsbt.POutput, d *hdkeys.Derived) {
-	path := append([]uint32(nil), d.Origin.Path...)
-	if d.TaprootInternalKey != nil {
-		out.TaprootInternalKey = d.TaprootInternalKey
-		out.TaprootBip32Derivation = append(out.TaprootBip32Derivation, &btcpsbt.TaprootBip32Derivation{
-			XOnlyPubKey: d.TaprootInternalKey, MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path})
-		return
-	}
-	out.Bip32Derivation = append(out.Bip32Derivation, &btcpsbt.Bip32Derivation{
-		PubKey: d.PubKey.SerializeCompressed(), MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path})
+	o := originOf(d)
+	out.TaprootInternalKey, out.TaprootBip32Derivation, out.Bip32Derivation = o.internalKey, o.tap, o.bip32
 }
