@@ -49,8 +49,11 @@ step "on the signer: inspect, verify against seed and policy, sign, hand back as
 "${signer[@]}" inspect --network regtest "$dir/topup.psbt"
 "${signer[@]}" --passphrase-fd 3 sign --yes --qr-dir "$dir/signed-frames" --format ur "$dir/topup.psbt" 3<<<"demo passphrase"
 
-step "the online side scans the frames and broadcasts"
-bin/cryptoassets demo broadcast $(printf -- '--qr %s ' "$dir"/signed-frames/*.png)
+step "the online side scans the frames and broadcasts: recorded before (opened) and after (closed)"
+bin/cryptoassets cold submit $(printf -- '--qr %s ' "$dir"/signed-frames/*.png)
+bin/cryptoassets demo mine --blocks 1
+bin/cryptoassets broadcasts list
+bin/cryptoassets broadcasts resolve
 
 step "stop"
 cleanup

@@ -36,6 +36,8 @@ func App() *cli.App {
 			depositsCommand(),
 			rescanCommand(),
 			eventsCommand(),
+			broadcastsCommand(),
+			coldCommand(),
 			demoCommand(),
 		},
 	}

@@ -68,6 +68,10 @@ func TestCommandsEndToEnd(t *testing.T) {
 		{[]string{"token", "revoke", "1"}, "revoked", ""},
 		{[]string{"token", "revoke", "1"}, "", "no active token"},
 		{[]string{"account", "list", "--asset", "ltc"}, "", "not configured"},
+		{[]string{"broadcasts", "list"}, "OUTCOME", ""},
+		{[]string{"broadcasts", "resolve"}, "no open broadcasts", ""},
+		{[]string{"cold", "submit", conf}, "", "not a PSBT"},
+		{[]string{"cold", "submit"}, "", "name the signed PSBT"},
 	}
 	for _, s := range steps {
 		out, err := run(t, conf, s.args...)

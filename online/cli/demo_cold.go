@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
@@ -16,8 +15,6 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/cold"
 	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
 	"github.com/cryptoassets/cryptoassets/shared/psbt"
-	"github.com/cryptoassets/cryptoassets/shared/psbt/qrimage"
-	"github.com/cryptoassets/cryptoassets/shared/psbt/transport"
 )
 
 // demoColdCommands are the demo's cold-wallet steps: fund the cold wallet
@@ -94,10 +91,9 @@ func demoColdCommands() []*cli.Command {
 			},
 		},
 		{
-			Name:      "broadcast",
-			Usage:     "read a signed PSBT (file or --qr frames), broadcast it and mine a block",
-			ArgsUsage: "[FILE]",
-			Flags:     []cli.Flag{assetFlag, &cli.StringSliceFlag{Name: "qr", Usage: "QR image files"}},
+			Name:  "mine",
+			Usage: "mine blocks on the regtest node",
+			Flags: []cli.Flag{assetFlag, &cli.IntFlag{Name: "blocks", Value: 1}},
 			Action: func(c *cli.Context) error {
 				e, err := loadEnv(c, false)
 				if err != nil {
@@ -107,61 +103,15 @@ func demoColdCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				ctx, cancel := context.WithTimeout(c.Context, time.Minute)
-				defer cancel()
-				var p *btcpsbt.Packet
-				if imgs := c.StringSlice("qr"); len(imgs) > 0 {
-					asm := transport.NewAssembler()
-					for _, path := range imgs {
-						frames, err := qrimage.DecodeFile(path)
-						if err != nil {
-							return err
-						}
-						for _, f := range frames {
-							if err := asm.Add(f); err != nil {
-								return err
-							}
-						}
-					}
-					raw, err := asm.PSBT()
-					if err != nil {
-						return err
-					}
-					have, _ := asm.Progress()
-					fmt.Fprintf(c.App.Writer, "read the signed PSBT from %d QR frames (%d parts)\n", len(imgs), have)
-					if p, err = psbt.Decode(raw, psbt.DefaultMaxSize); err != nil {
-						return err
-					}
-				} else {
-					f, err := os.Open(c.Args().First())
-					if err != nil {
-						return err
-					}
-					defer f.Close()
-					if p, err = psbt.DecodeReader(f, psbt.DefaultMaxSize); err != nil {
-						return err
-					}
-				}
-				tx, err := btcpsbt.Extract(p)
-				if err != nil {
-					return fmt.Errorf("the PSBT is not fully signed: %w", err)
-				}
-				node, err := nodeFor(a)
-				if err != nil {
-					return err
-				}
-				txid, err := node.Broadcast(ctx, tx)
-				if err != nil {
-					return err
-				}
 				raw, err := rpcFor(a)
 				if err != nil {
 					return err
 				}
-				if err := raw.Call(ctx, nil, "generate", 1); err != nil {
+				var hashes []string
+				if err := raw.Call(c.Context, &hashes, "generate", c.Int("blocks")); err != nil {
 					return err
 				}
-				fmt.Fprintf(c.App.Writer, "broadcast %s and mined it in a block\n", txid)
+				fmt.Fprintf(c.App.Writer, "mined %d block(s)\n", len(hashes))
 				return nil
 			},
 		},
