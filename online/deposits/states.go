@@ -42,6 +42,15 @@ func (f *Follower) rowsFrom() string {
 	return f.schema + `.deposits d JOIN ` + f.schema + `.accounts a ON a.id = d.account_id JOIN ` + f.schema + `.addresses ad ON ad.id = d.address_id`
 }
 
+// deposits returns the deposits matching where (a condition on d.*), in id order.
+func (f *Follower) deposits(tx *store.Tx, where string, args ...any) ([]row, error) {
+	rows, err := tx.Query(`SELECT `+rowColumns+` FROM `+f.rowsFrom()+` WHERE `+where+` ORDER BY d.id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(rows)
+}
+
 func scanRows(rows pgx.Rows) ([]row, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 		var d row
@@ -98,11 +107,7 @@ func (f *Follower) post(tx *store.Tx, kind string, d row, custAvail, custPend, l
 }
 
 func (f *Follower) depositByOutpoint(tx *store.Tx, txid chainhash.Hash, vout uint32) (row, bool, error) {
-	rows, err := tx.Query(`SELECT `+rowColumns+` FROM `+f.rowsFrom()+` WHERE d.txid = $1 AND d.vout = $2`, txid[:], vout)
-	if err != nil {
-		return row{}, false, err
-	}
-	rs, err := scanRows(rows)
+	rs, err := f.deposits(tx, `d.txid = $1 AND d.vout = $2`, txid[:], vout)
 	if err != nil || len(rs) == 0 {
 		return row{}, false, err
 	}
@@ -216,11 +221,7 @@ func (f *Follower) recordConfirmed(tx *store.Tx, m match, hash chainhash.Hash, h
 // threshold. Because it recomputes from stored heights, a missed update is
 // repaired by the next block.
 func (f *Follower) updateConfirmations(tx *store.Tx, tip int32) error {
-	rows, err := tx.Query(`SELECT ` + rowColumns + ` FROM ` + f.rowsFrom() + ` WHERE d.state = 'confirmed' ORDER BY d.id`)
-	if err != nil {
-		return err
-	}
-	open, err := scanRows(rows)
+	open, err := f.deposits(tx, `d.state = 'confirmed'`)
 	if err != nil {
 		return err
 	}
@@ -262,11 +263,7 @@ func (f *Follower) credit(tx *store.Tx, d row, conf int32) error {
 
 // unconfirmBlock handles the deposits of a block leaving the best chain.
 func (f *Follower) unconfirmBlock(tx *store.Tx, hash chainhash.Hash, inMempool map[chainhash.Hash]bool) error {
-	rows, err := tx.Query(`SELECT `+rowColumns+` FROM `+f.rowsFrom()+` WHERE d.block_hash = $1 ORDER BY d.id`, hash[:])
-	if err != nil {
-		return err
-	}
-	ds, err := scanRows(rows)
+	ds, err := f.deposits(tx, `d.block_hash = $1`, hash[:])
 	if err != nil {
 		return err
 	}
@@ -313,11 +310,7 @@ func (f *Follower) unconfirmBlock(tx *store.Tx, hash chainhash.Hash, inMempool m
 // markReplaced records that every unconfirmed deposit of txid lost to the
 // conflicting transaction by.
 func (f *Follower) markReplaced(tx *store.Tx, txid, by chainhash.Hash) error {
-	rows, err := tx.Query(`SELECT `+rowColumns+` FROM `+f.rowsFrom()+` WHERE d.txid = $1 AND d.state = 'seen'`, txid[:])
-	if err != nil {
-		return err
-	}
-	ds, err := scanRows(rows)
+	ds, err := f.deposits(tx, `d.txid = $1 AND d.state = 'seen'`, txid[:])
 	if err != nil {
 		return err
 	}
