@@ -36,21 +36,9 @@ func readPSBT(c *cli.Context) (*btcpsbt.Packet, error) {
 	case len(images) > 0 && c.NArg() > 0:
 		return nil, errors.New("give a PSBT file or --qr images, not both")
 	case len(images) > 0:
-		a := transport.NewAssembler()
-		for _, path := range images {
-			frames, err := qrimage.DecodeFile(path)
-			if err != nil {
-				return nil, err
-			}
-			for _, f := range frames {
-				if err := a.Add(f); err != nil {
-					return nil, fmt.Errorf("%s: %w", path, err)
-				}
-			}
-			have, need := a.Progress()
+		raw, err := transport.ReadImages(images, func(path string, have, need int) {
 			fmt.Fprintf(c.App.ErrWriter, "scanned %s: %d of %d parts\n", filepath.Base(path), have, need)
-		}
-		raw, err := a.PSBT()
+		})
 		if err != nil {
 			return nil, err
 		}

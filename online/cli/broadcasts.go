@@ -12,7 +12,6 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/broadcast"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/shared/psbt"
-	"github.com/cryptoassets/cryptoassets/shared/psbt/qrimage"
 	"github.com/cryptoassets/cryptoassets/shared/psbt/transport"
 )
 
@@ -122,24 +121,12 @@ func coldCommand() *cli.Command {
 
 func readSignedPSBT(c *cli.Context) (*btcpsbt.Packet, error) {
 	if imgs := c.StringSlice("qr"); len(imgs) > 0 {
-		asm := transport.NewAssembler()
-		for _, path := range imgs {
-			frames, err := qrimage.DecodeFile(path)
-			if err != nil {
-				return nil, err
-			}
-			for _, f := range frames {
-				if err := asm.Add(f); err != nil {
-					return nil, fmt.Errorf("%s: %w", path, err)
-				}
-			}
-		}
-		raw, err := asm.PSBT()
+		var parts int
+		raw, err := transport.ReadImages(imgs, func(_ string, have, _ int) { parts = have })
 		if err != nil {
 			return nil, err
 		}
-		have, _ := asm.Progress()
-		fmt.Fprintf(c.App.Writer, "read the signed PSBT from %d QR frames (%d parts)\n", len(imgs), have)
+		fmt.Fprintf(c.App.Writer, "read the signed PSBT from %d QR frames (%d parts)\n", len(imgs), parts)
 		return psbt.Decode(raw, psbt.DefaultMaxSize)
 	}
 	if c.NArg() != 1 {
