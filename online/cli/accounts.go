@@ -18,18 +18,27 @@ var assetFlag = &cli.StringFlag{Name: "asset", Aliases: []string{"a"}, Usage: "a
 
 // ledgerFor resolves --asset and opens its ledger.
 func ledgerFor(c *cli.Context, e *env) (*ledger.Ledger, error) {
+	name, err := assetNamed(c, e)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.New(e.runner, name)
+}
+
+// assetNamed resolves --asset, defaulting to the only configured asset.
+func assetNamed(c *cli.Context, e *env) (string, error) {
 	name := c.String("asset")
 	if name == "" {
 		names := e.cfg.AssetNames()
 		if len(names) != 1 {
-			return nil, fmt.Errorf("several assets are configured (%s): choose one with --asset", strings.Join(names, ", "))
+			return "", fmt.Errorf("several assets are configured (%s): choose one with --asset", strings.Join(names, ", "))
 		}
 		name = names[0]
 	}
 	if _, ok := e.cfg.Assets[name]; !ok {
-		return nil, fmt.Errorf("asset %q is not configured (configured: %s)", name, strings.Join(e.cfg.AssetNames(), ", "))
+		return "", fmt.Errorf("asset %q is not configured (configured: %s)", name, strings.Join(e.cfg.AssetNames(), ", "))
 	}
-	return ledger.New(e.runner, name)
+	return name, nil
 }
 
 // withLedger loads the environment and the ledger, then runs fn.

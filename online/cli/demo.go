@@ -88,7 +88,7 @@ func runDemo(ctx context.Context, c *cli.Context, e *env, l *ledger.Ledger) erro
 	if a.Network != "regtest" {
 		return fmt.Errorf("the demo runs on regtest only; asset %s is on %s", l.Asset(), a.Network)
 	}
-	node, err := rpc.New(rpc.Config{URL: a.RPCURL, User: a.RPCUser, Password: a.RPCPassword, CookieFile: a.RPCCookieFile})
+	node, err := rpcFor(a)
 	if err != nil {
 		return err
 	}

@@ -120,18 +120,11 @@ func demoColdCommands() []*cli.Command {
 
 // regtestAsset resolves --asset and refuses anything not on regtest.
 func regtestAsset(c *cli.Context, e *env) (*config.Asset, string, error) {
-	name := c.String("asset")
-	if name == "" {
-		names := e.cfg.AssetNames()
-		if len(names) != 1 {
-			return nil, "", fmt.Errorf("choose an asset with --asset (configured: %v)", names)
-		}
-		name = names[0]
+	name, err := assetNamed(c, e)
+	if err != nil {
+		return nil, "", err
 	}
-	a, ok := e.cfg.Assets[name]
-	if !ok {
-		return nil, "", fmt.Errorf("asset %q is not configured", name)
-	}
+	a := e.cfg.Assets[name]
 	if a.Network != "regtest" {
 		return nil, "", fmt.Errorf("the demo runs on regtest only; asset %s is on %s", name, a.Network)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/addresses"
 	"github.com/cryptoassets/cryptoassets/online/api"
 	"github.com/cryptoassets/cryptoassets/online/chain"
-	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
 	"github.com/cryptoassets/cryptoassets/online/config"
 	"github.com/cryptoassets/cryptoassets/online/deposits"
 	"github.com/cryptoassets/cryptoassets/online/events"
@@ -103,7 +102,7 @@ func webhooks(cfg *config.Config) ([]events.Webhook, error) {
 
 // nodeFor connects to an asset's node.
 func nodeFor(a *config.Asset) (chain.Node, error) {
-	c, err := rpc.New(rpc.Config{URL: a.RPCURL, User: a.RPCUser, Password: a.RPCPassword, CookieFile: a.RPCCookieFile})
+	c, err := rpcFor(a)
 	if err != nil {
 		return nil, err
 	}
