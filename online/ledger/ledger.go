@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,6 +59,11 @@ type Ledger struct {
 	runner *store.Runner
 	asset  string
 	q      queries
+
+	// Internal accounts are created by the migration and never change:
+	// their ids and slot counts are looked up once, not on every posting.
+	mu       sync.Mutex
+	internal map[string][2]int64
 }
 
 var accountName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$`)
@@ -210,11 +216,26 @@ func (l *Ledger) TransferTx(tx *store.Tx, req TransferRequest) (Transfer, error)
 
 // Internal returns the id and slot count of an internal account.
 func (l *Ledger) Internal(tx *store.Tx, kind string) (id int64, slots int, err error) {
+	l.mu.Lock()
+	known, ok := l.internal[kind]
+	l.mu.Unlock()
+	if ok {
+		return known[0], int(known[1]), nil
+	}
 	err = tx.QueryRow(l.q.internalAccount, kind).Scan(&id, &slots)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, 0, fmt.Errorf("%w: no internal account of kind %q (run migrate)", ErrUnknownAccount, kind)
 	}
-	return id, slots, err
+	if err != nil {
+		return 0, 0, err
+	}
+	l.mu.Lock()
+	if l.internal == nil {
+		l.internal = map[string][2]int64{}
+	}
+	l.internal[kind] = [2]int64{id, int64(slots)}
+	l.mu.Unlock()
+	return id, slots, nil
 }
 
 // PostTx records one balanced ledger transaction inside tx and returns its
