@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -120,35 +121,74 @@ func TestSignature(t *testing.T) {
 	}
 }
 
-// An event whose transaction started earlier but commits later is not
-// skipped by a reader paging by id.
+// scratchTable makes a table for transactions to write to before they emit,
+// as the follower writes chain_blocks before its events: their xid then comes
+// from that first write, not from the event insert.
+func scratchTable(t *testing.T, r *store.Runner) {
+	t.Helper()
+	if _, err := r.Pool().Exec(context.Background(), `CREATE TABLE IF NOT EXISTS public.scratch_writes (n bigint)`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A transaction that wrote elsewhere first (its xid is older) and emits
+// last, committing before a younger transaction that emitted first: a
+// reader paging by id must still see both events.
 func TestReaderNeverSkipsALateCommit(t *testing.T) {
 	r := storetest.Runner(t, 8)
+	scratchTable(t, r)
 	ctx := context.Background()
-	slow, err := r.Pool().Begin(ctx)
+	older, err := r.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The slow transaction takes its event id first...
-	var slowID int64
-	if err := slow.QueryRow(ctx, emitSQL, "btc", DepositSeen, []byte(`{}`)).Scan(&slowID); err != nil {
+	defer older.Rollback(ctx)
+	// The older transaction takes its xid with a write elsewhere...
+	if _, err := older.Exec(ctx, `INSERT INTO public.scratch_writes VALUES (1)`); err != nil {
 		t.Fatal(err)
 	}
-	// ...a fast one commits a higher id.
-	emitN(t, r, 0, 1)
-	evs, err := List(ctx, r.Pool(), 0, 10)
+	// ...a younger one emits and stays open...
+	younger, err := r.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 0 {
-		t.Fatalf("events visible while an older transaction is open: %v (a reader would skip id %d)", evs, slowID)
-	}
-	if err := slow.Commit(ctx); err != nil {
+	defer younger.Rollback(ctx)
+	if _, err := younger.Exec(ctx, `INSERT INTO public.scratch_writes VALUES (2)`); err != nil {
 		t.Fatal(err)
 	}
-	evs, err = List(ctx, r.Pool(), 0, 10)
-	if err != nil || len(evs) != 2 || evs[0].ID != slowID {
-		t.Fatalf("after commit: %v %v", evs, err)
+	if _, err := younger.Exec(ctx, emitSQL, "btc", DepositSeen, []byte(`{"who":"younger"}`)); err != nil {
+		t.Fatal(err)
+	}
+	// ...the older one emits after it and commits first.
+	if _, err := older.Exec(ctx, emitSQL, "btc", DepositSeen, []byte(`{"who":"older"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := older.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A reader pages by id while the younger transaction is still open...
+	var cursor int64
+	var got []string
+	read := func() {
+		evs, err := List(ctx, r.Pool(), cursor, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			var p struct{ Who string }
+			_ = json.Unmarshal(e.Payload, &p)
+			got = append(got, p.Who)
+			cursor = e.ID
+		}
+	}
+	read()
+	if err := younger.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// ...and again after it committed.
+	read()
+	if len(got) != 2 {
+		t.Fatalf("a reader paging by id saw %v of the two committed events (cursor %d): one was skipped", got, cursor)
 	}
 }
 
@@ -156,6 +196,9 @@ func TestRedeliverAndAck(t *testing.T) {
 	r := storetest.Runner(t, 8)
 	ctx := context.Background()
 	emitN(t, r, 0, 3)
+	if n, err := Publish(ctx, r); err != nil || n != 3 {
+		t.Fatalf("published %d %v", n, err)
+	}
 	if err := Ack(ctx, r, 7, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +207,14 @@ func TestRedeliverAndAck(t *testing.T) {
 	}
 	if n, err := Acked(ctx, r.Pool(), 7); err != nil || n != 2 {
 		t.Fatalf("acked %d %v: the cursor must only move forward", n, err)
+	}
+	// An event emitted but not yet published cannot be acknowledged either.
+	emitN(t, r, 3, 1)
+	if err := Ack(ctx, r, 7, 4); !errors.Is(err, ErrAckBeyondNewest) {
+		t.Fatalf("ack beyond the newest published event: %v", err)
+	}
+	if n, err := Acked(ctx, r.Pool(), 7); err != nil || n != 2 {
+		t.Fatalf("acked %d %v after a refused ack", n, err)
 	}
 	if err := Redeliver(ctx, r, "http://example.invalid/hook", 1); err != nil {
 		t.Fatal(err)
