@@ -225,3 +225,47 @@ func lateInsertions(t *testing.T, r *store.Runner) int {
 	}
 	return n
 }
+
+// POST /v1/events/ack beyond the newest published event is refused and
+// changes nothing: accepted, it would hide every later event from the token.
+func TestAckBeyondNewestEventRefused(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if err := f.runner.InTx(ctx, "emit", func(tx *store.Tx) error {
+			_, err := events.Emit(tx, "btc", events.DepositSeen, map[string]any{"i": i})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, out, _ := f.do(t, call{method: "GET", path: "/v1/events"})
+	if evs, _ := out["events"].([]any); st != 200 || len(evs) != 2 {
+		t.Fatalf("GET /v1/events: %d %v", st, out)
+	}
+	if st, out, _ = f.do(t, call{method: "POST", path: "/v1/events/ack", body: `{"up_to":1}`}); st != 200 {
+		t.Fatalf("ack 1: %d %v", st, out)
+	}
+	outbox := func() string {
+		var s string
+		if err := f.runner.Pool().QueryRow(ctx, `SELECT (SELECT string_agg(token_id || ':' || acked_up_to || ':' || updated_at, ',') FROM public.event_acks)
+			|| '/' || (SELECT published_up_to FROM public.event_publication) || '/' || (SELECT count(*) FROM public.events)`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s + "/" + f.state(t)
+	}
+	before := outbox()
+	for _, upTo := range []string{"3", "1000000", "9223372036854775807"} {
+		st, out, _ := f.do(t, call{method: "POST", path: "/v1/events/ack", body: `{"up_to":` + upTo + `}`})
+		if code, msg := errCode(out); st != 422 || code != "ack_beyond_newest" {
+			t.Errorf("ack %s: %d %s %s", upTo, st, code, msg)
+		}
+		if after := outbox(); after != before {
+			t.Errorf("ack %s changed the database: %s -> %s", upTo, before, after)
+		}
+	}
+	st, out, _ = f.do(t, call{method: "GET", path: "/v1/events"})
+	if evs, _ := out["events"].([]any); st != 200 || len(evs) != 1 {
+		t.Fatalf("after refused acks the token must still get event 2: %d %v", st, out)
+	}
+}
