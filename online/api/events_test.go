@@ -71,7 +71,7 @@ func TestOutboxNeverSkipsWithConcurrentEmitters(t *testing.T) {
 	var badSignatures int
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if !events.Verify(secret, body, r.Header.Get(events.SignatureHeader)) {
+		if events.Verify(secret, body, r.Header.Get(events.SignatureHeader), 0) != nil {
 			hook.mu.Lock()
 			badSignatures++
 			hook.mu.Unlock()

@@ -302,7 +302,7 @@ func (r *demoReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !events.Verify(r.secret, body, req.Header.Get(events.SignatureHeader)) {
+	if events.Verify(r.secret, body, req.Header.Get(events.SignatureHeader), 0) != nil {
 		r.bad++
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return

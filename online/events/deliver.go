@@ -3,38 +3,16 @@ package events
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
-
-// SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the raw body
-// under the webhook's secret.
-const SignatureHeader = "X-Cryptoassets-Signature"
-
-// Sign returns the SignatureHeader value for body.
-func Sign(secret, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
-
-// Verify checks a SignatureHeader value in constant time. Receivers call it
-// on the raw body before parsing it.
-func Verify(secret, body []byte, header string) bool {
-	want := Sign(secret, body)
-	return hmac.Equal([]byte(want), []byte(strings.TrimSpace(header)))
-}
 
 // Webhook is a receiver of events.
 type Webhook struct {
@@ -151,13 +129,22 @@ func (d *Deliverer) post(ctx context.Context, h Webhook, e Event) error {
 	req.Header.Set("User-Agent", "cryptoassets-webhook/1")
 	req.Header.Set("X-Cryptoassets-Event-Id", strconv.FormatInt(e.ID, 10))
 	req.Header.Set("X-Cryptoassets-Event-Type", e.Type)
-	req.Header.Set(SignatureHeader, Sign(h.Secret, e.Payload))
-	resp, err := d.Client.Do(req)
+	req.Header.Set(SignatureHeader, Sign(h.Secret, e.Payload, time.Now()))
+	// A redirect is the receiver's answer, not a delivery: following
+	// 301/302/303 would turn the POST into a bodiless GET that could answer
+	// 200. Whatever the configured client does, the 3xx comes back here and
+	// fails the attempt.
+	client := *d.Client
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return fmt.Errorf("HTTP %d redirect to %q: webhooks are not redirected; configure the URL the receiver answers on", resp.StatusCode, truncate(resp.Header.Get("Location"), 200))
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
