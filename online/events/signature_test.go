@@ -102,3 +102,34 @@ func TestWebhookDeliverySignedWithItsTime(t *testing.T) {
 		t.Fatalf("the same delivery replayed an hour later: %v", err)
 	}
 }
+
+// Receivers feed Verify whatever header arrives: it never panics, accepts
+// only what Sign made for that body, and accepts that.
+func FuzzVerifySignature(f *testing.F) {
+	secret := []byte("whsec-fuzz")
+	now := time.Unix(1_767_225_600, 0)
+	f.Add([]byte(`{"event_id":1}`), Sign(secret, []byte(`{"event_id":1}`), now))
+	f.Add([]byte(`{}`), "t=1767225600,v1=zz")
+	f.Add([]byte(``), "t=,v1=,v1")
+	f.Fuzz(func(t *testing.T, body []byte, header string) {
+		err := VerifyAt(secret, body, header, time.Minute, now)
+		if err == nil {
+			// Accepted: the header must carry the body's true MAC for its time.
+			var ts string
+			for _, part := range strings.Split(header, ",") {
+				if k, v, _ := strings.Cut(strings.TrimSpace(part), "="); k == "t" {
+					ts = v
+				}
+			}
+			unix, perr := strconv.ParseInt(ts, 10, 64)
+			want := Sign(secret, body, time.Unix(unix, 0))
+			_, sig, _ := strings.Cut(want, ",v1=")
+			if perr != nil || !strings.Contains(strings.ToLower(header), sig) {
+				t.Fatalf("accepted %q for %q", header, body)
+			}
+		}
+		if err := VerifyAt(secret, body, Sign(secret, body, now), time.Minute, now); err != nil {
+			t.Fatalf("own signature refused: %v", err)
+		}
+	})
+}
