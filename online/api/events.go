@@ -62,8 +62,8 @@ func (s *Server) ackEvents(w http.ResponseWriter, r *http.Request, tokenID int64
 		return newError(http.StatusBadRequest, "invalid_request", `"up_to" must be the id (a whole number) of the last event you processed`)
 	}
 	if err := events.Ack(r.Context(), s.runner, tokenID, upTo); err != nil {
-		if errors.Is(err, events.ErrAckBeyondNewest) {
-			return newError(http.StatusUnprocessableEntity, "ack_beyond_newest", `"up_to" is beyond the newest event (`+err.Error()+`): acknowledge the "next_after" of a page you read`)
+		if errors.Is(err, events.ErrBeyondNewest) {
+			return newError(http.StatusUnprocessableEntity, "ack_beyond_newest", err.Error()+`: acknowledge the "next_after" of a page you read`)
 		}
 		return err
 	}

@@ -162,9 +162,16 @@ func (d *Deliverer) backoff(attempt int) time.Duration {
 }
 
 // Redeliver moves a webhook's cursor back so events after `after` are sent
-// again, and makes it due now.
+// again, and makes it due now. after may not be beyond the newest published
+// event (ErrBeyondNewest).
 func Redeliver(ctx context.Context, r *store.Runner, url string, after int64) error {
+	if after < 0 {
+		return fmt.Errorf("redeliver after %d: want an event id, 0 for all", after)
+	}
 	return r.InTx(ctx, "webhook-redeliver", func(tx *store.Tx) error {
+		if err := checkPublished(tx, "after", after); err != nil {
+			return err
+		}
 		_, err := tx.Exec(`INSERT INTO public.webhook_cursors (url, delivered_up_to) VALUES ($1, $2)
 			ON CONFLICT (url) DO UPDATE SET delivered_up_to = $2, attempts = 0, next_attempt_at = now(), last_error = NULL, updated_at = now()`, url, after)
 		return err

@@ -166,22 +166,31 @@ func Acked(ctx context.Context, pool *pgxpool.Pool, tokenID int64) (int64, error
 	return n, err
 }
 
-// ErrAckBeyondNewest refuses an acknowledgement of an event that has not
-// been published: it would hide every event up to that id from the token
-// before the token could read them.
-var ErrAckBeyondNewest = errors.New("acknowledgement beyond the newest event")
+// ErrBeyondNewest refuses to move a reader's position (an acknowledgement,
+// a webhook redelivery) past the newest published event: it would hide
+// every event up to that id before the reader could read them.
+var ErrBeyondNewest = errors.New("beyond the newest event")
+
+// checkPublished returns ErrBeyondNewest, with both ids, when id is beyond
+// the newest published event.
+func checkPublished(tx *store.Tx, what string, id int64) error {
+	var newest int64
+	if err := tx.QueryRow(`SELECT published_up_to FROM public.event_publication`).Scan(&newest); err != nil {
+		return err
+	}
+	if id > newest {
+		return fmt.Errorf("%s %d is %w (%d)", what, id, ErrBeyondNewest, newest)
+	}
+	return nil
+}
 
 // Ack records that token has processed every event up to upTo, which must
-// not be beyond the newest published event (ErrAckBeyondNewest, wrapped
+// not be beyond the newest published event (ErrBeyondNewest, wrapped
 // with both ids). The cursor only moves forward.
 func Ack(ctx context.Context, r *store.Runner, tokenID, upTo int64) error {
 	return r.InTx(ctx, "events-ack", func(tx *store.Tx) error {
-		var newest int64
-		if err := tx.QueryRow(`SELECT published_up_to FROM public.event_publication`).Scan(&newest); err != nil {
+		if err := checkPublished(tx, "up_to", upTo); err != nil {
 			return err
-		}
-		if upTo > newest {
-			return fmt.Errorf("%w: up_to %d, newest event %d", ErrAckBeyondNewest, upTo, newest)
 		}
 		_, err := tx.Exec(`INSERT INTO public.event_acks (token_id, acked_up_to) VALUES ($1, $2)
 			ON CONFLICT (token_id) DO UPDATE SET acked_up_to = greatest(event_acks.acked_up_to, excluded.acked_up_to), updated_at = now()`, tokenID, upTo)

@@ -202,7 +202,7 @@ func TestRedeliverAndAck(t *testing.T) {
 	}
 	// An event emitted but not yet published cannot be acknowledged either.
 	emitN(t, r, 3, 1)
-	if err := Ack(ctx, r, 7, 4); !errors.Is(err, ErrAckBeyondNewest) {
+	if err := Ack(ctx, r, 7, 4); !errors.Is(err, ErrBeyondNewest) {
 		t.Fatalf("ack beyond the newest published event: %v", err)
 	}
 	if n, err := Acked(ctx, r.Pool(), 7); err != nil || n != 2 {
@@ -214,5 +214,12 @@ func TestRedeliverAndAck(t *testing.T) {
 	var upTo int64
 	if err := r.Pool().QueryRow(ctx, `SELECT delivered_up_to FROM public.webhook_cursors`).Scan(&upTo); err != nil || upTo != 1 {
 		t.Fatalf("redeliver: %d %v", upTo, err)
+	}
+	// Redelivering "after" an event not yet published would skip events.
+	if err := Redeliver(ctx, r, "http://example.invalid/hook", 4); !errors.Is(err, ErrBeyondNewest) {
+		t.Fatalf("redeliver beyond the newest published event: %v", err)
+	}
+	if err := r.Pool().QueryRow(ctx, `SELECT delivered_up_to FROM public.webhook_cursors`).Scan(&upTo); err != nil || upTo != 1 {
+		t.Fatalf("a refused redeliver moved the cursor: %d %v", upTo, err)
 	}
 }
