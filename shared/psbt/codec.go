@@ -23,6 +23,9 @@ var (
 	ErrVersion2     = errors.New("PSBT version 2 is not supported: export the PSBT as version 0 (BIP174)")
 	ErrDuplicateKey = errors.New("duplicate key in PSBT")
 	ErrTrailingData = errors.New("unexpected data after the end of the PSBT")
+	// ErrTooManyFields: a map, or the whole PSBT, has more key-value fields
+	// than MaxFieldsPerMap or MaxFields.
+	ErrTooManyFields = errors.New("too many fields in PSBT")
 )
 
 // magic starts every binary PSBT: "psbt" and 0xff.

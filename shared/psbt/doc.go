@@ -10,11 +10,14 @@
 // key-value map and refuses what BIP174 forbids or this project does not
 // accept: PSBT version 2 (ErrVersion2), version 2 fields in a version 0 PSBT,
 // duplicate keys (ErrDuplicateKey), bytes after the last output map
-// (ErrTrailingData), a missing or signed unsigned transaction, map counts that
-// do not match it, lengths that run past the end, and field values that the
-// library would misread or panic on (ErrMalformed). Unknown and proprietary
-// keys are kept, as BIP174 asks. Every error from Decode wraps exactly one of
-// ErrTooLarge, ErrMalformed, ErrVersion2, ErrDuplicateKey or ErrTrailingData.
+// (ErrTrailingData), more than MaxFieldsPerMap fields in a map or MaxFields in
+// the PSBT (ErrTooManyFields: the library's duplicate check is quadratic in a
+// map's size), a missing or signed unsigned transaction, one that spends the
+// same coin twice, map counts that do not match it, lengths that run past the
+// end, and field values that the library would misread or panic on
+// (ErrMalformed). Unknown and proprietary keys are kept, as BIP174 asks. Every
+// error from Decode wraps exactly one of ErrTooLarge, ErrMalformed,
+// ErrVersion2, ErrDuplicateKey, ErrTrailingData or ErrTooManyFields.
 //
 // # Summary
 //
@@ -36,7 +39,11 @@
 //
 // Output addresses are rendered for the network given; a script without an
 // address form is shown as hex with a warning. An output carrying BIP32 or
-// taproot derivations is only claimed change: the signer must re-derive it.
+// taproot derivations only claims an origin: Summarize never calls it change;
+// the signer re-derives it and sets Output.Label to what it found. The text
+// also shows the transaction version, each input's sequence where it is not
+// the usual replaceable 0xfffffffd (relative time locks in blocks or
+// seconds), the locktime in words, and whose signatures an input carries.
 //
 // The QR transports live in the sub-packages ur, bbqr and qrimage.
 package psbt

@@ -43,7 +43,7 @@ func fuzzSeeds(f *testing.F) {
 }
 
 // decodeErrors are the sentinels every Decode error must wrap.
-var decodeErrors = []error{ErrTooLarge, ErrMalformed, ErrVersion2, ErrDuplicateKey, ErrTrailingData}
+var decodeErrors = []error{ErrTooLarge, ErrMalformed, ErrVersion2, ErrDuplicateKey, ErrTrailingData, ErrTooManyFields}
 
 func isOneOf(err error, targets []error) bool {
 	for _, t := range targets {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 )
 
 // Key types the structural scan looks at (BIP174, BIP370, BIP371).
@@ -47,10 +48,24 @@ var (
 // maxBIP32Depth is the deepest path a BIP32 key can have (depth is a byte).
 const maxBIP32Depth = 255
 
+// Bounds on the number of key-value fields, checked before btcutil/psbt
+// parses anything: it compares each new field of a map with every earlier
+// one, so parsing a map costs the square of its field count (600,000 keys
+// in one map took minutes). The largest PSBT a wallet of ours writes uses
+// fewer than ten fields per map; a 15-of-15 multisig input, about forty.
+const (
+	// MaxFieldsPerMap bounds the fields of one global, input or output map.
+	MaxFieldsPerMap = 500
+	// MaxFields bounds the fields of the whole PSBT: 20,000 inputs of five
+	// fields each, far more than a 4 MiB PSBT of real inputs holds.
+	MaxFields = 100_000
+)
+
 // cursor reads a byte slice front to back; every read is bounds-checked.
 type cursor struct {
-	data []byte
-	off  int
+	data   []byte
+	off    int
+	fields int // key-value fields read so far, by readMap
 }
 
 func (c *cursor) remaining() int { return len(c.data) - c.off }
@@ -155,6 +170,13 @@ func (c *cursor) readMap(where string) ([]field, error) {
 		}
 		seen[string(key)] = struct{}{}
 		fields = append(fields, field{keyType: keyType, key: key, value: value})
+		c.fields++
+		if len(fields) > MaxFieldsPerMap {
+			return nil, fmt.Errorf("%w: %s has more than %d fields", ErrTooManyFields, where, MaxFieldsPerMap)
+		}
+		if c.fields > MaxFields {
+			return nil, fmt.Errorf("%w: the PSBT has more than %d fields (at %s)", ErrTooManyFields, MaxFields, where)
+		}
 	}
 }
 
@@ -272,6 +294,9 @@ func checkUnsignedTx(b []byte) (txShape, error) {
 	if s.scriptSigs {
 		return txShape{}, fmt.Errorf("%w: the unsigned transaction has a scriptSig; its inputs must carry no signatures", ErrMalformed)
 	}
+	if s.duplicate != "" {
+		return txShape{}, fmt.Errorf("%w: the unsigned transaction %s", ErrMalformed, s.duplicate)
+	}
 	return s, nil
 }
 
@@ -368,8 +393,9 @@ func checkTapBIP32Origin(v []byte) error {
 // txShape is what the scan learns about a serialized transaction.
 type txShape struct {
 	inputs, outputs int
-	scriptSigs      bool // some input has a non-empty scriptSig
-	witness         bool // written with the segwit marker and flag
+	scriptSigs      bool   // some input has a non-empty scriptSig
+	witness         bool   // written with the segwit marker and flag
+	duplicate       string // names an outpoint spent by two inputs
 }
 
 // Smallest serialized input (outpoint, empty script, sequence) and output
@@ -406,10 +432,16 @@ func walkTx(b []byte, allowWitness bool) (txShape, error) {
 		return s, fmt.Errorf("transaction claims %d inputs in %d bytes", nIn, c.remaining())
 	}
 	s.inputs = int(nIn)
-	for range s.inputs {
-		if _, err := c.take(36, "input outpoint"); err != nil {
+	spent := make(map[string]int, s.inputs)
+	for i := range s.inputs {
+		op, err := c.take(36, "input outpoint")
+		if err != nil {
 			return s, err
 		}
+		if j, dup := spent[string(op)]; dup && s.duplicate == "" {
+			s.duplicate = fmt.Sprintf("spends the same coin twice: inputs %d and %d both spend %s", j, i, outPointString(op))
+		}
+		spent[string(op)] = i
 		n, err := c.compactSize()
 		if err != nil {
 			return s, fmt.Errorf("scriptSig: %v", err)
@@ -469,6 +501,13 @@ func walkTx(b []byte, allowWitness bool) (txShape, error) {
 		return s, fmt.Errorf("%d bytes after the end of the transaction", c.remaining())
 	}
 	return s, nil
+}
+
+// outPointString shows a serialized outpoint as txid:vout.
+func outPointString(op []byte) string {
+	var h chainhash.Hash
+	copy(h[:], op[:32])
+	return fmt.Sprintf("%s:%d", h, binary.LittleEndian.Uint32(op[32:]))
 }
 
 // shortHex shows a key in an error message, shortened if long.

@@ -58,14 +58,27 @@ type Input struct {
 	// AmountVerified: the amount is backed by the full previous transaction,
 	// or committed to by a taproot signature (see the package doc).
 	AmountVerified bool
-	ScriptType     ScriptType
-	KeyOrigins     []KeyOrigin
+	// AmountFromPrevTx: the amount and script come from the full previous
+	// transaction, checked against the outpoint. A taproot input without
+	// it is AmountVerified but not AmountFromPrevTx: its amount is claimed,
+	// and only the signature's commitment makes a false claim harmless.
+	AmountFromPrevTx bool
+	// Sequence is the input's nSequence as the transaction carries it.
+	Sequence   uint32
+	ScriptType ScriptType
+	KeyOrigins []KeyOrigin
 	// SighashType as the PSBT requests it; 0 when not set (ALL for
 	// segwit v0, DEFAULT for taproot).
 	SighashType txscript.SigHashType
 	// Signed: a partial signature, taproot signature or final script is
 	// already present.
 	Signed bool
+	// Finalized: a final scriptSig or witness is present.
+	Finalized bool
+	// PartialSigKeys are the public keys of the partial signatures present.
+	PartialSigKeys [][]byte
+	// TaprootSigned: a taproot key-path or script-path signature is present.
+	TaprootSigned bool
 }
 
 // Output is one output as a person reviews it.
@@ -80,6 +93,10 @@ type Output struct {
 	// must re-derive the script from its own keys before trusting it.
 	ClaimedChange bool
 	KeyOrigins    []KeyOrigin
+	// Label says whose the output is once someone with the keys and the
+	// policy has checked it ("our change …", "hot wallet …"); empty from
+	// Summarize, which cannot know.
+	Label string
 }
 
 // Summary is what a PSBT would do if signed, for a person to review.
@@ -87,6 +104,7 @@ type Output struct {
 type Summary struct {
 	Network  string // chaincfg name, e.g. "mainnet", "regtest"
 	TxID     chainhash.Hash
+	Version  int32
 	LockTime uint32
 	Inputs   []Input
 	Outputs  []Output
@@ -128,9 +146,18 @@ func Summarize(p *btcpsbt.Packet, net *chaincfg.Params) (*Summary, error) {
 	s := &Summary{
 		Network:     net.Name,
 		TxID:        tx.TxHash(),
+		Version:     tx.Version,
 		LockTime:    tx.LockTime,
 		FeeKnown:    true,
 		FeeVerified: true,
+	}
+	spent := make(map[wire.OutPoint]int, len(tx.TxIn))
+	for i, txIn := range tx.TxIn {
+		if j, dup := spent[txIn.PreviousOutPoint]; dup {
+			return nil, fmt.Errorf("%w: the transaction spends the same coin twice: inputs %d and %d both spend %s",
+				ErrMalformed, j, i, txIn.PreviousOutPoint)
+		}
+		spent[txIn.PreviousOutPoint] = i
 	}
 	for i := range tx.TxIn {
 		in, err := s.addInput(i, tx.TxIn[i], &p.Inputs[i])
@@ -165,12 +192,17 @@ func Summarize(p *btcpsbt.Packet, net *chaincfg.Params) (*Summary, error) {
 // addInput describes input i and adds its amount to the totals.
 func (s *Summary) addInput(i int, txIn *wire.TxIn, pin *btcpsbt.PInput) (Input, error) {
 	in := Input{
-		OutPoint:    txIn.PreviousOutPoint,
-		ScriptType:  UnknownScript,
-		SighashType: pin.SighashType,
-		Signed: len(pin.PartialSigs) > 0 || len(pin.TaprootKeySpendSig) > 0 ||
-			len(pin.TaprootScriptSpendSig) > 0 || len(pin.FinalScriptSig) > 0 || len(pin.FinalScriptWitness) > 0,
+		OutPoint:      txIn.PreviousOutPoint,
+		ScriptType:    UnknownScript,
+		Sequence:      txIn.Sequence,
+		SighashType:   pin.SighashType,
+		Finalized:     len(pin.FinalScriptSig) > 0 || len(pin.FinalScriptWitness) > 0,
+		TaprootSigned: len(pin.TaprootKeySpendSig) > 0 || len(pin.TaprootScriptSpendSig) > 0,
 	}
+	for _, ps := range pin.PartialSigs {
+		in.PartialSigKeys = append(in.PartialSigKeys, append([]byte(nil), ps.PubKey...))
+	}
+	in.Signed = in.Finalized || in.TaprootSigned || len(in.PartialSigKeys) > 0
 	for _, d := range pin.Bip32Derivation {
 		in.KeyOrigins = append(in.KeyOrigins, origin(d.MasterKeyFingerprint, d.Bip32Path, d.PubKey))
 	}
@@ -200,6 +232,7 @@ func (s *Summary) addInput(i int, txIn *wire.TxIn, pin *btcpsbt.PInput) (Input, 
 	}
 	// See the package doc: a taproot signature commits to the amount.
 	in.AmountVerified = fromPrevTx || in.ScriptType == P2TR
+	in.AmountFromPrevTx = fromPrevTx
 	if !in.AmountVerified {
 		s.FeeVerified = false
 		s.warn("input %d (%s, %s) carries only witness_utxo: its amount of %s BTC cannot be verified without the full previous transaction (non_witness_utxo)",

@@ -430,18 +430,19 @@ func TestText(t *testing.T) {
 		"Inputs",
 		"0.00100000 BTC (100000 sat)  (NOT VERIFIED)",
 		fmt.Sprintf("key [%s] %s", w.fingerprintHex, w.p2wpkh[0].pathText),
-		"0.00200000 BTC (200000 sat)  (verified)",
+		"0.00200000 BTC (200000 sat)  (claimed: not checked against its previous transaction",
 		"Outputs",
 		w.p2wpkh[1].address,
 		"0.00250000 BTC (250000 sat)",
 		w.p2tr[2].address,
-		"0.00049000 BTC (49000 sat)  CHANGE (claimed",
+		"0.00049000 BTC (49000 sat)  (the PSBT states a key origin for it; not verified here)",
 		"Total in   0.00300000 BTC (300000 sat)",
 		"Total out  0.00299000 BTC (299000 sat)",
 		"Fee        0.00001000 BTC (1000 sat)  (NOT VERIFIED",
 		fmt.Sprintf("Size       about %d vB", s.EstimatedVSize),
 		fmt.Sprintf("Fee rate   about %d.%02d sat/vB", 1000/s.EstimatedVSize, 1000*100/s.EstimatedVSize%100),
-		"Locktime   block 840000",
+		"Version    2",
+		"Locktime   block 840000: not minable before block 840000",
 	}
 	rest := text
 	for _, want := range wantInOrder {
@@ -450,5 +451,42 @@ func TestText(t *testing.T) {
 			t.Fatalf("review text lacks %q (in this order):\n%s", want, text)
 		}
 		rest = rest[i+len(want):]
+	}
+}
+
+// What a sequence and a locktime mean, in words; the usual replaceable
+// sequence is not shown.
+func TestSequenceAndLocktimeInWords(t *testing.T) {
+	for _, tc := range []struct {
+		seq     uint32
+		version int32
+		want    string
+	}{
+		{0xfffffffd, 2, ""},
+		{0xffffffff, 2, "final (not replaceable)"},
+		{0xfffffffe, 2, "sequence 0xfffffffe: not replaceable"},
+		{144, 2, "relative time lock of 144 blocks"},
+		{144, 1, "no relative time lock"},
+		{1<<22 | 10, 2, "relative time lock of 5120 s (1h25m20s)"},
+		{1<<31 | 5, 2, "no relative time lock"},
+	} {
+		got := sequenceWords(tc.seq, tc.version)
+		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("sequence %#x v%d: %q, want %q", tc.seq, tc.version, got, tc.want)
+		}
+	}
+	s := &Summary{Inputs: []Input{{Sequence: 0xffffffff}}}
+	for _, tc := range []struct {
+		lock uint32
+		want string
+	}{
+		{0, "none: minable at once"},
+		{800, "block 800: not minable before block 800 (yet disabled: every input's sequence is final)"},
+		{1_700_000_000, "2023-11-14T22:13:20Z: not minable before that time"},
+	} {
+		s.LockTime = tc.lock
+		if got := s.lockTimeWords(); !strings.Contains(got, tc.want) {
+			t.Errorf("locktime %d: %q, want %q", tc.lock, got, tc.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -89,6 +90,31 @@ func Frames(psbt []byte, f Format, d Density) ([]string, error) {
 		return out, nil
 	case BBQr:
 		return bbqr.Split(psbt, bbqr.FilePSBT, bbqr.Base32, bbqr.MaxCharsForVersion(bbqrVersion[d]))
+	}
+	return nil, fmt.Errorf("unknown QR format %d", f)
+}
+
+// maxSingleTxHex is the most hex a single QR code holds comfortably for a
+// phone camera (QR version 40 at level L holds 2,953 bytes; the limit keeps
+// well below, where scanners still read a screen).
+const maxSingleTxHex = 2000
+
+// TxFrames returns the frames of a finalized network transaction (its
+// serialized bytes). UR: one QR code of its lowercase hex, the form
+// Electrum, Sparrow and Bitcoin Core users paste or scan as a raw
+// transaction; a transaction too large for one code is refused with a
+// pointer to BBQr. BBQr: file type T (a signed transaction), the form the
+// Coldcard Q and Sparrow read, split over as many frames as needed.
+func TxFrames(tx []byte, f Format, d Density) ([]string, error) {
+	switch f {
+	case UR:
+		h := hex.EncodeToString(tx)
+		if len(h) > maxSingleTxHex {
+			return nil, fmt.Errorf("the transaction is %d bytes, too large for one QR code of hex: use --format bbqr, or the hex file", len(tx))
+		}
+		return []string{h}, nil
+	case BBQr:
+		return bbqr.Split(tx, bbqr.FileTransaction, bbqr.Base32, bbqr.MaxCharsForVersion(bbqrVersion[d]))
 	}
 	return nil, fmt.Errorf("unknown QR format %d", f)
 }
