@@ -183,7 +183,7 @@ func TestRestoreXpubInspectSign(t *testing.T) {
 	frames := filepath.Join(dir, "frames")
 	out, err = run(t, func(o string) (string, bool) { return "sign", strings.HasSuffix(o, "transaction: ") },
 		"--dir", dir, "--passphrase-fd", pass(), "sign", "--out", filepath.Join(dir, "signed.psbt"), "--qr-dir", frames, unsigned)
-	if err != nil || !strings.Contains(out, "complete and checked") || !strings.Contains(out, "output #1 is our change") {
+	if err != nil || !strings.Contains(out, "complete and checked") || !strings.Contains(out, "output #1: our change") {
 		t.Fatalf("sign: %v\n%s", err, out)
 	}
 	raw, _ := os.ReadFile(filepath.Join(dir, "signed.psbt"))
@@ -204,7 +204,7 @@ func TestRestoreXpubInspectSign(t *testing.T) {
 		args = append(args, "--qr", p)
 	}
 	out, err = run(t, nil, args...)
-	if err != nil || !strings.Contains(out, "already signed") {
+	if err != nil || !strings.Contains(out, "finalized: a final script is already present") {
 		t.Fatalf("inspect frames: %v\n%s", err, out)
 	}
 	// Signing the signed PSBT again is refused.

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -27,6 +29,8 @@ var outputFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "terminal", Usage: "print the QR frames on the terminal, one after another"},
 	&cli.StringFlag{Name: "format", Value: "ur", Usage: "QR format: ur (Sparrow, Keystone, SeedSigner) or bbqr (Coldcard Q)"},
 	&cli.StringFlag{Name: "density", Value: "medium", Usage: "QR density: low, medium or high"},
+	&cli.StringFlag{Name: "tx-out", Usage: "also write the finalized network transaction to this file, as hex (for coordinators that take a transaction, not a finalized PSBT)"},
+	&cli.StringFlag{Name: "tx-qr-dir", Usage: "also write the finalized network transaction as PNG QR frames into this directory (--format ur: one QR of the hex; bbqr: BBQr type T)"},
 }
 
 // readPSBT reads the PSBT named by the argument (a file) or by --qr images.
@@ -85,8 +89,8 @@ func writePSBT(c *cli.Context, p *btcpsbt.Packet) error {
 		wrote = true
 	}
 	if c.String("qr-dir") == "" && c.String("gif") == "" && !c.Bool("terminal") {
-		if !wrote {
-			return errors.New("say where the signed PSBT goes: --out FILE, --qr-dir DIR, --gif FILE or --terminal")
+		if !wrote && c.String("tx-out") == "" && c.String("tx-qr-dir") == "" {
+			return errors.New("say where the signed PSBT goes: --out FILE, --qr-dir DIR, --gif FILE, --terminal, --tx-out FILE or --tx-qr-dir DIR")
 		}
 		return nil
 	}
@@ -128,6 +132,63 @@ func writePSBT(c *cli.Context, p *btcpsbt.Packet) error {
 	}
 	if c.Bool("terminal") {
 		return printTerminalQR(c, frames)
+	}
+	return nil
+}
+
+// writeTx writes the network transaction extracted from a complete PSBT
+// where --tx-out and --tx-qr-dir ask.
+func writeTx(c *cli.Context, p *btcpsbt.Packet, complete bool) error {
+	file, dir := c.String("tx-out"), c.String("tx-qr-dir")
+	if file == "" && dir == "" {
+		return nil
+	}
+	if !complete {
+		return errors.New("--tx-out/--tx-qr-dir: the transaction is not complete (other signatures are needed), so there is no network transaction to write; the signed PSBT was written")
+	}
+	tx, err := btcpsbt.Extract(p)
+	if err != nil {
+		return fmt.Errorf("extracting the network transaction: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := tx.Serialize(&buf); err != nil {
+		return err
+	}
+	if file != "" {
+		f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return fmt.Errorf("writing %s: %w (existing files are never overwritten)", file, err)
+		}
+		if _, err := fmt.Fprintln(f, hex.EncodeToString(buf.Bytes())); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "network transaction %s written to %s (hex)\n", tx.TxHash(), file)
+	}
+	if dir != "" {
+		format, err := transport.ParseFormat(c.String("format"))
+		if err != nil {
+			return err
+		}
+		density, err := transport.ParseDensity(c.String("density"))
+		if err != nil {
+			return err
+		}
+		frames, err := transport.TxFrames(buf.Bytes(), format, density)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		paths, err := qrimage.WritePNGs(frames, dir, "tx", qrimage.DefaultOptions())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "network transaction %s written to %s as %d QR frame(s)\n", tx.TxHash(), dir, len(paths))
 	}
 	return nil
 }

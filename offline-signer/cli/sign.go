@@ -84,10 +84,8 @@ func signCommand() *cli.Command {
 			w := c.App.Writer
 			fmt.Fprint(w, review.Summary.Text())
 			fmt.Fprintf(w, "\nVerified by this signer:\n  every input is ours (re-derived from the seed)\n")
-			for i, ch := range review.Change {
-				if ch {
-					fmt.Fprintf(w, "  output #%d is our change (re-derived)\n", i)
-				}
+			for i, out := range review.Summary.Outputs {
+				fmt.Fprintf(w, "  output #%d: %s\n", i, out.Label)
 			}
 			fmt.Fprintf(w, "  leaving the wallet: %s BTC to allowed destinations, fee %s BTC within policy\n\n",
 				amount.FormatBTC(review.Moved), amount.FormatBTC(review.Summary.Fee))
@@ -105,12 +103,29 @@ func signCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if complete {
-				fmt.Fprintln(w, "signed and finalized: the transaction is complete and checked")
-			} else {
+			switch {
+			case !complete:
 				fmt.Fprintln(w, "signed: other signatures are still needed")
+			case len(review.Claimed) > 0:
+				fmt.Fprintf(w, "signed and finalized, but NOT VERIFIED against a previous transaction: %s\n"+
+					"  (amount and script as the PSBT's witness_utxo claims them; the script engine passed every input against that claim,\n"+
+					"  and a taproot signature commits to it, so if it is false the network refuses the transaction)\n",
+					inputList(review.Claimed))
+			default:
+				fmt.Fprintln(w, "signed and finalized: the transaction is complete and checked")
 			}
-			return writePSBT(c, p)
+			if err := writePSBT(c, p); err != nil {
+				return err
+			}
+			return writeTx(c, p, complete)
 		},
 	}
+}
+
+func inputList(idx []int) string {
+	parts := make([]string, len(idx))
+	for k, i := range idx {
+		parts[k] = fmt.Sprintf("input #%d", i)
+	}
+	return strings.Join(parts, ", ")
 }

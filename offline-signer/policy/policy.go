@@ -22,8 +22,14 @@ type Policy struct {
 	// addresses are allowed (cold-to-hot top-ups).
 	HotWalletDescriptor string `toml:"hot_wallet_descriptor"`
 	// HotWalletLookahead is how many receive and change indexes of the hot
-	// wallet are searched for an output without a derivation (default 1000).
+	// wallet are searched for an output (default 1000). A derivation the
+	// PSBT states for an output is never trusted: only the search counts.
 	HotWalletLookahead uint32 `toml:"hot_wallet_lookahead"`
+	// ChangeLookahead bounds our change: an output that claims to be ours
+	// must be on the change branch of an account the inputs spend from, at
+	// an index below this (default 1000), so that a wallet restored from
+	// the seed, scanning that many change addresses, finds it.
+	ChangeLookahead uint32 `toml:"change_lookahead"`
 	// AllowedAddresses are further destinations allowed by name.
 	AllowedAddresses []string `toml:"allowed_addresses"`
 	// MaxFeeSat caps the fee in satoshis.
@@ -39,13 +45,14 @@ type Policy struct {
 
 	net      *chaincfg.Params
 	hot      *hdkeys.AccountKey
-	hotCache map[string]bool
+	hotCache map[string]string // script → where in the hot wallet
 	allowed  map[string]bool
 }
 
 // Default values of a new policy.
 const (
 	DefaultLookahead   = 1000
+	MaxLookahead       = 100_000
 	DefaultMaxFeeSat   = 1_000_000 // 0.01 BTC
 	DefaultMaxFeeRate  = 500       // sat/vB
 	DefaultMaxFeeBasis = 100       // 1%
@@ -87,8 +94,14 @@ func (p *Policy) Init() error {
 	if p.HotWalletLookahead == 0 {
 		p.HotWalletLookahead = DefaultLookahead
 	}
-	if p.HotWalletLookahead > 100_000 {
-		return errors.New("hot_wallet_lookahead: at most 100000")
+	if p.HotWalletLookahead > MaxLookahead {
+		return fmt.Errorf("hot_wallet_lookahead: at most %d", MaxLookahead)
+	}
+	if p.ChangeLookahead == 0 {
+		p.ChangeLookahead = DefaultLookahead
+	}
+	if p.ChangeLookahead > MaxLookahead {
+		return fmt.Errorf("change_lookahead: at most %d", MaxLookahead)
 	}
 	if p.MaxFeeSat == 0 {
 		p.MaxFeeSat = DefaultMaxFeeSat
@@ -147,41 +160,76 @@ func refuse(rule, format string, args ...any) error {
 	return &Refusal{Rule: rule, Detail: fmt.Sprintf(format, args...)}
 }
 
-// Destination reports whether an output script is an allowed destination.
-// derivPath, when the PSBT states one for the output, is checked against
-// the hot wallet's key directly; otherwise the lookahead is searched.
-func (p *Policy) Destination(script []byte, derivPath []uint32) error {
+// Destination reports whether an output script is an allowed destination
+// and, if so, says which: an allowed address, or a hot-wallet address among
+// the first HotWalletLookahead of either branch. Whatever derivation the
+// PSBT states for the output plays no part.
+func (p *Policy) Destination(script []byte) (string, error) {
 	if p.allowed[string(script)] {
-		return nil
+		return "allowed address (policy)", nil
 	}
 	if p.hot != nil {
-		if len(derivPath) >= 2 {
-			branch, index := derivPath[len(derivPath)-2], derivPath[len(derivPath)-1]
-			if d, err := p.hot.Derive(branch, index); err == nil && string(d.PkScript) == string(script) {
-				return nil
-			}
-		}
 		if p.hotCache == nil {
-			p.hotCache = map[string]bool{}
+			cache := map[string]string{}
 			for branch := uint32(0); branch < 2; branch++ {
 				for i := uint32(0); i < p.HotWalletLookahead; i++ {
 					d, err := p.hot.Derive(branch, i)
 					if err != nil {
-						return err
+						return "", err
 					}
-					p.hotCache[string(d.PkScript)] = true
+					cache[string(d.PkScript)] = fmt.Sprintf("hot wallet, %s branch index %d (%s, within the first %d)",
+						branchName(branch), i, d.Origin.PathString(), p.HotWalletLookahead)
 				}
 			}
+			p.hotCache = cache
 		}
-		if p.hotCache[string(script)] {
-			return nil
+		if where, ok := p.hotCache[string(script)]; ok {
+			return where, nil
 		}
 	}
 	addr := fmt.Sprintf("script %x", script)
 	if _, addrs, _, err := txscript.ExtractPkScriptAddrs(script, p.net); err == nil && len(addrs) == 1 {
 		addr = addrs[0].EncodeAddress()
 	}
-	return refuse("destination", "%s is neither the hot wallet (first %d addresses) nor an allowed address", addr, p.HotWalletLookahead)
+	return "", refuse("destination", "%s is neither the hot wallet (first %d addresses of each branch) nor an allowed address", addr, p.HotWalletLookahead)
+}
+
+func branchName(b uint32) string {
+	if b == hdkeys.BranchChange {
+		return "change"
+	}
+	return "receive"
+}
+
+// Change checks where an output that re-derives from our seed sits: path
+// is its full path m/purpose'/coin'/account'/branch/index, inputAccounts
+// the account paths (first three steps) our inputs spend from. Change must
+// go back to one of those accounts (so the same script type), on the change
+// branch, below ChangeLookahead: anywhere else the coins would be ours but
+// invisible to the online side and to a restore that scans the usual gap.
+func (p *Policy) Change(path []uint32, inputAccounts [][]uint32) error {
+	where := hdkeys.KeyOrigin{Path: path}.PathString()
+	if len(path) != 5 {
+		return refuse("change", "%s is not a wallet address path", where)
+	}
+	ok := false
+	var accts []string
+	for _, a := range inputAccounts {
+		accts = append(accts, hdkeys.KeyOrigin{Path: a}.PathString())
+		ok = ok || (len(a) == 3 && a[0] == path[0] && a[1] == path[1] && a[2] == path[2])
+	}
+	if !ok {
+		return refuse("change", "%s is in another account than the inputs (%s): change must go back to an account the inputs spend from, with their script type",
+			where, strings.Join(accts, ", "))
+	}
+	if path[3] != hdkeys.BranchChange {
+		return refuse("change", "%s is on the receive branch (0) or an unknown one: change is on branch 1", where)
+	}
+	if path[4] >= p.ChangeLookahead {
+		return refuse("change_lookahead", "%s: change index %d is not below change_lookahead (%d), so a wallet restored from the seed would not find it",
+			where, path[4], p.ChangeLookahead)
+	}
+	return nil
 }
 
 // Fee checks the fee caps. moved is what leaves the wallet (outputs that
@@ -226,10 +274,14 @@ func Example(network, hotDescriptor string) string {
 network = %q
 
 # Outputs may pay the hot wallet (its first hot_wallet_lookahead receive and
-# change addresses, or any address whose derivation the PSBT states) and our
-# own change. Export it with the online side's configuration.
+# change addresses; a derivation the PSBT states is not trusted) and our own
+# change. Export it with the online side's configuration.
 hot_wallet_descriptor = %q
 hot_wallet_lookahead = %d
+
+# Our change must be on the change branch of an account the inputs spend
+# from, below this index (what a restore from the seed scans).
+change_lookahead = %d
 
 # Further destinations, by address.
 allowed_addresses = []
@@ -241,7 +293,7 @@ max_fee_basis_points = %d
 
 # Signature hash types: ALL, and DEFAULT for taproot. Nothing weaker.
 allowed_sighash = ["ALL", "DEFAULT"]
-`, network, hotDescriptor, DefaultLookahead, DefaultMaxFeeSat, DefaultMaxFeeRate, DefaultMaxFeeBasis)
+`, network, hotDescriptor, DefaultLookahead, DefaultLookahead, DefaultMaxFeeSat, DefaultMaxFeeRate, DefaultMaxFeeBasis)
 }
 
 // WriteExample writes Example to path without overwriting.

@@ -57,15 +57,12 @@ func TestChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := p.hot.Derive(1, 19)
-	if err := p.Destination(d.PkScript, nil); err != nil {
-		t.Fatalf("hot change address within the lookahead: %v", err)
+	if where, err := p.Destination(d.PkScript); err != nil || !strings.Contains(where, "change branch index 19") {
+		t.Fatalf("hot change address within the lookahead: %q %v", where, err)
 	}
 	far, _ := p.hot.Derive(0, 5000)
-	if err := p.Destination(far.PkScript, nil); err == nil {
-		t.Fatal("beyond the lookahead without a stated path must be refused")
-	}
-	if err := p.Destination(far.PkScript, []uint32{0x80000054, 0x80000001, 0x80000000, 0, 5000}); err != nil {
-		t.Fatalf("with its stated path: %v", err)
+	if _, err := p.Destination(far.PkScript); err == nil {
+		t.Fatal("beyond the lookahead must be refused")
 	}
 	var r *Refusal
 	for _, tc := range []struct {
@@ -92,5 +89,47 @@ func TestChecks(t *testing.T) {
 		if err := p.Sighash(tc.t, tc.taproot); (err == nil) != tc.ok {
 			t.Fatalf("sighash %#x taproot %v: %v", tc.t, tc.taproot, err)
 		}
+	}
+}
+
+// Change goes back to an input's account, on the change branch, below
+// change_lookahead; everything else is refused under its rule.
+func TestChangeBoundedToWhatRecoveryFinds(t *testing.T) {
+	p := &Policy{Network: "regtest", HotWalletDescriptor: hotDesc, ChangeLookahead: 100}
+	if err := p.Init(); err != nil {
+		t.Fatal(err)
+	}
+	const h = 0x80000000
+	inputs := [][]uint32{{84 + h, 1 + h, 0 + h}, {86 + h, 1 + h, 0 + h}}
+	for _, tc := range []struct {
+		name string
+		path []uint32
+		rule string // "" = allowed
+	}{
+		{"BIP84 change within the lookahead", []uint32{84 + h, 1 + h, h, 1, 99}, ""},
+		{"BIP86 change of a taproot input's account", []uint32{86 + h, 1 + h, h, 1, 0}, ""},
+		{"at the lookahead", []uint32{84 + h, 1 + h, h, 1, 100}, "change_lookahead"},
+		{"index 2^31-2", []uint32{84 + h, 1 + h, h, 1, 2147483646}, "change_lookahead"},
+		{"receive branch", []uint32{84 + h, 1 + h, h, 0, 0}, "change"},
+		{"another account", []uint32{84 + h, 1 + h, 2147483647 + h, 1, 0}, "change"},
+		{"account 1", []uint32{84 + h, 1 + h, 1 + h, 1, 0}, "change"},
+		{"short path", []uint32{84 + h, 1 + h, h, 1}, "change"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := p.Change(tc.path, inputs)
+			if tc.rule == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var r *Refusal
+			if !errors.As(err, &r) || r.Rule != tc.rule {
+				t.Fatalf("want a refusal under %s, got %v", tc.rule, err)
+			}
+		})
+	}
+	if err := p.Change([]uint32{86 + h, 1 + h, h, 1, 0}, inputs[:1]); err == nil {
+		t.Fatal("taproot change for BIP84-only inputs must be refused")
 	}
 }

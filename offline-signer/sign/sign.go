@@ -19,6 +19,8 @@ var (
 	ErrNoInputOfOurs     = errors.New("no input of this PSBT belongs to this signer's keys")
 	ErrNotOurs           = errors.New("an input does not belong to this signer's keys")
 	ErrAlreadySigned     = errors.New("the PSBT is already fully signed")
+	ErrPartlySigned      = errors.New("an input of ours is already signed")
+	ErrForeignSignature  = errors.New("an input carries another signer's partial signature")
 	ErrChangeMismatch    = errors.New("an output claims to be our change but pays another script (substituted change)")
 	ErrUnverifiedAmount  = errors.New("an input's amount cannot be verified: the PSBT lacks its previous transaction")
 	ErrUnsupportedScript = errors.New("an input's script type cannot be signed here")
@@ -37,6 +39,11 @@ type Review struct {
 	prev    []*wire.TxOut
 	Change  []bool // per output: verified change
 	Moved   int64  // what leaves the wallet (outputs that are not our change)
+	// Claimed lists the inputs whose amount and script come from the
+	// PSBT's witness_utxo alone (taproot inputs without their previous
+	// transaction): the script check after signing runs against them as
+	// claimed. A false claim only makes the signature invalid.
+	Claimed []int
 }
 
 // ourPath returns the path of the derivation with our fingerprint.
@@ -55,23 +62,6 @@ func (s *Signer) ourPath(bip32 []*btcpsbt.Bip32Derivation, tap []*btcpsbt.Taproo
 	return nil, nil
 }
 
-// otherPath returns a derivation path with another fingerprint (the hot
-// wallet's, when the online side states it).
-func (s *Signer) otherPath(bip32 []*btcpsbt.Bip32Derivation, tap []*btcpsbt.TaprootBip32Derivation) []uint32 {
-	fp := s.Master.Fingerprint()
-	for _, d := range bip32 {
-		if d.MasterKeyFingerprint != fp {
-			return d.Bip32Path
-		}
-	}
-	for _, d := range tap {
-		if d.MasterKeyFingerprint != fp {
-			return d.Bip32Path
-		}
-	}
-	return nil
-}
-
 func pubKeyMatches(d *hdkeys.Derived, claimed []byte) bool {
 	if len(claimed) == 32 {
 		return bytes.Equal(d.TaprootInternalKey, claimed)
@@ -79,18 +69,28 @@ func pubKeyMatches(d *hdkeys.Derived, claimed []byte) bool {
 	return bytes.Equal(d.PubKey.SerializeCompressed(), claimed)
 }
 
-// Review runs every check. It changes nothing.
+// Review runs every check and labels each output of the summary with what
+// it was found to be. It changes nothing else.
 func (s *Signer) Review(p *btcpsbt.Packet) (*Review, error) {
 	sum, err := psbt.Summarize(p, s.Policy.Params())
 	if err != nil {
 		return nil, err
 	}
-	if fullySigned(p) {
+	// Finalizing drops the key origins, so a finalized PSBT is recognised
+	// before ownership is checked.
+	final := 0
+	for _, in := range sum.Inputs {
+		if in.Finalized || in.TaprootSigned {
+			final++
+		}
+	}
+	if final == len(sum.Inputs) {
 		return nil, ErrAlreadySigned
 	}
 	r := &Review{Summary: sum, paths: make([][]uint32, len(p.Inputs)), prev: make([]*wire.TxOut, len(p.Inputs)), Change: make([]bool, len(p.Outputs))}
-	ours := 0
+	ours, signed := 0, 0
 	var notOurs []int
+	var accounts [][]uint32
 	for i := range p.Inputs {
 		in := &p.Inputs[i]
 		path, claimed := s.ourPath(in.Bip32Derivation, in.TaprootBip32Derivation)
@@ -107,14 +107,29 @@ func (s *Signer) Review(p *btcpsbt.Packet) (*Review, error) {
 		if !si.AmountKnown || !bytes.Equal(d.PkScript, prevScript) || !pubKeyMatches(d, claimed) {
 			return nil, fmt.Errorf("%w: input %d claims our key at %s, but that key does not own its script", ErrNotOurs, i, hdkeys.KeyOrigin{Path: path}.PathString())
 		}
+		// Our inputs are single-key: a partial signature by any other key
+		// has no place in them, and one by ours means it is signed.
+		for _, ps := range in.PartialSigs {
+			if !bytes.Equal(ps.PubKey, d.PubKey.SerializeCompressed()) {
+				return nil, fmt.Errorf("%w: input %d carries another signer's partial signature (key %x), which a single-key input of ours never needs",
+					ErrForeignSignature, i, ps.PubKey)
+			}
+		}
+		if si.Signed {
+			signed++
+		}
 		if !si.AmountVerified {
 			return nil, fmt.Errorf("%w: input %d (%s); ask the online side to include it (non_witness_utxo)", ErrUnverifiedAmount, i, si.ScriptType)
+		}
+		if !si.AmountFromPrevTx {
+			r.Claimed = append(r.Claimed, i)
 		}
 		if err := s.Policy.Sighash(uint32(in.SighashType), si.ScriptType == psbt.P2TR); err != nil {
 			return nil, fmt.Errorf("input %d: %w", i, err)
 		}
 		r.paths[i] = path
 		r.prev[i] = wire.NewTxOut(si.Amount, prevScript)
+		accounts = appendAccount(accounts, path[:3])
 		ours++
 	}
 	if ours == 0 {
@@ -122,6 +137,12 @@ func (s *Signer) Review(p *btcpsbt.Packet) (*Review, error) {
 	}
 	if len(notOurs) > 0 {
 		return nil, fmt.Errorf("%w: input %d; this signer signs only transactions spending its own coins", ErrNotOurs, notOurs[0])
+	}
+	if signed == ours {
+		return nil, ErrAlreadySigned
+	}
+	if signed > 0 {
+		return nil, fmt.Errorf("%w: %d of %d inputs already carry a signature or final script; sign the unsigned PSBT instead", ErrPartlySigned, signed, ours)
 	}
 	for i := range p.Outputs {
 		out := &p.Outputs[i]
@@ -134,18 +155,34 @@ func (s *Signer) Review(p *btcpsbt.Packet) (*Review, error) {
 			if !bytes.Equal(d.PkScript, script) || !pubKeyMatches(d, claimed) {
 				return nil, fmt.Errorf("%w: output %d says %s", ErrChangeMismatch, i, hdkeys.KeyOrigin{Path: path}.PathString())
 			}
+			if err := s.Policy.Change(path, accounts); err != nil {
+				return nil, fmt.Errorf("output %d: %w", i, err)
+			}
 			r.Change[i] = true
+			sum.Outputs[i].Label = "our change (re-derived at " + hdkeys.KeyOrigin{Path: path}.PathString() + ")"
 			continue
 		}
-		if err := s.Policy.Destination(script, s.otherPath(out.Bip32Derivation, out.TaprootBip32Derivation)); err != nil {
+		where, err := s.Policy.Destination(script)
+		if err != nil {
 			return nil, fmt.Errorf("output %d: %w", i, err)
 		}
+		sum.Outputs[i].Label = where
 		r.Moved += p.UnsignedTx.TxOut[i].Value
 	}
 	if err := s.Policy.Fee(sum.Fee, sum.EstimatedVSize, r.Moved); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// appendAccount adds an account path (three steps) if it is not there yet.
+func appendAccount(accounts [][]uint32, acct []uint32) [][]uint32 {
+	for _, a := range accounts {
+		if a[0] == acct[0] && a[1] == acct[1] && a[2] == acct[2] {
+			return accounts
+		}
+	}
+	return append(accounts, append([]uint32(nil), acct...))
 }
 
 // Sign signs every input Review approved, finalizes what is complete, and
@@ -230,15 +267,4 @@ func spentScript(p *btcpsbt.Packet, i int) []byte {
 		return in.WitnessUtxo.PkScript
 	}
 	return nil
-}
-
-// fullySigned reports whether every input already carries a signature or
-// a final script.
-func fullySigned(p *btcpsbt.Packet) bool {
-	for _, in := range p.Inputs {
-		if len(in.FinalScriptWitness) == 0 && len(in.FinalScriptSig) == 0 && len(in.PartialSigs) == 0 && len(in.TaprootKeySpendSig) == 0 {
-			return false
-		}
-	}
-	return true
 }
