@@ -4,14 +4,26 @@
 //
 // The checks, in the order Review runs them (each refusal names its rule):
 //
-//  1. UTXO data agrees with itself; every segwit v0 input carries its full
+//  1. The codec and the summary: fields bounded, no coin spent twice, UTXO
+//     data agrees with itself; every segwit v0 input carries its full
 //     previous transaction (CVE-2020-14199), so the fee shown is the fee paid.
-//  2. The PSBT is not already fully signed.
+//  2. The PSBT is not already signed, wholly or in part, and no input
+//     carries another signer's partial signature (ours are single-key).
 //  3. Every input is ours: a derivation with our fingerprint whose path,
 //     re-derived from the seed, gives the input's script and public key.
-//  4. Every output claiming to be our change re-derives to its script.
-//  5. Every other output goes where the policy allows (the hot wallet).
+//  4. Every output claiming to be our change re-derives to its script, and
+//     sits where a restore finds it: an account the inputs spend from (so
+//     their script type), the change branch, an index below the policy's
+//     change_lookahead.
+//  5. Every other output goes where the policy allows: an allowed address,
+//     or the hot wallet's first hot_wallet_lookahead addresses of a branch.
+//     A derivation the PSBT states for such an output is ignored.
 //  6. The fee is within the policy's caps; sighash types are allowed.
+//
+// Review labels every output of the summary with what it was found to be,
+// and lists the inputs whose amount is claimed rather than read from a
+// previous transaction (taproot inputs without it): the script check after
+// signing can only run against that claim, and the command line says so.
 //
 // The network is enforced by the derivation paths' coin type, which must be
 // the keystore's.

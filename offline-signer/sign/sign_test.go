@@ -44,7 +44,7 @@ var derive = psbttest.Derive
 
 func testPolicy(t testing.TB, hot *wallet, mutate func(*policy.Policy)) *policy.Policy {
 	t.Helper()
-	p := &policy.Policy{Network: "regtest", HotWalletDescriptor: hot.WPKH.Descriptor(), HotWalletLookahead: 50}
+	p := &policy.Policy{Network: "regtest", HotWalletDescriptor: hot.WPKH.Descriptor(), HotWalletLookahead: 50, ChangeLookahead: 50}
 	if mutate != nil {
 		mutate(p)
 	}
@@ -163,6 +163,31 @@ func TestRefusals(t *testing.T) {
 			}
 		}, nil, ErrNoInputOfOurs, ""},
 		{"an input claims our key but is not", func(p *btcpsbt.Packet) { p.Inputs[0].Bip32Derivation[0].Bip32Path[4] = 99 }, nil, ErrNotOurs, ""},
+		{"change on the change branch beyond change_lookahead", func(p *btcpsbt.Packet) { restateChange(t, cold, p, 1, 50) }, nil, nil, "change_lookahead"},
+		{"change on the receive branch", func(p *btcpsbt.Packet) { restateChange(t, cold, p, 0, 4) }, nil, nil, "change"},
+		{"change in another account", func(p *btcpsbt.Packet) {
+			d, err := cold.Master.DerivePath([]uint32{0x80000054, 0x80000001, 0xffffffff, 1, 0})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.UnsignedTx.TxOut[1].PkScript = d.PkScript
+			p.Outputs[1].Bip32Derivation[0].PubKey = d.PubKey.SerializeCompressed()
+			p.Outputs[1].Bip32Derivation[0].Bip32Path = d.Origin.Path
+		}, nil, nil, "change"},
+		{"hot destination beyond the lookahead with its derivation stated", func(p *btcpsbt.Packet) {
+			far := derive(t, hot.WPKH, 0, 2147483646)
+			p.UnsignedTx.TxOut[0].PkScript = far.PkScript
+			p.Outputs[0].Bip32Derivation = []*btcpsbt.Bip32Derivation{{PubKey: far.PubKey.SerializeCompressed(),
+				MasterKeyFingerprint: hot.Master.Fingerprint(), Bip32Path: far.Origin.Path}}
+		}, nil, nil, "destination"},
+		{"another signer's partial signature", func(p *btcpsbt.Packet) {
+			p.Inputs[0].PartialSigs = []*btcpsbt.PartialSig{{PubKey: derive(t, strangerAcct, 0, 0).PubKey.SerializeCompressed(), Signature: []byte{0x30, 0x01}}}
+		}, nil, ErrForeignSignature, ""},
+		{"one input already signed", func(p *btcpsbt.Packet) { p.Inputs[1].TaprootKeySpendSig = bytes.Repeat([]byte{1}, 64) }, nil, ErrPartlySigned, ""},
+		{"the same coin spent twice", func(p *btcpsbt.Packet) {
+			p.UnsignedTx.TxIn[1].PreviousOutPoint = p.UnsignedTx.TxIn[0].PreviousOutPoint
+			p.Inputs[1] = p.Inputs[0]
+		}, nil, psbt.ErrMalformed, ""},
 		{"already signed", func(p *btcpsbt.Packet) {
 			for i := range p.Inputs {
 				p.Inputs[i].FinalScriptWitness = []byte{0x01, 0x00}
@@ -201,6 +226,16 @@ func TestRefusals(t *testing.T) {
 	if _, err := s.Review(build()); err != nil {
 		t.Fatalf("the honest PSBT: %v", err)
 	}
+}
+
+// restateChange moves output 1 to our key at branch/index of the BIP84
+// account, with a matching derivation, so only the change rules can refuse it.
+func restateChange(t *testing.T, w *wallet, p *btcpsbt.Packet, branch, index uint32) {
+	t.Helper()
+	d := derive(t, w.WPKH, branch, index)
+	p.UnsignedTx.TxOut[1].PkScript = d.PkScript
+	p.Outputs[1].Bip32Derivation[0].PubKey = d.PubKey.SerializeCompressed()
+	p.Outputs[1].Bip32Derivation[0].Bip32Path = d.Origin.Path
 }
 
 func TestVersion2Refused(t *testing.T) {
