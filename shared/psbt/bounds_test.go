@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chaincfg"
 )
 
@@ -149,6 +150,38 @@ func BenchmarkParseWorstCase600000KeysRefused(b *testing.B) {
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
 		if _, err := Decode(raw, DefaultMaxSize); !errors.Is(err, ErrTooManyFields) {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseWorstCaseKeyOriginsWithinBounds is the other costly shape:
+// every field a BIP32 derivation, whose compressed public key the library
+// parses (a square root on the curve) and compares with every earlier one
+// of its map. 40 bytes a field: MaxFields of them fit in DefaultMaxSize.
+func BenchmarkParseWorstCaseKeyOriginsWithinBounds(b *testing.B) {
+	keys := make([][]byte, MaxFieldsPerMap)
+	for i := range keys {
+		var scalar [32]byte
+		binary.BigEndian.PutUint32(scalar[28:], uint32(i+1))
+		priv, _ := btcec.PrivKeyFromBytes(scalar[:])
+		keys[i] = priv.PubKey().SerializeCompressed()
+	}
+	total := MaxFields - 1
+	nIn := (total + MaxFieldsPerMap - 1) / MaxFieldsPerMap
+	inputs := make([][]kvp, nIn)
+	for i := range inputs {
+		for k := 0; k < min(MaxFieldsPerMap, total-i*MaxFieldsPerMap); k++ {
+			inputs[i] = append(inputs[i], kvp{key: append([]byte{0x06}, keys[k]...), value: le32(0x01020304)})
+		}
+	}
+	raw := rawPSBT([]kvp{{[]byte{0x00}, legacyTx(b, simpleTx(nIn, 1))}}, inputs, [][]kvp{{}})
+	if len(raw) > DefaultMaxSize {
+		b.Fatalf("%d bytes: over the size limit", len(raw))
+	}
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, err := Decode(raw, DefaultMaxSize); err != nil {
 			b.Fatal(err)
 		}
 	}
