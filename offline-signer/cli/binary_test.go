@@ -32,6 +32,15 @@ var (
 	signerBinErr  error
 )
 
+// TestMain removes the signer binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if signerBinPath != "" {
+		os.RemoveAll(filepath.Dir(signerBinPath))
+	}
+	os.Exit(code)
+}
+
 // signerBinary builds the real cryptoassets-signer once per test run.
 func signerBinary(t *testing.T) string {
 	t.Helper()
