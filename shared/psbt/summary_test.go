@@ -481,7 +481,7 @@ func TestSequenceAndLocktimeInWords(t *testing.T) {
 		want string
 	}{
 		{0, "none: minable at once"},
-		{800, "block 800: not minable before block 800 (yet disabled: every input's sequence is final)"},
+		{800, "block 800: not minable before block 800 (but disabled: every input's sequence is final)"},
 		{1_700_000_000, "2023-11-14T22:13:20Z: not minable before that time"},
 	} {
 		s.LockTime = tc.lock

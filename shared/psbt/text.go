@@ -113,7 +113,7 @@ func (s *Summary) lockTimeWords() string {
 			return what
 		}
 	}
-	return what + " (yet disabled: every input's sequence is final)"
+	return what + " (but disabled: every input's sequence is final)"
 }
 
 // rbfSequence is the sequence our builders write: replaceable (BIP125),
