@@ -105,6 +105,21 @@ func TestDuplicateInputsRefused(t *testing.T) {
 	}
 }
 
+// An unsigned transaction over the relay weight limit is refused: it could
+// never be broadcast, and it bounds the inputs a PSBT can carry.
+func TestDecodeRefusesTransactionOverRelayWeight(t *testing.T) {
+	for _, tc := range []struct {
+		inputs int
+		ok     bool
+	}{{2_000, true}, {2_500, false}, {90_000, false}} {
+		raw := rawPSBT([]kvp{{[]byte{0x00}, legacyTx(t, simpleTx(tc.inputs, 1))}}, make([][]kvp, tc.inputs), [][]kvp{{}})
+		_, err := Decode(raw, DefaultMaxSize)
+		if tc.ok != (err == nil) || !tc.ok && (!errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "400000 WU")) {
+			t.Fatalf("%d inputs: %v", tc.inputs, err)
+		}
+	}
+}
+
 // The corpus keeps a small representative of the blow-up (one map one field
 // over the bound); the test regenerates it when asked, so it stays true.
 //

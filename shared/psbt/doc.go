@@ -13,7 +13,7 @@
 // (ErrTrailingData), more than MaxFieldsPerMap fields in a map or MaxFields in
 // the PSBT (ErrTooManyFields: the library's duplicate check is quadratic in a
 // map's size), a missing or signed unsigned transaction, one that spends the
-// same coin twice, map counts that do not match it, lengths that run past the
+// same coin twice or already weighs more than nodes relay (400,000 WU), map counts that do not match it, lengths that run past the
 // end, and field values that the library would misread or panic on
 // (ErrMalformed). Unknown and proprietary keys are kept, as BIP174 asks. Every
 // error from Decode wraps exactly one of ErrTooLarge, ErrMalformed,

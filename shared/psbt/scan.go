@@ -291,6 +291,13 @@ func checkUnsignedTx(b []byte) (txShape, error) {
 	if err != nil {
 		return txShape{}, fmt.Errorf("%w: unsigned transaction: %v", ErrMalformed, err)
 	}
+	// Signatures only add weight, so an unsigned transaction already over
+	// the relay limit can never be broadcast; refusing it also bounds the
+	// inputs a PSBT can make the signer walk (about 2,400).
+	if w := 4 * len(b); w > maxStandardTxWeight {
+		return txShape{}, fmt.Errorf("%w: the unsigned transaction weighs %d WU before any signature, over the %d WU nodes relay",
+			ErrMalformed, w, maxStandardTxWeight)
+	}
 	if s.outputs == 0 {
 		return txShape{}, fmt.Errorf("%w: the unsigned transaction has no outputs", ErrMalformed)
 	}
@@ -400,6 +407,10 @@ type txShape struct {
 	witness         bool   // written with the segwit marker and flag
 	duplicate       string // names an outpoint spent by two inputs
 }
+
+// maxStandardTxWeight is Bitcoin Core's MAX_STANDARD_TX_WEIGHT: heavier
+// transactions are not relayed.
+const maxStandardTxWeight = 400_000
 
 // Smallest serialized input (outpoint, empty script, sequence) and output
 // (amount, empty script): counts are bounded by the bytes left.
