@@ -137,7 +137,7 @@ func eventsCommand() *cli.Command {
 		Usage: "the event outbox: list, redeliver to a webhook",
 		Subcommands: []*cli.Command{
 			{
-				Name: "list", Usage: "list events in order",
+				Name: "list", Usage: "list events in id order (publishing those committed since the last read first)",
 				Flags: []cli.Flag{&cli.Int64Flag{Name: "after", Usage: "events after this id"}, &cli.IntFlag{Name: "limit", Value: 50}},
 				Action: func(c *cli.Context) error {
 					e, err := loadEnv(c, true)
