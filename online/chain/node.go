@@ -32,6 +32,10 @@ type Node interface {
 	// IsUnspent reports whether an output exists and is unspent in the
 	// best chain (mempool spends count as spent).
 	IsUnspent(ctx context.Context, op wire.OutPoint) (bool, error)
+	// Network names the chain the node follows, as the service's
+	// configuration spells it: mainnet, testnet, signet or regtest (another
+	// chain, such as testnet4 or simnet, keeps its own name).
+	Network(ctx context.Context) (string, error)
 }
 
 // ErrNoBlock and ErrNoTransaction say the node does not have what was asked.
@@ -161,6 +165,49 @@ func (n *RPCNode) Broadcast(ctx context.Context, tx *wire.MsgTx) (chainhash.Hash
 	}
 	return *h, nil
 }
+
+// Network implements Node from getblockchaininfo's chain, which Bitcoin Core
+// spells main, test, testnet4, signet, regtest and btcd mainnet, testnet3,
+// signet, regtest, simnet.
+func (n *RPCNode) Network(ctx context.Context) (string, error) {
+	var info struct {
+		Chain string `json:"chain"`
+	}
+	if err := n.c.Call(ctx, &info, "getblockchaininfo"); err != nil {
+		return "", err
+	}
+	return NetworkName(info.Chain)
+}
+
+// NetworkName maps a node's chain name to the configuration's.
+func NetworkName(chain string) (string, error) {
+	switch chain {
+	case "main", "mainnet":
+		return "mainnet", nil
+	case "test", "testnet", "testnet3":
+		return "testnet", nil
+	case "":
+		return "", errors.New("getblockchaininfo: the node names no chain")
+	}
+	return chain, nil
+}
+
+// CheckNetwork returns an error naming both networks when the node does not
+// follow want.
+func CheckNetwork(ctx context.Context, n Node, asset, want string) error {
+	got, err := n.Network(ctx)
+	if err != nil {
+		return fmt.Errorf("asset %s: asking the node for its network: %w", asset, err)
+	}
+	if got != want {
+		return fmt.Errorf("%w: asset %s is recorded as network %s but its node follows %s: point assets.%s.rpc_url at a %s node",
+			ErrWrongNetwork, asset, want, got, asset, want)
+	}
+	return nil
+}
+
+// ErrWrongNetwork means a node follows another chain than its asset's.
+var ErrWrongNetwork = errors.New("wrong network")
 
 // IsUnspent implements Node with gettxout, which both nodes serve.
 func (n *RPCNode) IsUnspent(ctx context.Context, op wire.OutPoint) (bool, error) {

@@ -25,7 +25,18 @@ type Config struct {
 	StartHeight int32
 	// Poll is how often to ask the node for news when caught up.
 	Poll time.Duration
+	// MinDeposit is the smallest output credited (satoshis); smaller ones
+	// are recorded in ignored_outputs. Zero-value outputs are never credited.
+	MinDeposit int64
+	// SeenExpiry is how long a seen deposit may be missing from the node's
+	// mempool, in no block and with its inputs unspent, before it expires.
+	// Zero means DefaultSeenExpiry.
+	SeenExpiry time.Duration
 }
+
+// DefaultSeenExpiry is Config.SeenExpiry's default: three days, well past
+// the time a dropped transaction is usually rebroadcast by its sender.
+const DefaultSeenExpiry = 72 * time.Hour
 
 // Follower tracks one asset's deposits.
 type Follower struct {
@@ -39,6 +50,9 @@ type Follower struct {
 	// mempool remembers the inputs of unconfirmed deposit transactions, to
 	// notice a conflicting transaction (a replacement) spending one of them.
 	mempool *mempoolState
+	// networkOK is false until the node's network was checked, and again
+	// after any failed step (a reconnect may reach another node).
+	networkOK bool
 }
 
 // NewFollower returns a follower for l's asset reading from node.
@@ -48,6 +62,9 @@ func NewFollower(l *ledger.Ledger, node chain.Node, cfg Config, log *slog.Logger
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 2 * time.Second
+	}
+	if cfg.SeenExpiry <= 0 {
+		cfg.SeenExpiry = DefaultSeenExpiry
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -61,12 +78,16 @@ func NewFollower(l *ledger.Ledger, node chain.Node, cfg Config, log *slog.Logger
 }
 
 // Run follows the chain until ctx ends. Errors (a node restarting, the
-// database failing over) are logged and retried with a backoff.
+// database failing over) are logged and retried with a backoff; a node on
+// another network than the asset's stops it with chain.ErrWrongNetwork.
 func (f *Follower) Run(ctx context.Context) error {
 	backoff := time.Second
 	for ctx.Err() == nil {
 		progressed, err := f.Step(ctx)
 		switch {
+		case errors.Is(err, chain.ErrWrongNetwork):
+			f.log.Error("chain follower stopped", "err", err)
+			return err
 		case err != nil && ctx.Err() == nil:
 			f.log.Error("chain follower", "err", err, "retry_in", backoff)
 			sleep(ctx, backoff)
@@ -132,10 +153,49 @@ func (f *Follower) Height(ctx context.Context) (int32, error) {
 	return c.height, err
 }
 
+// CheckNetwork refuses a node that follows another chain than the one the
+// asset's schema is recorded for (public.assets.network), naming both.
+func (f *Follower) CheckNetwork(ctx context.Context) error {
+	var want string
+	if err := f.runner.Pool().QueryRow(ctx, `SELECT network FROM public.assets WHERE schema_name = $1`, f.ledger.Asset()).Scan(&want); err != nil {
+		return fmt.Errorf("asset %s: reading its recorded network: %w", f.ledger.Asset(), err)
+	}
+	if err := chain.CheckNetwork(ctx, f.node, f.ledger.Asset(), want); err != nil {
+		return err
+	}
+	f.networkOK = true
+	return nil
+}
+
+// errCursorMoved means another writer (a second follower, a rescan, an
+// operator) moved the cursor since it was read: nothing was written, and the
+// next step reads it again.
+var errCursorMoved = errors.New("the chain cursor moved meanwhile")
+
 // Step does one unit of work: connect the next block, disconnect a block
 // that left the best chain, or (when caught up) scan the mempool. It reports
-// whether it moved the cursor.
-func (f *Follower) Step(ctx context.Context) (bool, error) {
+// whether it moved the cursor (or lost a race to whoever did).
+func (f *Follower) Step(ctx context.Context) (progressed bool, err error) {
+	if !f.networkOK {
+		if err := f.CheckNetwork(ctx); err != nil {
+			return false, err
+		}
+	}
+	defer func() {
+		if errors.Is(err, errCursorMoved) {
+			f.log.Info("chain cursor moved by another writer: reading it again")
+			progressed, err = true, nil
+		}
+		if err != nil {
+			f.networkOK = false
+		}
+	}()
+	// Seen deposits of an earlier run are tracked before catching up, so a
+	// replacement confirmed while the service was down is recognised in
+	// its block.
+	if err := f.loadSeen(ctx); err != nil {
+		return false, err
+	}
 	tip, _, err := f.node.Tip(ctx)
 	if err != nil {
 		return false, err
@@ -158,7 +218,7 @@ func (f *Follower) Step(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		f.log.Info("chain follower starting", "height", start)
-		return true, f.connect(ctx, start, blk)
+		return true, f.connect(ctx, cur, start, blk)
 	}
 	if cur.height >= tip {
 		hash, err := f.node.BlockHash(ctx, cur.height)
@@ -181,81 +241,123 @@ func (f *Follower) Step(ctx context.Context) (bool, error) {
 	if blk.Header.PrevBlock != cur.hash {
 		return true, f.disconnect(ctx, cur)
 	}
-	return true, f.connect(ctx, cur.height+1, blk)
+	return true, f.connect(ctx, cur, cur.height+1, blk)
 }
 
-// match is an output paying a customer's address.
-type match struct {
-	txid   chainhash.Hash
-	vout   uint32
-	amount int64
-	addr   watched
+func (f *Follower) rules() matchRules { return matchRules{minDeposit: f.cfg.MinDeposit} }
+
+// lockChain serialises the writers of one asset's chain state (followers
+// of several `serve` processes, `rescan`): each block's transaction takes
+// this lock first; the cursor's compare-and-set then makes a writer that
+// read a stale cursor write nothing.
+func (f *Follower) lockChain(tx *store.Tx) error {
+	_, err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended('cryptoassets.chain.' || $1, 0))`, f.ledger.Asset())
+	return err
 }
 
-func (f *Follower) matchTx(tx *wire.MsgTx) []match {
-	var out []match
-	var txid chainhash.Hash
-	for i, o := range tx.TxOut {
-		a, ok := f.watch.lookup(o.PkScript)
-		if !ok || a.accountID == 0 {
-			continue
-		}
-		if txid == (chainhash.Hash{}) {
-			txid = tx.TxHash()
-		}
-		out = append(out, match{txid: txid, vout: uint32(i), amount: o.Value, addr: a})
+// moveCursor moves the cursor from old to (height, hash), or to "not
+// started" when hash is nil; errCursorMoved when it is no longer at old.
+func (f *Follower) moveCursor(tx *store.Tx, old cursor, height int32, hash []byte) error {
+	var oldH *int32
+	var oldHash []byte
+	if old.set {
+		oldH, oldHash = &old.height, old.hash[:]
 	}
-	return out
+	var newH *int32
+	if hash != nil {
+		newH = &height
+	}
+	tag, err := tx.Exec(`UPDATE `+f.schema+`.chain_cursor SET height = $1, hash = $2, updated_at = now()
+		WHERE height IS NOT DISTINCT FROM $3 AND hash IS NOT DISTINCT FROM $4`, newH, hash, oldH, oldHash)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return errCursorMoved
+	}
+	return nil
 }
 
-// connect records block blk at height with its deposits, updates every open
-// deposit's confirmations, credits those that reached the threshold, and
-// moves the cursor, all in one transaction.
-func (f *Follower) connect(ctx context.Context, height int32, blk *wire.MsgBlock) error {
+// connect records block blk at height (the cursor is at cur, its parent)
+// with its deposits, updates every open deposit's confirmations, credits
+// those that reached the threshold, and moves the cursor, all in one
+// transaction.
+func (f *Follower) connect(ctx context.Context, cur cursor, height int32, blk *wire.MsgBlock) error {
 	if err := f.watch.refresh(ctx, f.runner.Pool(), f.schema); err != nil {
 		return err
 	}
 	hash := blk.BlockHash()
-	var matches []match
-	spent := map[wire.OutPoint]chainhash.Hash{}
-	for _, tx := range blk.Transactions {
-		matches = append(matches, f.matchTx(tx)...)
-		if f.mempool.watching() {
-			txid := tx.TxHash()
-			for _, in := range tx.TxIn {
-				spent[in.PreviousOutPoint] = txid
-			}
-		}
-	}
-	replaced := f.mempool.conflicts(spent)
+	c := matchTxs(blk.Transactions, f.watch.lookup, f.rules(), f.mempool.watching())
+	replaced := f.mempool.conflicts(c.spent)
 	err := f.runner.InTx(ctx, "connect-block", func(tx *store.Tx) error {
+		if err := f.lockChain(tx); err != nil {
+			return err
+		}
+		if err := f.moveCursor(tx, cur, height, hash[:]); err != nil {
+			return err
+		}
+		// A block already stored at this height (the cursor was moved back
+		// by hand past a reorganisation) is replaced: its deposits are
+		// unconfirmed first, so none is left confirmed in a stale block.
+		var stored []byte
+		if err := tx.QueryRow(`SELECT hash FROM `+f.schema+`.chain_blocks WHERE height = $1`, height).Scan(&stored); err == nil {
+			if old := chainhash.Hash(stored); old != hash {
+				if err := f.unconfirmBlock(tx, old, nil); err != nil {
+					return err
+				}
+			}
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
 		if _, err := tx.Exec(`INSERT INTO `+f.schema+`.chain_blocks (height, hash, parent_hash) VALUES ($1, $2, $3)
 			ON CONFLICT (height) DO UPDATE SET hash = excluded.hash, parent_hash = excluded.parent_hash, seen_at = now()`,
 			height, hash[:], blk.Header.PrevBlock[:]); err != nil {
 			return err
 		}
-		for _, m := range matches {
+		if err := f.recordIgnored(tx, c.ignored, &hash); err != nil {
+			return err
+		}
+		for _, m := range c.deposits {
 			if err := f.recordConfirmed(tx, m, hash, height); err != nil {
 				return err
 			}
 		}
 		for txid, by := range replaced {
-			if err := f.markReplaced(tx, txid, by); err != nil {
+			if err := f.markReplaced(tx, txid, &by); err != nil {
 				return err
 			}
 		}
-		if err := f.updateConfirmations(tx, height); err != nil {
-			return err
-		}
-		_, err := tx.Exec(`UPDATE `+f.schema+`.chain_cursor SET height = $1, hash = $2, updated_at = now()`, height, hash[:])
-		return err
+		return f.updateConfirmations(tx, height)
 	})
 	if err != nil {
 		return fmt.Errorf("block %d %s: %w", height, hash, err)
 	}
 	f.mempool.confirmed(blk)
-	if len(matches) > 0 {
-		f.log.Info("block connected", "height", height, "hash", hash, "deposits", len(matches))
+	if len(c.deposits) > 0 || len(c.ignored) > 0 {
+		f.log.Info("block connected", "height", height, "hash", hash, "deposits", len(c.deposits), "ignored_outputs", len(c.ignored))
+	}
+	f.logIgnored(c.ignored)
+	return nil
+}
+
+func (f *Follower) logIgnored(ig []ignoredOutput) {
+	for _, o := range ig {
+		f.log.Warn("output to a customer's address not credited", "txid", o.txid, "vout", o.vout, "amount_sat", o.amount, "reason", o.reason)
+	}
+}
+
+// recordIgnored records outputs that are not deposits, once each.
+func (f *Follower) recordIgnored(tx *store.Tx, ig []ignoredOutput, block *chainhash.Hash) error {
+	var blockBytes []byte
+	if block != nil {
+		blockBytes = block[:]
+	}
+	for _, o := range ig {
+		if _, err := tx.Exec(`INSERT INTO `+f.schema+`.ignored_outputs (txid, vout, address_id, amount, reason, block_hash)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (txid, vout) DO UPDATE SET block_hash = coalesce(excluded.block_hash, ignored_outputs.block_hash)`,
+			o.txid[:], o.vout, o.addr.addressID, o.amount, o.reason, blockBytes); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -295,7 +397,7 @@ func (f *Follower) disconnect(ctx context.Context, cur cursor) error {
 				want[id] = true
 			}
 			for _, t := range blk.Transactions {
-				if want[t.TxHash()] {
+				if want[t.TxHash()] && !isCoinbase(t) {
 					stale = append(stale, t)
 				}
 			}
@@ -304,25 +406,29 @@ func (f *Follower) disconnect(ctx context.Context, cur cursor) error {
 		}
 	}
 	f.log.Warn("block left the best chain: disconnecting", "height", cur.height, "hash", cur.hash, "deposits", len(txids))
-	defer func() {
-		for _, t := range stale {
-			f.mempool.track(t)
-		}
-	}()
-	return f.runner.InTx(ctx, "disconnect-block", func(tx *store.Tx) error {
-		if err := f.unconfirmBlock(tx, cur.hash, inMempool); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(`DELETE FROM `+f.schema+`.chain_blocks WHERE height = $1`, cur.height); err != nil {
+	err = f.runner.InTx(ctx, "disconnect-block", func(tx *store.Tx) error {
+		if err := f.lockChain(tx); err != nil {
 			return err
 		}
 		if cur.height == 0 {
-			_, err := tx.Exec(`UPDATE ` + f.schema + `.chain_cursor SET height = NULL, hash = NULL, updated_at = now()`)
+			if err := f.moveCursor(tx, cur, 0, nil); err != nil {
+				return err
+			}
+		} else if err := f.moveCursor(tx, cur, cur.height-1, parent); err != nil {
 			return err
 		}
-		_, err := tx.Exec(`UPDATE `+f.schema+`.chain_cursor SET height = $1, hash = $2, updated_at = now()`, cur.height-1, parent)
+		if err := f.unconfirmBlock(tx, cur.hash, inMempool); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`DELETE FROM `+f.schema+`.chain_blocks WHERE height = $1`, cur.height)
 		return err
 	})
+	if err == nil {
+		for _, t := range stale {
+			f.mempool.track(t.TxHash(), decodeSpends(encodeSpends(t)))
+		}
+	}
+	return err
 }
 
 func (f *Follower) depositTxidsInBlock(ctx context.Context, hash chainhash.Hash) ([]chainhash.Hash, error) {

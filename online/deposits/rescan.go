@@ -2,9 +2,11 @@ package deposits
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
@@ -40,21 +42,39 @@ func (f *Follower) Rescan(ctx context.Context, from int32, progress Progress) (f
 		var recorded []byte
 		_ = f.runner.Pool().QueryRow(ctx, `SELECT hash FROM `+f.schema+`.chain_blocks WHERE height = $1`, h).Scan(&recorded)
 		if recorded != nil && chainhash.Hash(recorded) != hash {
-			return found, fmt.Errorf("block %d changed since it was processed (a reorganisation is in progress): let the follower catch up, then rescan again", h)
+			return found, errChanged(h)
 		}
 		blk, err := f.node.Block(ctx, hash)
 		if err != nil {
 			return found, err
 		}
-		var ms []match
-		for _, tx := range blk.Transactions {
-			ms = append(ms, f.matchTx(tx)...)
-		}
-		if len(ms) > 0 {
+		c := matchTxs(blk.Transactions, f.watch.lookup, f.rules(), false)
+		if len(c.deposits) > 0 || len(c.ignored) > 0 {
 			n := 0
 			err := f.runner.InTx(ctx, "rescan-block", func(tx *store.Tx) error {
 				n = 0
-				for _, m := range ms {
+				if err := f.lockChain(tx); err != nil {
+					return err
+				}
+				// Checked again here: the chain may have moved since the
+				// block was read, and only a block that is the stored best
+				// chain's at its height may confirm anything.
+				var stored []byte
+				var cursorHeight int32
+				if err := tx.QueryRow(`SELECT b.hash, c.height FROM `+f.schema+`.chain_cursor c
+					LEFT JOIN `+f.schema+`.chain_blocks b ON b.height = $1 WHERE c.height >= $1`, h).Scan(&stored, &cursorHeight); err != nil {
+					if errors.Is(err, pgx.ErrNoRows) {
+						return errChanged(h)
+					}
+					return err
+				}
+				if stored == nil || chainhash.Hash(stored) != hash {
+					return errChanged(h)
+				}
+				if err := f.recordIgnored(tx, c.ignored, &hash); err != nil {
+					return err
+				}
+				for _, m := range c.deposits {
 					d, ok, err := f.depositByOutpoint(tx, m.txid, m.vout)
 					if err != nil {
 						return err
@@ -68,7 +88,7 @@ func (f *Follower) Rescan(ctx context.Context, from int32, progress Progress) (f
 					n++
 				}
 				if n > 0 {
-					if err := f.updateConfirmations(tx, cur.height); err != nil {
+					if err := f.updateConfirmations(tx, cursorHeight); err != nil {
 						return err
 					}
 				}
@@ -84,4 +104,8 @@ func (f *Follower) Rescan(ctx context.Context, from int32, progress Progress) (f
 		}
 	}
 	return found, nil
+}
+
+func errChanged(h int32) error {
+	return fmt.Errorf("block %d changed since it was processed (a reorganisation is in progress): let the follower catch up, then rescan again", h)
 }

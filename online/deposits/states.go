@@ -3,6 +3,7 @@ package deposits
 import (
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/jackc/pgx/v5"
@@ -19,7 +20,12 @@ const (
 	Credited  = "credited"
 	Reorged   = "reorged"
 	Replaced  = "replaced"
+	Expired   = "expired"
 )
+
+// EventDepositExpired reports a seen deposit that left the mempool, is in no
+// block and was not replaced, for longer than the asset's seen_expiry.
+const EventDepositExpired = "deposit.expired"
 
 // row is a deposit as the state machine needs it.
 type row struct {
@@ -34,9 +40,10 @@ type row struct {
 	height        *int32
 	confirmations int32
 	loss          int64
+	coinbase      bool
 }
 
-const rowColumns = `d.id, d.txid, d.vout, d.account_id, a.name, ad.address, d.amount, d.state, d.block_height, d.confirmations, d.loss`
+const rowColumns = `d.id, d.txid, d.vout, d.account_id, a.name, ad.address, d.amount, d.state, d.block_height, d.confirmations, d.loss, d.coinbase`
 
 func (f *Follower) rowsFrom() string {
 	return f.schema + `.deposits d JOIN ` + f.schema + `.accounts a ON a.id = d.account_id JOIN ` + f.schema + `.addresses ad ON ad.id = d.address_id`
@@ -55,7 +62,7 @@ func scanRows(rows pgx.Rows) ([]row, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 		var d row
 		var txid []byte
-		err := r.Scan(&d.id, &txid, &d.vout, &d.accountID, &d.account, &d.address, &d.amount, &d.state, &d.height, &d.confirmations, &d.loss)
+		err := r.Scan(&d.id, &txid, &d.vout, &d.accountID, &d.account, &d.address, &d.amount, &d.state, &d.height, &d.confirmations, &d.loss, &d.coinbase)
 		copy(d.txid[:], txid)
 		return d, err
 	})
@@ -120,9 +127,9 @@ func (f *Follower) insertDeposit(tx *store.Tx, m match, state string, block *cha
 		blockBytes = block[:]
 	}
 	var id int64
-	if err := tx.QueryRow(`INSERT INTO `+f.schema+`.deposits (txid, vout, address_id, account_id, amount, state, block_hash, block_height, confirmations)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		m.txid[:], m.vout, m.addr.addressID, m.addr.accountID, m.amount, state, blockBytes, height, boolInt(height != nil)).Scan(&id); err != nil {
+	if err := tx.QueryRow(`INSERT INTO `+f.schema+`.deposits (txid, vout, address_id, account_id, amount, state, block_hash, block_height, confirmations, spends, coinbase)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		m.txid[:], m.vout, m.addr.addressID, m.addr.accountID, m.amount, state, blockBytes, height, boolInt(height != nil), m.spends, m.coinbase).Scan(&id); err != nil {
 		return row{}, err
 	}
 	d, ok, err := f.depositByOutpoint(tx, m.txid, m.vout)
@@ -145,7 +152,7 @@ func (f *Follower) setState(tx *store.Tx, d *row, state string, block *chainhash
 		blockBytes = block[:]
 	}
 	d.state, d.height, d.confirmations = state, height, confirmations
-	_, err := tx.Exec(`UPDATE `+f.schema+`.deposits SET state = $2, block_hash = $3, block_height = $4, confirmations = $5, loss = $6, updated_at = now() WHERE id = $1`,
+	_, err := tx.Exec(`UPDATE `+f.schema+`.deposits SET state = $2, block_hash = $3, block_height = $4, confirmations = $5, loss = $6, missing_since = NULL, updated_at = now() WHERE id = $1`,
 		d.id, state, blockBytes, height, confirmations, d.loss)
 	return err
 }
@@ -165,7 +172,7 @@ func (f *Follower) recordSeen(tx *store.Tx, m match) error {
 			return err
 		}
 		return f.emit(tx, events.DepositSeen, d, nil)
-	case d.state == Reorged:
+	case d.state == Reorged || d.state == Expired:
 		// Back in the mempool: pending again. (A replaced deposit stays
 		// replaced until its own transaction confirms: a node may keep a
 		// transaction whose conflict already confirmed.)
@@ -202,7 +209,7 @@ func (f *Follower) recordConfirmed(tx *store.Tx, m match, hash chainhash.Hash, h
 		if err := f.setState(tx, &d, Confirmed, &hash, &h, 1); err != nil {
 			return err
 		}
-	case d.state == Reorged || d.state == Replaced:
+	case d.state == Reorged || d.state == Replaced || d.state == Expired:
 		if err := f.setState(tx, &d, Confirmed, &hash, &h, 1); err != nil {
 			return err
 		}
@@ -219,15 +226,22 @@ func (f *Follower) recordConfirmed(tx *store.Tx, m match, hash chainhash.Hash, h
 // updateConfirmations recomputes the confirmations of every confirmed
 // deposit against the new tip height, and credits those that reached the
 // threshold. Because it recomputes from stored heights, a missed update is
-// repaired by the next block.
+// repaired by the next block. Only deposits whose block (height and hash) is
+// the one stored at that height in the best chain count: a deposit recorded
+// in a block that left the chain is never credited.
 func (f *Follower) updateConfirmations(tx *store.Tx, tip int32) error {
-	open, err := f.deposits(tx, `d.state = 'confirmed'`)
+	open, err := f.deposits(tx, `d.state = 'confirmed' AND EXISTS (SELECT 1 FROM `+f.schema+`.chain_blocks b
+		WHERE b.height = d.block_height AND b.hash = d.block_hash)`)
 	if err != nil {
 		return err
 	}
 	for _, d := range open {
 		conf := tip - *d.height + 1
-		if conf >= int32(f.cfg.Confirmations) {
+		need := int32(f.cfg.Confirmations)
+		if d.coinbase {
+			need = max(need, coinbaseMaturity)
+		}
+		if conf >= need {
 			if err := f.credit(tx, d, conf); err != nil {
 				return err
 			}
@@ -308,8 +322,8 @@ func (f *Follower) unconfirmBlock(tx *store.Tx, hash chainhash.Hash, inMempool m
 }
 
 // markReplaced records that every unconfirmed deposit of txid lost to the
-// conflicting transaction by.
-func (f *Follower) markReplaced(tx *store.Tx, txid, by chainhash.Hash) error {
+// conflicting transaction by (nil when only the spent input is known).
+func (f *Follower) markReplaced(tx *store.Tx, txid chainhash.Hash, by *chainhash.Hash) error {
 	ds, err := f.deposits(tx, `d.txid = $1 AND d.state = 'seen'`, txid[:])
 	if err != nil {
 		return err
@@ -321,10 +335,36 @@ func (f *Follower) markReplaced(tx *store.Tx, txid, by chainhash.Hash) error {
 		if err := f.setState(tx, &d, Replaced, nil, nil, 0); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`UPDATE `+f.schema+`.deposits SET replaced_by = $2 WHERE id = $1`, d.id, by[:]); err != nil {
+		extra := map[string]any{"replaced_by": nil}
+		if by != nil {
+			if _, err := tx.Exec(`UPDATE `+f.schema+`.deposits SET replaced_by = $2 WHERE id = $1`, d.id, by[:]); err != nil {
+				return err
+			}
+			extra["replaced_by"] = by.String()
+		}
+		if err := f.emit(tx, events.DepositReplaced, d, extra); err != nil {
 			return err
 		}
-		if err := f.emit(tx, events.DepositReplaced, d, map[string]any{"replaced_by": by.String()}); err != nil {
+	}
+	return nil
+}
+
+// markExpired resolves the seen deposits of txid that stayed missing from
+// the mempool and from every block for longer than expiry: their pending
+// amount is removed. Re-checked here, inside the transaction.
+func (f *Follower) markExpired(tx *store.Tx, txid chainhash.Hash, expiry time.Duration) error {
+	ds, err := f.deposits(tx, `d.txid = $1 AND d.state = 'seen' AND d.missing_since <= now() - make_interval(secs => $2)`, txid[:], expiry.Seconds())
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if err := f.post(tx, "deposit.expired", d, 0, -d.amount, 0); err != nil {
+			return err
+		}
+		if err := f.setState(tx, &d, Expired, nil, nil, 0); err != nil {
+			return err
+		}
+		if err := f.emit(tx, EventDepositExpired, d, map[string]any{"expired_after": expiry.String()}); err != nil {
 			return err
 		}
 	}
