@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -53,6 +54,8 @@ type Follower struct {
 	// networkOK is false until the node's network was checked, and again
 	// after any failed step (a reconnect may reach another node).
 	networkOK bool
+	// lostRaces counts steps that found the cursor moved by another writer.
+	lostRaces atomic.Int64
 }
 
 // NewFollower returns a follower for l's asset reading from node.
@@ -183,6 +186,7 @@ func (f *Follower) Step(ctx context.Context) (progressed bool, err error) {
 	}
 	defer func() {
 		if errors.Is(err, errCursorMoved) {
+			f.lostRaces.Add(1)
 			f.log.Info("chain cursor moved by another writer: reading it again")
 			progressed, err = true, nil
 		}

@@ -179,6 +179,10 @@ func TestZeroValueOutputDoesNotStopTheFollower(t *testing.T) {
 	if av, pend := e.balance("olga"); av != 21_000 || pend != 0 {
 		t.Fatalf("olga %d/%d", av, pend)
 	}
+	var reason string
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT reason FROM btc.ignored_outputs WHERE amount = 0`).Scan(&reason); err != nil || reason != ReasonZeroValue {
+		t.Fatalf("the zero-value output is recorded as %q, %v", reason, err)
+	}
 	e.invariants()
 }
 

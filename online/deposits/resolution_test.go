@@ -1,0 +1,239 @@
+package deposits
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/online/chain"
+	"github.com/cryptoassets/cryptoassets/online/events"
+)
+
+// droppingNode wraps the real node and shows some mempool transactions as
+// dropped (evicted, or expired from the mempool) with nothing else
+// spending their inputs: btcd cannot be made to evict one, so the fault is
+// injected.
+type droppingNode struct {
+	chain.Node
+	mu      sync.Mutex
+	dropped map[chainhash.Hash]*wire.MsgTx
+}
+
+func (d *droppingNode) get(id chainhash.Hash) (*wire.MsgTx, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	tx, ok := d.dropped[id]
+	return tx, ok
+}
+
+func (d *droppingNode) MempoolTxids(ctx context.Context) ([]chainhash.Hash, error) {
+	ids, err := d.Node.MempoolTxids(ctx)
+	var out []chainhash.Hash
+	for _, id := range ids {
+		if _, ok := d.get(id); !ok {
+			out = append(out, id)
+		}
+	}
+	return out, err
+}
+
+func (d *droppingNode) Transaction(ctx context.Context, id chainhash.Hash) (*wire.MsgTx, error) {
+	if _, ok := d.get(id); ok {
+		return nil, fmt.Errorf("%w: %s", chain.ErrNoTransaction, id)
+	}
+	return d.Node.Transaction(ctx, id)
+}
+
+func (d *droppingNode) IsUnspent(ctx context.Context, op wire.OutPoint) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, tx := range d.dropped {
+		if op.Hash == id {
+			return false, nil // a dropped transaction's outputs do not exist
+		}
+		for _, in := range tx.TxIn {
+			if in.PreviousOutPoint == op {
+				return true, nil // and nothing spends its inputs
+			}
+		}
+	}
+	return d.Node.IsUnspent(ctx, op)
+}
+
+// A seen deposit that left the mempool, is in no block and whose inputs
+// nobody spent expires after seen_expiry with an event; if it confirms
+// later after all, it is credited.
+func TestSeenDepositMissingFromMempoolExpires(t *testing.T) {
+	e := newEnv(t)
+	view := &droppingNode{Node: e.chain, dropped: map[chainhash.Hash]*wire.MsgTx{}}
+	f := NewFollower(e.ledger, view, Config{Confirmations: 1, StartHeight: -1, SeenExpiry: 50 * time.Millisecond}, nil)
+	e.sync(f)
+	quinn := e.account("quinn", 1)
+	pay, err := e.faucet.Pay(e.ctx, devenv.Payment{Address: quinn[0], Amount: 18_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sync(f)
+	view.mu.Lock()
+	view.dropped[pay.TxHash()] = pay
+	view.mu.Unlock()
+	e.sync(f) // found missing: the clock starts
+	if st := e.states(); st[Seen] != 1 {
+		t.Fatalf("just missing: %v", st)
+	}
+	time.Sleep(100 * time.Millisecond)
+	e.sync(f)
+	if st := e.states(); st[Expired] != 1 || len(st) != 1 {
+		t.Fatalf("after seen_expiry: %v", st)
+	}
+	if av, pend := e.balance("quinn"); av != 0 || pend != 0 {
+		t.Fatalf("quinn %d/%d after expiry", av, pend)
+	}
+	if ev := e.eventCounts(); ev[EventDepositExpired] != 1 {
+		t.Fatalf("events %v", ev)
+	}
+	e.invariants()
+	// It was only dropped by our node: a miner still had it.
+	view.mu.Lock()
+	delete(view.dropped, pay.TxHash())
+	view.mu.Unlock()
+	e.mine(1)
+	e.sync(f)
+	if st := e.states(); st[Credited] != 1 {
+		t.Fatalf("after it confirmed: %v", st)
+	}
+	if av, pend := e.balance("quinn"); av != 18_000 || pend != 0 {
+		t.Fatalf("quinn %d/%d", av, pend)
+	}
+	e.invariants()
+}
+
+// A seen deposit whose input another transaction spent while the service
+// was down, and which nothing tracked (no replacement pays us, the node no
+// longer has it), is replaced once the follower has caught up.
+func TestSeenDepositWhoseInputWasSpentElsewhereIsReplaced(t *testing.T) {
+	e := newEnv(t)
+	f := e.follower(1)
+	e.sync(f)
+	rob := e.account("rob", 1)
+	orig, err := e.faucet.Build(e.ctx, []devenv.Payment{{Address: rob[0], Amount: 26_000}}, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.chain.Broadcast(e.ctx, orig); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(f)
+	if _, err := e.faucet.Replace(e.ctx, orig, e.prevValue(orig), nil, 30_000); err != nil {
+		t.Fatal(err)
+	}
+	// A restarted process whose stored inputs were lost (recorded before
+	// they were kept): only the node's answers can resolve it.
+	if _, err := e.runner.Pool().Exec(e.ctx, `UPDATE btc.deposits SET spends = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	restarted := e.follower(1)
+	e.sync(restarted)
+	// Without the inputs, the deposit can only expire; with them restored
+	// by a second start, it is replaced at once.
+	if _, err := e.runner.Pool().Exec(e.ctx, `UPDATE btc.deposits SET spends = $1`, encodeSpends(orig)); err != nil {
+		t.Fatal(err)
+	}
+	again := e.follower(1)
+	e.sync(again)
+	if st := e.states(); st[Replaced] != 1 || len(st) != 1 {
+		t.Fatalf("states %v", st)
+	}
+	if av, pend := e.balance("rob"); av != 0 || pend != 0 {
+		t.Fatalf("rob %d/%d", av, pend)
+	}
+	if ev := e.eventCounts(); ev[events.DepositReplaced] != 1 {
+		t.Fatalf("events %v", ev)
+	}
+	e.invariants()
+}
+
+// An output below the asset's minimum deposit is recorded with its reason
+// and never credited; the larger one beside it is.
+func TestBelowMinimumOutputIgnoredWithReason(t *testing.T) {
+	e := newEnv(t)
+	f := NewFollower(e.ledger, e.chain, Config{Confirmations: 1, StartHeight: -1, MinDeposit: 10_000}, nil)
+	e.sync(f)
+	sam := e.account("sam", 2)
+	if _, err := e.faucet.Pay(e.ctx, devenv.Payment{Address: sam[0], Amount: 5_000}, devenv.Payment{Address: sam[1], Amount: 20_000}); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(f)
+	e.mine(1)
+	e.sync(f)
+	if st := e.states(); st[Credited] != 1 || len(st) != 1 {
+		t.Fatalf("states %v", st)
+	}
+	if av, pend := e.balance("sam"); av != 20_000 || pend != 0 {
+		t.Fatalf("sam %d/%d", av, pend)
+	}
+	var reason string
+	var amount int64
+	var inBlock bool
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT reason, amount, block_hash IS NOT NULL FROM btc.ignored_outputs`).Scan(&reason, &amount, &inBlock); err != nil {
+		t.Fatal(err)
+	}
+	if reason != ReasonBelowMinimum || amount != 5_000 || !inBlock {
+		t.Fatalf("ignored output: %s %d in block %v", reason, amount, inBlock)
+	}
+	e.invariants()
+}
+
+// Two followers of one asset (two `serve` processes) run side by side: their
+// block transactions are serialised, the loser of each race writes nothing,
+// and every deposit is credited exactly once.
+func TestTwoFollowersForOneAssetAreSerialised(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.follower(2), e.follower(2)
+	e.sync(a)
+	tess := e.account("tess", 12)
+	for i, addr := range tess {
+		if _, err := e.faucet.Pay(e.ctx, devenv.Payment{Address: addr, Amount: int64(10_000 + i)}); err != nil {
+			t.Fatal(err)
+		}
+		e.mine(1)
+	}
+	e.mine(2)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, f := range []*Follower{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = f.SyncToTip(e.ctx) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	races := a.lostRaces.Load() + b.lostRaces.Load()
+	t.Logf("lost races: %d + %d", a.lostRaces.Load(), b.lostRaces.Load())
+	if races == 0 {
+		t.Fatal("the two followers never collided: the test proved nothing")
+	}
+	if st := e.states(); st[Credited] != 12 || len(st) != 1 {
+		t.Fatalf("states %v", st)
+	}
+	var want int64
+	for i := range tess {
+		want += int64(10_000 + i)
+	}
+	if av, pend := e.balance("tess"); av != want || pend != 0 {
+		t.Fatalf("tess %d/%d, want %d", av, pend, want)
+	}
+	if ev := e.eventCounts(); ev[events.DepositCredited] != 12 || ev[events.DepositSeen] != 12 {
+		t.Fatalf("events %v", ev)
+	}
+	e.invariants()
+}
