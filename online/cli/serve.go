@@ -50,6 +50,10 @@ func serveCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				// A node on another network is refused before anything runs.
+				if err := f.CheckNetwork(c.Context); err != nil {
+					return err
+				}
 				workers.Add(1)
 				go func() { defer workers.Done(); _ = f.Run(ctx) }()
 			}
@@ -119,7 +123,8 @@ func followerFor(e *env, name string) (*deposits.Follower, error) {
 	if err != nil {
 		return nil, fmt.Errorf("assets.%s: %w", name, err)
 	}
-	return deposits.NewFollower(l, node, deposits.Config{Confirmations: a.Confirmations, StartHeight: *a.StartHeight, Poll: a.PollInterval.Duration}, e.log), nil
+	return deposits.NewFollower(l, node, deposits.Config{Confirmations: a.Confirmations, StartHeight: *a.StartHeight, Poll: a.PollInterval.Duration,
+		MinDeposit: *a.MinDepositSat, SeenExpiry: a.SeenExpiry.Duration}, e.log), nil
 }
 
 // issuerFor returns the address issuer of an asset, or nil when no hot

@@ -87,6 +87,13 @@ type Asset struct {
 	StartHeight *int32 `toml:"start_height"`
 	// PollInterval is how often the follower asks the node for news.
 	PollInterval Duration `toml:"poll_interval"`
+	// MinDepositSat is the smallest output to a customer's address that is
+	// credited; smaller ones are recorded as ignored. Default 546 (dust).
+	MinDepositSat *int64 `toml:"min_deposit_sat"`
+	// SeenExpiry is how long an unconfirmed deposit may be missing from the
+	// node's mempool (in no block, inputs unspent) before it expires and its
+	// pending amount is removed. Default 72h.
+	SeenExpiry Duration `toml:"seen_expiry"`
 }
 
 // Networks are the accepted network names.
@@ -247,6 +254,13 @@ func (c *Config) defaults() {
 		if a.PollInterval.Duration == 0 {
 			a.PollInterval.Duration = 2 * time.Second
 		}
+		if a.MinDepositSat == nil {
+			dust := int64(546)
+			a.MinDepositSat = &dust
+		}
+		if a.SeenExpiry.Duration == 0 {
+			a.SeenExpiry.Duration = 72 * time.Hour
+		}
 		if a.Confirmations == 0 {
 			a.Confirmations = 6
 			if a.Network == "regtest" {
@@ -309,6 +323,12 @@ func (c *Config) Validate() error {
 		}
 		if a.PollInterval.Duration < 100*time.Millisecond || a.PollInterval.Duration > time.Hour {
 			bad(key+".poll_interval", "%s: use 100ms to 1h", a.PollInterval.Duration)
+		}
+		if a.MinDepositSat != nil && (*a.MinDepositSat < 1 || *a.MinDepositSat > 100_000_000) {
+			bad(key+".min_deposit_sat", "%d is out of range: use 1 to 100000000 (546, the dust limit, is usual)", *a.MinDepositSat)
+		}
+		if a.SeenExpiry.Duration < time.Minute || a.SeenExpiry.Duration > 60*24*time.Hour {
+			bad(key+".seen_expiry", "%s: use 1m to 1440h (72h is the default)", a.SeenExpiry.Duration)
 		}
 	}
 	for i, w := range c.Webhooks {

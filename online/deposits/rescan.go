@@ -20,6 +20,9 @@ type Progress func(done, total int)
 // nothing that is already right, so running it twice is harmless. It refuses
 // to run ahead of the follower, and stops if the chain changed under it.
 func (f *Follower) Rescan(ctx context.Context, from int32, progress Progress) (found int, err error) {
+	if err := f.CheckNetwork(ctx); err != nil {
+		return 0, err
+	}
 	cur, err := f.cursor(ctx)
 	if err != nil {
 		return 0, err
