@@ -135,41 +135,47 @@ func (b *Broadcaster) close(ctx context.Context, txid chainhash.Hash, outcome, m
 	})
 }
 
-// Resolve settles every open record: a txid the node knows (mempool or
-// chain) is closed as accepted; otherwise the same bytes are sent again.
-// It returns the records it looked at.
+// Resolve settles every open record: a transaction the node knows (in its
+// mempool, with an output in the chain's coins, or in a block since it was
+// opened) is closed as accepted; otherwise the same bytes are sent again.
+// None of this needs the node's transaction index. It returns the records it
+// looked at.
 func (b *Broadcaster) Resolve(ctx context.Context) ([]Record, error) {
-	rows, err := b.runner.Pool().Query(ctx, `SELECT txid, raw_tx FROM `+b.schema+`.broadcasts WHERE closed_at IS NULL ORDER BY id`)
+	rows, err := b.runner.Pool().Query(ctx, `SELECT txid, raw_tx, opened_at FROM `+b.schema+`.broadcasts WHERE closed_at IS NULL ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	type open struct {
-		txid chainhash.Hash
-		raw  []byte
+		txid   chainhash.Hash
+		raw    []byte
+		opened time.Time
 	}
 	var opens []open
 	for rows.Next() {
 		var id, raw []byte
-		if err := rows.Scan(&id, &raw); err != nil {
+		var opened time.Time
+		if err := rows.Scan(&id, &raw, &opened); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		opens = append(opens, open{txid: chainhash.Hash(id), raw: raw})
+		opens = append(opens, open{txid: chainhash.Hash(id), raw: raw, opened: opened})
 	}
 	rows.Close()
 	var out []Record
 	for _, o := range opens {
-		if _, err := b.node.Transaction(ctx, o.txid); err == nil {
-			if err := b.close(ctx, o.txid, Accepted, "found on the node when resolving"); err != nil {
+		var tx wire.MsgTx
+		if err := tx.Deserialize(bytes.NewReader(o.raw)); err != nil {
+			return out, fmt.Errorf("broadcast %s: stored bytes unreadable: %w", o.txid, err)
+		}
+		where, err := b.find(ctx, &tx, o.opened)
+		if err != nil {
+			return out, err
+		}
+		if where != "" {
+			if err := b.close(ctx, o.txid, Accepted, "found "+where+" when resolving"); err != nil {
 				return out, err
 			}
-		} else if !errors.Is(err, chain.ErrNoTransaction) {
-			return out, err
 		} else {
-			var tx wire.MsgTx
-			if err := tx.Deserialize(bytes.NewReader(o.raw)); err != nil {
-				return out, fmt.Errorf("broadcast %s: stored bytes unreadable: %w", o.txid, err)
-			}
 			if _, err := b.runner.Pool().Exec(ctx, `UPDATE `+b.schema+`.broadcasts SET attempts = attempts + 1 WHERE txid = $1`, o.txid[:]); err != nil {
 				return out, err
 			}
@@ -184,6 +190,60 @@ func (b *Broadcaster) Resolve(ctx context.Context) ([]Record, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// maxResolveScan bounds the blocks Resolve reads looking for a transaction.
+const maxResolveScan = 2016
+
+// find says where the node has tx ("" when nowhere): in its mempool, by an
+// output still among the chain's coins, or in a best-chain block since the
+// broadcast was opened (from the follower's stored blocks, or the last day
+// of blocks when it has none that recent).
+func (b *Broadcaster) find(ctx context.Context, tx *wire.MsgTx, opened time.Time) (string, error) {
+	txid := tx.TxHash()
+	if _, err := b.node.Transaction(ctx, txid); err == nil {
+		return "on the node", nil
+	} else if !errors.Is(err, chain.ErrNoTransaction) {
+		return "", err
+	}
+	for i := range tx.TxOut {
+		ok, err := b.node.IsUnspent(ctx, wire.OutPoint{Hash: txid, Index: uint32(i)})
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return "among the chain's coins", nil
+		}
+	}
+	tip, _, err := b.node.Tip(ctx)
+	if err != nil {
+		return "", err
+	}
+	var from *int32
+	if err := b.runner.Pool().QueryRow(ctx, `SELECT min(height) FROM `+b.schema+`.chain_blocks WHERE seen_at >= $1::timestamptz - interval '2 hours'`, opened).Scan(&from); err != nil {
+		return "", err
+	}
+	start := tip - 144
+	if from != nil {
+		start = *from
+	}
+	start = max(start, tip-maxResolveScan, 0)
+	for h := tip; h >= start; h-- {
+		hash, err := b.node.BlockHash(ctx, h)
+		if err != nil {
+			return "", err
+		}
+		blk, err := b.node.Block(ctx, hash)
+		if err != nil {
+			return "", err
+		}
+		for _, t := range blk.Transactions {
+			if t.TxHash() == txid {
+				return fmt.Sprintf("in block %d", h), nil
+			}
+		}
+	}
+	return "", nil
 }
 
 const recordColumns = `id, txid, kind, opened_at, closed_at, coalesce(outcome, ''), coalesce(error, ''), attempts`

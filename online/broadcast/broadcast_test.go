@@ -43,6 +43,7 @@ type fixture struct {
 	faucet *devenv.Faucet
 	node   *faultyNode
 	b      *Broadcaster
+	btcd   *devenv.Btcd
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -55,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{ctx: ctx, faucet: devenv.NewFaucet(real), node: node, b: b}
+	return &fixture{ctx: ctx, faucet: devenv.NewFaucet(real), node: node, b: b, btcd: n}
 }
 
 func (f *fixture) tx(t *testing.T) *wire.MsgTx {

@@ -1,0 +1,95 @@
+package broadcast
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/online/chain"
+)
+
+// noTxIndexNode wraps the real node (started with --txindex) and answers
+// getrawtransaction as a node without a transaction index does: mempool
+// transactions only.
+type noTxIndexNode struct{ *faultyNode }
+
+func (n noTxIndexNode) Transaction(ctx context.Context, id chainhash.Hash) (*wire.MsgTx, error) {
+	pool, err := n.MempoolTxids(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pool {
+		if p == id {
+			return n.faultyNode.Transaction(ctx, id)
+		}
+	}
+	return nil, fmt.Errorf("%w: %s (no transaction index)", chain.ErrNoTransaction, id)
+}
+
+// spendAll signs a transaction spending every output of tx (all pay the
+// faucet key) back to the faucet.
+func spendAll(t *testing.T, tx *wire.MsgTx) *wire.MsgTx {
+	t.Helper()
+	out := wire.NewMsgTx(2)
+	prevs := map[wire.OutPoint]*wire.TxOut{}
+	var total int64
+	for i, o := range tx.TxOut {
+		op := wire.OutPoint{Hash: tx.TxHash(), Index: uint32(i)}
+		out.AddTxIn(wire.NewTxIn(&op, nil, nil))
+		prevs[op] = o
+		total += o.Value
+	}
+	script, _ := txscript.PayToAddrScript(devenv.FaucetAddress())
+	out.AddTxOut(wire.NewTxOut(total-20_000, script))
+	fetcher := txscript.NewMultiPrevOutFetcher(prevs)
+	hashes := txscript.NewTxSigHashes(out, fetcher)
+	for i, in := range out.TxIn {
+		prev := prevs[in.PreviousOutPoint]
+		wit, err := txscript.WitnessSignature(out, hashes, i, prev.Value, prev.PkScript, txscript.SigHashAll, devenv.FaucetKey(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.TxIn[i].Witness = wit
+	}
+	return out
+}
+
+// A broadcast whose reply was lost, that confirmed and whose outputs were
+// all spent since, is resolved as accepted by a node without a transaction
+// index: the resolver reads the blocks since it was opened.
+func TestResolveNeedsNoTransactionIndex(t *testing.T) {
+	f := newFixture(t)
+	node := noTxIndexNode{f.node}
+	b, err := New(f.b.runner, "btc", node, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := f.tx(t)
+	f.node.lostReply = true
+	if _, err := b.Submit(f.ctx, "cold_topup", tx); err == nil {
+		t.Fatal("the lost reply was not noticed")
+	}
+	f.node.lostReply = false
+	n := f.btcd
+	if _, err := n.Generate(f.ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.node.Node.Broadcast(f.ctx, spendAll(t, tx)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Generate(f.ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := b.Resolve(f.ctx)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("resolve: %+v %v", rs, err)
+	}
+	if rs[0].Outcome != Accepted || f.node.sent != 1 {
+		t.Fatalf("a confirmed broadcast resolved as %q (%s), sent %d times", rs[0].Outcome, rs[0].Error, f.node.sent)
+	}
+}
