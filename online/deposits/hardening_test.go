@@ -287,3 +287,54 @@ func TestFollowerRefusesANodeOnAnotherNetwork(t *testing.T) {
 		t.Fatalf("cursor %d, %v: nothing may be written", h, err)
 	}
 }
+
+// The runbook's "move the cursor back and rescan", done right after a
+// reorganisation the follower has not processed yet: the deposit left in
+// the stale block is never credited.
+func TestCursorMovedBackAcrossAReorgNeverCreditsTheStaleDeposit(t *testing.T) {
+	e := newEnv(t)
+	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
+	otherChain := chain.NewRPCNode(other.Client)
+	e.peer(other, "connect")
+	e.waitFor("sync", func() bool { return tip(e, e.chain) == tip(e, otherChain) })
+	f := e.follower(2)
+	e.sync(f)
+	uma := e.account("uma", 1)
+	e.peer(other, "disconnect")
+	pay, err := e.faucet.Build(e.ctx, []devenv.Payment{{Address: uma[0], Amount: 44_000}}, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.chain.Broadcast(e.ctx, pay); err != nil {
+		t.Fatal(err)
+	}
+	e.mine(1)
+	e.sync(f)
+	height, err := f.Height(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := devenv.NewFaucet(otherChain).Replace(e.ctx, pay, e.prevValue(pay), nil, 20_000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Generate(e.ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	e.peer(other, "connect")
+	e.waitFor("the reorg", func() bool { return tip(e, e.chain) == tip(e, otherChain) })
+	// The operator moves the cursor back below the deposit's block.
+	if _, err := e.runner.Pool().Exec(e.ctx, `UPDATE btc.chain_cursor SET height = $1, hash = (SELECT hash FROM btc.chain_blocks WHERE height = $1)`, height-1); err != nil {
+		t.Fatal(err)
+	}
+	restarted := e.follower(2)
+	e.sync(restarted)
+	e.mine(2)
+	e.sync(restarted)
+	if st := e.states(); st[Credited] != 0 || st[Confirmed] != 0 {
+		t.Fatalf("the double-spent deposit: %v", st)
+	}
+	if av, _ := e.balance("uma"); av != 0 {
+		t.Fatalf("uma available %d", av)
+	}
+	e.invariants()
+}
