@@ -4,6 +4,8 @@
 //	seen → confirmed → credited        (the happy path)
 //	confirmed/credited → seen|reorged  (its block left the best chain)
 //	seen → replaced                    (a conflicting transaction won)
+//	seen → expired                     (dropped from the mempool, in no block)
+//	reorged/replaced/expired → seen|confirmed (the transaction came back)
 //
 // The Follower reads blocks from a stored cursor, one at a time: it fetches
 // over RPC first, then records the block, the deposits in it, the new
@@ -12,6 +14,14 @@
 // is disconnected (its deposits return to seen, or become reorged when the
 // node no longer has their transaction; a credited one is reversed with a
 // compensating ledger entry and an alert event) until the chains agree.
+//
+// Block and mempool transactions go through one pure matcher (match.go):
+// transactions and the watch set in, deposits and ignored outputs (zero,
+// below min_deposit_sat, impossible amounts) out, so no block content can
+// make a write fail; it is fuzzed. Each block's transaction takes an
+// advisory lock for the asset and moves the cursor by compare-and-set, so a
+// second follower or a rescan that read a stale cursor writes nothing; only
+// a deposit whose (height, hash) is the stored best chain's is credited.
 //
 // Outputs are matched against an in-memory set of every watched script, so
 // the cost per output does not grow with the number of addresses; the set is
