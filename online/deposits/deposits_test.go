@@ -61,10 +61,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env { return newEnvB(t) }
 
-func newEnvB(t testing.TB) *env {
+func newEnvB(t testing.TB) *env { return newEnvWith(t, devenv.BtcdOptions{}) }
+
+func newEnvWith(t testing.TB, opt devenv.BtcdOptions) *env {
 	t.Helper()
 	ctx := testenv.Ctx(t, 5*time.Minute)
-	node := testenv.NewNode(t, devenv.BtcdOptions{})
+	node := testenv.NewNode(t, opt)
 	runner := storetest.Runner(t, 16, "btc")
 	l, err := ledger.New(runner, "btc")
 	if err != nil {

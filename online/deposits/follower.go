@@ -337,6 +337,11 @@ func (f *Follower) connect(ctx context.Context, cur cursor, height int32, blk *w
 		return fmt.Errorf("block %d %s: %w", height, hash, err)
 	}
 	f.mempool.confirmed(blk)
+	resolved := make([]chainhash.Hash, 0, len(replaced))
+	for id := range replaced {
+		resolved = append(resolved, id)
+	}
+	f.mempool.forget(resolved)
 	if len(c.deposits) > 0 || len(c.ignored) > 0 {
 		f.log.Info("block connected", "height", height, "hash", hash, "deposits", len(c.deposits), "ignored_outputs", len(c.ignored))
 	}

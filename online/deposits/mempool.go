@@ -79,6 +79,29 @@ func (m *mempoolState) confirmed(blk *wire.MsgBlock) {
 	}
 }
 
+// forget stops tracking resolved deposit transactions.
+func (m *mempoolState) forget(ids []chainhash.Hash) {
+	if len(ids) == 0 {
+		return
+	}
+	drop := make(map[chainhash.Hash]bool, len(ids))
+	for _, id := range ids {
+		drop[id] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for op, set := range m.inputs {
+		for id := range set {
+			if drop[id] {
+				delete(set, id)
+			}
+		}
+		if len(set) == 0 {
+			delete(m.inputs, op)
+		}
+	}
+}
+
 func (m *mempoolState) isExamined(id chainhash.Hash) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -158,6 +181,11 @@ func (f *Follower) scanMempool(ctx context.Context) error {
 			return err
 		}
 		f.logIgnored(c.ignored)
+		resolved := append(append([]chainhash.Hash(nil), res.gone...), res.expired...)
+		for id := range replaced {
+			resolved = append(resolved, id)
+		}
+		f.mempool.forget(resolved)
 	}
 	f.mempool.markExamined(fetchedIDs, current)
 	return nil

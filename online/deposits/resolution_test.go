@@ -237,3 +237,68 @@ func TestTwoFollowersForOneAssetAreSerialised(t *testing.T) {
 	}
 	e.invariants()
 }
+
+// A coinbase paying a customer's address is credited no earlier than its
+// maturity (100 blocks), whatever the asset's confirmations.
+func TestCoinbaseDepositCreditedOnlyWhenMature(t *testing.T) {
+	ours, err := testKey{seed: "deposits-test"}.Derive(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The node mines to the faucet and to our address, choosing at random.
+	e := newEnvWith(t, devenv.BtcdOptions{ExtraArgs: []string{"--miningaddr=" + ours.Address}})
+	f := e.follower(1)
+	e.sync(f)
+	if as := e.account("vera", 1); as[0] != ours.Address {
+		t.Fatalf("issued %s, want %s", as[0], ours.Address)
+	}
+	var reward int64
+	for i := 0; reward == 0; i++ {
+		if i == 64 {
+			t.Fatal("no block paid our address")
+		}
+		hashes, err := e.node.Generate(e.ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := chainhash.NewHashFromStr(hashes[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, err := e.chain.Block(e.ctx, *h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range blk.Transactions[0].TxOut {
+			if string(o.PkScript) == string(ours.Script) {
+				reward = o.Value
+			}
+		}
+	}
+	e.sync(f)
+	var cb bool
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT bool_and(coinbase) FROM btc.deposits`).Scan(&cb); err != nil || !cb {
+		t.Fatalf("the coinbase deposit is not marked: %v %v", cb, err)
+	}
+	// Other blocks may pay us too; only the first one is followed here.
+	e.mine(coinbaseMaturity - 2)
+	e.sync(f)
+	var state string
+	var conf int
+	first := `SELECT state, confirmations FROM btc.deposits ORDER BY block_height LIMIT 1`
+	if err := e.runner.Pool().QueryRow(e.ctx, first).Scan(&state, &conf); err != nil {
+		t.Fatal(err)
+	}
+	if state != Confirmed || conf != coinbaseMaturity-1 {
+		t.Fatalf("at %d confirmations the coinbase deposit is %s", conf, state)
+	}
+	e.mine(1)
+	e.sync(f)
+	if err := e.runner.Pool().QueryRow(e.ctx, first).Scan(&state, &conf); err != nil {
+		t.Fatal(err)
+	}
+	if state != Credited || conf != coinbaseMaturity {
+		t.Fatalf("at %d confirmations the coinbase deposit is %s", conf, state)
+	}
+	e.invariants()
+}
