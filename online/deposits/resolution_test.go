@@ -2,7 +2,9 @@ package deposits
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -301,4 +303,58 @@ func TestCoinbaseDepositCreditedOnlyWhenMature(t *testing.T) {
 		t.Fatalf("at %d confirmations the coinbase deposit is %s", conf, state)
 	}
 	e.invariants()
+}
+
+// switchingNode wraps the real node; after a dropped connection it answers
+// as another node would (the address now reaches a mainnet node).
+type switchingNode struct {
+	chain.Node
+	down    bool
+	network string
+}
+
+func (s *switchingNode) Tip(ctx context.Context) (int32, chainhash.Hash, error) {
+	if s.down {
+		return 0, chainhash.Hash{}, errFlaky
+	}
+	return s.Node.Tip(ctx)
+}
+
+func (s *switchingNode) Network(ctx context.Context) (string, error) {
+	if s.network != "" {
+		return s.network, nil
+	}
+	return s.Node.Network(ctx)
+}
+
+// The node's network is checked again after every reconnect: a follower
+// that reaches a node of another chain stops, naming both.
+func TestFollowerRechecksTheNetworkAfterAReconnect(t *testing.T) {
+	e := newEnv(t)
+	view := &switchingNode{Node: e.chain}
+	f := NewFollower(e.ledger, view, Config{Confirmations: 1, StartHeight: -1, Poll: 10 * time.Millisecond}, nil)
+	e.sync(f)
+	before, err := f.Height(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view.down = true
+	if _, err := f.Step(e.ctx); err == nil {
+		t.Fatal("a step against a node that is down succeeded")
+	}
+	view.down, view.network = false, "mainnet"
+	e.mine(1)
+	done := make(chan error, 1)
+	go func() { done <- f.Run(e.ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, chain.ErrWrongNetwork) || !strings.Contains(err.Error(), "mainnet") || !strings.Contains(err.Error(), "regtest") {
+			t.Fatalf("run stopped with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the follower kept running against a node of another network")
+	}
+	if after, _ := f.Height(e.ctx); after != before {
+		t.Fatalf("the cursor moved from %d to %d on the wrong network", before, after)
+	}
 }
