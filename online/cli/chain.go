@@ -76,7 +76,7 @@ func depositsCommand() *cli.Command {
 		Usage: "payments to customers' addresses",
 		Subcommands: []*cli.Command{{
 			Name: "list", Usage: "list deposits, newest first",
-			Flags: []cli.Flag{assetFlag, &cli.StringFlag{Name: "account"}, &cli.StringFlag{Name: "state", Usage: "seen, confirmed, credited, reorged or replaced"},
+			Flags: []cli.Flag{assetFlag, &cli.StringFlag{Name: "account"}, &cli.StringFlag{Name: "state", Usage: "seen, confirmed, credited, reorged, replaced or expired"},
 				&cli.IntFlag{Name: "limit", Value: 50}},
 			Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
 				ds, err := deposits.List(c.Context, e.runner.Pool(), l.Asset(), c.String("account"), c.String("state"), c.Int("limit"))
