@@ -34,6 +34,9 @@ func serveCommand() *cli.Command {
 				return err
 			}
 			defer e.close()
+			if err := checkMigrated(c, e); err != nil {
+				return err
+			}
 			srv, err := buildAPI(c.Context, e)
 			if err != nil {
 				return err
@@ -50,9 +53,12 @@ func serveCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				// A node on another network is refused before anything runs.
-				if err := f.CheckNetwork(c.Context); err != nil {
+				// A node on another network is refused before anything runs;
+				// one that is down is checked by the follower when it answers.
+				if err := f.CheckNetwork(c.Context); errors.Is(err, chain.ErrWrongNetwork) {
 					return err
+				} else if err != nil {
+					e.log.Warn("node not reachable at start: its network is checked when it answers", "asset", name, "err", err)
 				}
 				workers.Add(1)
 				go func() { defer workers.Done(); _ = f.Run(ctx) }()
