@@ -88,3 +88,9 @@ func migrator(c *cli.Context) (*env, *store.Migrator, error) {
 	}
 	return e, m, nil
 }
+
+// checkMigrated refuses a database this release has not fully migrated for
+// the configured assets (serve runs it before anything else).
+func checkMigrated(c *cli.Context, e *env) error {
+	return store.CheckMigrated(c.Context, e.runner.Pool(), migrations.FS, e.cfg.StoreAssets())
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -90,6 +91,9 @@ func loadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 		body, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
 		if err != nil {
 			return nil, err
+		}
+		if err := checkMigrationSQL(string(body)); err != nil {
+			return nil, fmt.Errorf("migration file %s/%s %w", dir, e.Name(), err)
 		}
 		v, _ := strconv.Atoi(m[1])
 		sum := sha256.Sum256(body)
@@ -226,7 +230,7 @@ func (m *Migrator) plan(ctx context.Context, conn *pgx.Conn, assets []Asset) ([]
 		}
 		for _, a := range rows {
 			if a.Version > len(files) {
-				return nil, fmt.Errorf("migrate: %s has migration %04d_%s applied, which this binary does not know (it knows up to %04d): the database was migrated by a newer release; run that release or newer, never an older one", scopeLabel(scope), a.Version, a.Name, len(files))
+				return nil, fmt.Errorf("migrate: %s has migration %04d_%s applied, which this binary does not know (it knows up to %04d): the database was migrated by a newer release: upgrade this binary to that release or newer, never run an older one", scopeLabel(scope), a.Version, a.Name, len(files))
 			}
 			f := files[a.Version-1]
 			if f.Checksum != a.Checksum {
@@ -308,8 +312,30 @@ func (m *Migrator) apply(ctx context.Context, conn *pgx.Conn, st ScopeStatus, mi
 			return fmt.Errorf("migrate: recording asset %q: %w", st.Scope, err)
 		}
 	}
+	// The file was checked for transaction control when it was loaded; the
+	// transaction and the search_path are checked again after it ran, so a
+	// file that ends the transaction or leaves the schema is never recorded.
+	var xid, searchPath string
+	if err := tx.QueryRow(ctx, "SELECT pg_current_xact_id()::text, current_setting('search_path')").Scan(&xid, &searchPath); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, mig.SQL); err != nil {
 		return fmt.Errorf("migrate: %s migration %04d_%s failed: %w", scopeLabel(st.Scope), mig.Version, mig.Name, err)
+	}
+	var xidAfter, searchPathAfter string
+	if conn.PgConn().TxStatus() == 'T' {
+		if err := tx.QueryRow(ctx, "SELECT pg_current_xact_id()::text, current_setting('search_path')").Scan(&xidAfter, &searchPathAfter); err != nil {
+			return err
+		}
+	}
+	if xidAfter != xid {
+		return fmt.Errorf("migrate: %s migration %04d_%s ended the migrator's transaction (a COMMIT or ROLLBACK in the file): "+
+			"it is not recorded, but what ran before that statement may have been committed; compare the schema with the file and repair it by hand before migrating again",
+			scopeLabel(st.Scope), mig.Version, mig.Name)
+	}
+	if searchPathAfter != searchPath {
+		return fmt.Errorf("migrate: %s migration %04d_%s changed the search_path from %q to %q: a migration must create its objects in the schema the migrator chose; nothing of it was applied",
+			scopeLabel(st.Scope), mig.Version, mig.Name, searchPath, searchPathAfter)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO public.schema_migrations (scope, version, name, checksum) VALUES ($1, $2, $3, $4)`,
 		st.Scope, mig.Version, mig.Name, mig.Checksum); err != nil {
@@ -317,6 +343,44 @@ func (m *Migrator) apply(ctx context.Context, conn *pgx.Conn, st ScopeStatus, mi
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("migrate: committing %s migration %04d_%s: %w", scopeLabel(st.Scope), mig.Version, mig.Name, err)
+	}
+	return nil
+}
+
+// CheckMigrated reports whether the database is ready for this binary to
+// serve the given assets: every migration in fsys applied to the global
+// schema and to each asset's, none the binary does not know, none changed,
+// networks as configured. It changes nothing; each error names the fix.
+func CheckMigrated(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS, assets []Asset) error {
+	m, err := NewMigrator(pool, fsys)
+	if err != nil {
+		return err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer conn.Release()
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('public.schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if !exists {
+		return errors.New("the database is not migrated (no public.schema_migrations): run `cryptoassets migrate` with this release, then start again")
+	}
+	plan, err := m.plan(ctx, conn.Conn(), assets)
+	if err != nil {
+		return fmt.Errorf("the database does not match this release: %w", err)
+	}
+	var behind []string
+	for _, st := range plan {
+		if n := len(st.Pending); n > 0 {
+			behind = append(behind, fmt.Sprintf("%s has %d pending (%04d_%s to %04d_%s)", scopeLabel(st.Scope), n,
+				st.Pending[0].Version, st.Pending[0].Name, st.Pending[n-1].Version, st.Pending[n-1].Name))
+		}
+	}
+	if len(behind) > 0 {
+		return fmt.Errorf("the database is not migrated for this release: %s: run `cryptoassets migrate` with this release, then start again", strings.Join(behind, "; "))
 	}
 	return nil
 }
