@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -120,10 +121,27 @@ func prepareDir(dir string) error {
 	return os.Chmod(dir, 0o700)
 }
 
+// PostgresOptions changes how StartPostgresWith starts a server.
+type PostgresOptions struct {
+	// Settings are extra "name=value" server settings, after the defaults.
+	Settings []string
+}
+
 // StartPostgres starts the cluster in dir, creating it first if dir holds
 // none. If a server is already running there it is reused, so calling it
-// twice is harmless.
+// twice is harmless. A cluster started before comes back on its port when
+// that port is free, so clients configured with it reconnect after a crash.
+//
+// The server runs with fsync=off and full_page_writes=off: fast, and a
+// process crash (the OS page cache survives) still loses no commit. It keeps
+// synchronous_commit=on, so a commit is written before it is acknowledged;
+// the service also sets that on its own connections (store.Open).
 func StartPostgres(ctx context.Context, dir string) (*Postgres, error) {
+	return StartPostgresWith(ctx, dir, PostgresOptions{})
+}
+
+// StartPostgresWith is StartPostgres with options.
+func StartPostgresWith(ctx context.Context, dir string, opt PostgresOptions) (*Postgres, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -152,7 +170,15 @@ func StartPostgres(ctx context.Context, dir string) (*Postgres, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB", port, dir)
+		if attempt == 0 {
+			if prev, ok := p.recordedPort(); ok && portFree(prev) {
+				port = prev
+			}
+		}
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB", port, dir)
+		for _, s := range opt.Settings {
+			opts += " -c " + s
+		}
 		out, err := pgCommand(ctx, filepath.Join(bin, "pg_ctl"), "-D", dir, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", opts, "start").CombinedOutput()
 		if err == nil {
 			p.Port = port
@@ -168,18 +194,46 @@ func StartPostgres(ctx context.Context, dir string) (*Postgres, error) {
 
 // runningPort reports the port of a server already running in p.Dir.
 func (p *Postgres) runningPort(ctx context.Context) (int, bool) {
-	if _, err := os.Stat(filepath.Join(p.Dir, "postmaster.pid")); err != nil {
+	pid, ok := p.postmasterPID()
+	if !ok {
+		return 0, false
+	}
+	if !processLive(pid) {
+		// A killed postmaster nobody reaped stays a zombie, which pg_ctl and
+		// the next postmaster take for a live server: its lock file is stale
+		// once no server process is left.
+		// So is its socket's lock file in the same directory (-k).
+		if p.processes() == 0 {
+			locks, _ := filepath.Glob(filepath.Join(p.Dir, ".s.PGSQL.*.lock"))
+			for _, f := range append(locks, filepath.Join(p.Dir, "postmaster.pid")) {
+				_ = os.Remove(f)
+			}
+		}
 		return 0, false
 	}
 	if err := pgCommand(ctx, filepath.Join(p.bin, "pg_ctl"), "-D", p.Dir, "status").Run(); err != nil {
 		return 0, false
 	}
+	return p.recordedPort()
+}
+
+// recordedPort is the port the cluster in p.Dir was last started on.
+func (p *Postgres) recordedPort() (int, bool) {
 	b, err := os.ReadFile(filepath.Join(p.Dir, "devenv.port"))
 	if err != nil {
 		return 0, false
 	}
 	port, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	return port, err == nil
+	return port, err == nil && port > 0
+}
+
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	_ = l.Close()
+	return true
 }
 
 // Stop stops the server. Stopping a stopped cluster is not an error.
@@ -262,4 +316,60 @@ func PostgresProgram(name string) (string, error) {
 		return p, nil
 	}
 	return "", fmt.Errorf("%s not found: install the PostgreSQL client programs (apt-get install postgresql-contrib or postgresql-client)", name)
+}
+
+// Kill ends the cluster's postmaster with SIGKILL, as a crash would, and
+// waits until every server process of the cluster has gone (the backends
+// notice the postmaster's death and exit), so it can be started again.
+func (p *Postgres) Kill(ctx context.Context) error {
+	pid, ok := p.postmasterPID()
+	if !ok {
+		return fmt.Errorf("no postmaster.pid in %s: the cluster is not running", p.Dir)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("killing the postmaster %d: %w", pid, err)
+	}
+	return waitFor(ctx, 30*time.Second, func() error {
+		if processLive(pid) {
+			return fmt.Errorf("the postmaster %d still runs after SIGKILL", pid)
+		}
+		if n := p.processes(); n > 0 {
+			return fmt.Errorf("%d server processes of %s still running after the postmaster was killed", n, p.Dir)
+		}
+		return nil
+	})
+}
+
+// processes counts the processes working in the cluster's directory (every
+// PostgreSQL server process runs with the data directory as its cwd).
+func (p *Postgres) processes() int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cwd")
+	n := 0
+	for _, d := range dirs {
+		if cwd, err := os.Readlink(d); err == nil && cwd == p.Dir {
+			n++
+		}
+	}
+	return n
+}
+
+// postmasterPID reads the pid in the cluster's postmaster.pid.
+func (p *Postgres) postmasterPID() (int, bool) {
+	b, err := os.ReadFile(filepath.Join(p.Dir, "postmaster.pid"))
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	return pid, err == nil && pid > 0
+}
+
+// processLive reports whether pid runs: it exists and is not a zombie.
+func processLive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return syscall.Kill(pid, 0) == nil // no /proc: trust the signal check
+	}
+	// The state follows the parenthesized command name.
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }

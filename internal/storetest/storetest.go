@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 	"github.com/cryptoassets/cryptoassets/migrations"
 	"github.com/cryptoassets/cryptoassets/online/store"
@@ -25,12 +23,8 @@ func Runner(tb testing.TB, maxConns int32, assets ...string) *store.Runner {
 // RunnerOn is Runner on the database at dsn.
 func RunnerOn(tb testing.TB, dsn string, maxConns int32, assets ...string) *store.Runner {
 	tb.Helper()
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg.MaxConns = maxConns
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	// The service's own pool settings (durable commits), as serve has them.
+	pool, err := store.Open(context.Background(), dsn, maxConns)
 	if err != nil {
 		tb.Fatal(err)
 	}
