@@ -34,7 +34,7 @@ func serveCommand() *cli.Command {
 				return err
 			}
 			defer e.close()
-			if err := checkMigrated(c, e); err != nil {
+			if err := checkDatabase(c, e); err != nil {
 				return err
 			}
 			srv, err := buildAPI(c.Context, e)

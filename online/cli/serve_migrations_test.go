@@ -53,3 +53,33 @@ func TestServeRefusesUnmigratedDatabase(t *testing.T) {
 		t.Fatalf("serve listened with an asset unmigrated:\n%s", out)
 	}
 }
+
+// The test cluster runs with fsync=off: serve refuses a mainnet asset there,
+// naming the setting, before it listens.
+func TestServeRefusesMainnetOnUndurableServer(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	t.Setenv("CRYPTOASSETS_HTTP_LISTEN", "127.0.0.1:0")
+	conf := writeConfig(t, "btc")
+	data, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte(strings.Replace(string(data), `network = "regtest"`, `network = "mainnet"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, conf, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	app := App()
+	out := &syncBuffer{}
+	app.Writer, app.ErrWriter = out, out
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = app.RunContext(ctx, []string{"cryptoassets", "--config", conf, "serve"})
+	if err == nil || !strings.Contains(err.Error(), "fsync=off") || !strings.Contains(err.Error(), "btc is on mainnet") {
+		t.Fatalf("serve of a mainnet asset on fsync=off: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "API listening") {
+		t.Fatalf("serve listened:\n%s", out.String())
+	}
+}
