@@ -42,4 +42,18 @@ func TestSignerDependenciesStayOffline(t *testing.T) {
 	if !sawOwn {
 		t.Fatal("the dependency list does not include the signer's own packages: the check is looking at the wrong thing")
 	}
+	// The packages the signer shares with the service are in its binary, so
+	// the rules above hold for them too.
+	for _, shared := range []string{
+		"github.com/cryptoassets/cryptoassets/shared/keystore",
+		"github.com/cryptoassets/cryptoassets/shared/passphrase",
+	} {
+		found := false
+		for _, d := range deps {
+			found = found || d == shared
+		}
+		if !found {
+			t.Errorf("the signer does not link %s: the shared package it should use has moved or been copied", shared)
+		}
+	}
 }

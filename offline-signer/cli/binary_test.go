@@ -19,8 +19,8 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/cryptoassets/cryptoassets/internal/psbttest"
-	"github.com/cryptoassets/cryptoassets/offline-signer/keystore"
 	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
+	"github.com/cryptoassets/cryptoassets/shared/keystore"
 	"github.com/cryptoassets/cryptoassets/shared/psbt"
 	"github.com/cryptoassets/cryptoassets/shared/psbt/bbqr"
 	"github.com/cryptoassets/cryptoassets/shared/psbt/qrimage"

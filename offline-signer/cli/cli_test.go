@@ -17,8 +17,8 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 
 	"github.com/cryptoassets/cryptoassets/internal/psbttest"
-	"github.com/cryptoassets/cryptoassets/offline-signer/keystore"
 	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
+	"github.com/cryptoassets/cryptoassets/shared/keystore"
 	"github.com/cryptoassets/cryptoassets/shared/psbt"
 )
 

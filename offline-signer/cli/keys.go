@@ -13,10 +13,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cryptoassets/cryptoassets/offline-signer/keystore"
-	"github.com/cryptoassets/cryptoassets/offline-signer/passphrase"
 	"github.com/cryptoassets/cryptoassets/offline-signer/policy"
 	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
+	"github.com/cryptoassets/cryptoassets/shared/keystore"
+	"github.com/cryptoassets/cryptoassets/shared/passphrase"
 )
 
 func keystorePath(c *cli.Context) string { return filepath.Join(c.String("dir"), "keystore.json") }
