@@ -38,7 +38,7 @@ type crashRequest struct {
 // development server: the service's connections must make every answered
 // transfer durable anyway. Afterwards every 201 is in the ledger and its
 // Idempotency-Key answers the same body, every request during an outage was
-// a 503 "unavailable" with Retry-After, retrying those with their keys moves
+// a 503 "database_unavailable" with Retry-After, retrying those with their keys moves
 // each at most once, and the ledger's invariants hold.
 func TestPostgresCrashLosesNoAnsweredTransfer(t *testing.T) {
 	ctx := testenv.Ctx(t, 4*time.Minute)
@@ -198,7 +198,7 @@ func TestPostgresCrashLosesNoAnsweredTransfer(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	// Every answer was a 201 or a 503 "unavailable" with Retry-After.
+	// Every answer was a 201 or a 503 "database_unavailable" with Retry-After.
 	statuses := map[int]int{}
 	for _, r := range sent {
 		if r.err != nil {
@@ -209,7 +209,7 @@ func TestPostgresCrashLosesNoAnsweredTransfer(t *testing.T) {
 		case http.StatusCreated:
 		case http.StatusServiceUnavailable:
 			var e errorBody
-			if err := json.Unmarshal(r.response, &e); err != nil || e.Error.Code != "unavailable" || r.retryAfter == "" {
+			if err := json.Unmarshal(r.response, &e); err != nil || e.Error.Code != "database_unavailable" || r.retryAfter == "" {
 				t.Fatalf("request %s: 503 with code %q and Retry-After %q: %s", r.key, e.Error.Code, r.retryAfter, r.response)
 			}
 		default:

@@ -58,7 +58,7 @@ func classify(err error) *apiError {
 	case errors.Is(err, ErrUnauthorized):
 		return newError(http.StatusUnauthorized, "unauthorized", "missing, unknown or revoked API token: send Authorization: Bearer cat_…")
 	case store.IsUnavailable(err):
-		return newError(http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry the request with the same Idempotency-Key after the Retry-After delay")
+		return newError(http.StatusServiceUnavailable, "database_unavailable", "the database is unavailable; retry the request with the same Idempotency-Key after the Retry-After delay")
 	case errors.Is(err, store.ErrConflictUnresolved):
 		return newError(http.StatusServiceUnavailable, "busy", "the database could not resolve concurrent updates in time; retry the request with the same Idempotency-Key")
 	}
