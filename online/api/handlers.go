@@ -11,6 +11,7 @@ import (
 )
 
 type accountJSON struct {
+	ID           int64     `json:"id"`
 	Name         string    `json:"name"`
 	Kind         string    `json:"kind"`
 	Available    string    `json:"available"`
@@ -22,7 +23,7 @@ type accountJSON struct {
 
 func accountOut(a ledger.Account) accountJSON {
 	return accountJSON{
-		Name: a.Name, Kind: a.Kind, CreatedAt: a.CreatedAt,
+		ID: a.ID, Name: a.Name, Kind: a.Kind, CreatedAt: a.CreatedAt,
 		Available: amount.FormatBTC(a.Available), AvailableSat: strconv.FormatInt(a.Available, 10),
 		Pending: amount.FormatBTC(a.Pending), PendingSat: strconv.FormatInt(a.Pending, 10),
 	}
