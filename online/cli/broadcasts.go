@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoassets/cryptoassets/online/broadcast"
+	"github.com/cryptoassets/cryptoassets/online/cold"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/shared/psbt"
 	"github.com/cryptoassets/cryptoassets/shared/psbt/transport"
@@ -86,7 +87,7 @@ func coldCommand() *cli.Command {
 		Usage: "the cold wallet: submit a top-up signed on the air-gapped signer",
 		Subcommands: []*cli.Command{{
 			Name:      "submit",
-			Usage:     "read a signed PSBT (file or --qr frames), record it and broadcast it",
+			Usage:     "read a signed PSBT (file or --qr frames), check it is a top-up this service exported, record it and broadcast it",
 			ArgsUsage: "[FILE]",
 			Flags:     []cli.Flag{assetFlag, &cli.StringSliceFlag{Name: "qr", Usage: "QR image files (PNG, JPEG, GIF), any order"}},
 			Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
@@ -102,7 +103,13 @@ func coldCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				r, err := b.Submit(c.Context, "cold_topup", tx)
+				x, err := cold.NewExports(e.runner, l.Asset())
+				if err != nil {
+					return err
+				}
+				// Only a top-up this service built: same inputs, outputs,
+				// sequences and locktime as one it exported.
+				r, err := x.Submit(c.Context, b, tx)
 				if errors.Is(err, broadcast.ErrUnresolved) {
 					return fmt.Errorf("broadcast %s: %w", r.TxID, err)
 				}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
@@ -29,10 +30,11 @@ func demoColdCommands() []*cli.Command {
 				&cli.StringFlag{Name: "cold-descriptor", Required: true, Usage: "the signer's account key (cryptoassets-signer xpub)"},
 				&cli.StringFlag{Name: "out", Required: true, Usage: "file for the unsigned PSBT (base64)"}},
 			Action: func(c *cli.Context) error {
-				e, err := loadEnv(c, false)
+				e, err := loadEnv(c, true)
 				if err != nil {
 					return err
 				}
+				defer e.close()
 				a, name, err := regtestAsset(c, e)
 				if err != nil {
 					return err
@@ -77,6 +79,10 @@ func demoColdCommands() []*cli.Command {
 				}
 				p, err := cold.Build(cold.TopUp{Coins: coins, Hot: hotChange, Change: coldChange, Send: 200_000_000, Fee: 2_000})
 				if err != nil {
+					return err
+				}
+				// Recorded before it leaves: cold submit takes back only what was exported.
+				if err := recordExport(c, e, name, p); err != nil {
 					return err
 				}
 				b64, err := psbt.EncodeBase64(p)
@@ -133,4 +139,14 @@ func regtestAsset(c *cli.Context, e *env) (*config.Asset, string, error) {
 
 func rpcFor(a *config.Asset) (*rpc.Client, error) {
 	return rpc.New(rpc.Config{URL: a.RPCURL, User: a.RPCUser, Password: a.RPCPassword, CookieFile: a.RPCCookieFile})
+}
+
+// recordExport records p as a top-up handed to the signer.
+func recordExport(c *cli.Context, e *env, asset string, p *btcpsbt.Packet) error {
+	x, err := cold.NewExports(e.runner, asset)
+	if err != nil {
+		return err
+	}
+	_, err = x.Record(c.Context, p)
+	return err
 }
