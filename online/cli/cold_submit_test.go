@@ -27,7 +27,9 @@ func TestColdSubmitRefusesAForeignSignedTopUp(t *testing.T) {
 	if out, err := run(t, conf, "migrate"); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
-	master := func(seed []byte) (*hdkeys.Master, error) { return hdkeys.NewMaster(seed, &chaincfg.RegressionNetParams) }
+	master := func(seed []byte) (*hdkeys.Master, error) {
+		return hdkeys.NewMaster(seed, &chaincfg.RegressionNetParams)
+	}
 	coldW, hotW := psbttest.NewWallet(t, psbttest.Seed(5), master), psbttest.NewWallet(t, psbttest.Seed(6), master)
 	in := psbttest.Derive(t, coldW.WPKH, 0, 0)
 	fund := psbttest.FakeFunding(map[*hdkeys.Derived]int64{in: 3_000_000}, []*hdkeys.Derived{in})
