@@ -47,6 +47,7 @@ func TestSignerDependenciesStayOffline(t *testing.T) {
 	for _, shared := range []string{
 		"github.com/cryptoassets/cryptoassets/shared/keystore",
 		"github.com/cryptoassets/cryptoassets/shared/passphrase",
+		"github.com/cryptoassets/cryptoassets/shared/psbt/signer",
 	} {
 		found := false
 		for _, d := range deps {

@@ -6,12 +6,12 @@ import (
 	"fmt"
 
 	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
-	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/cryptoassets/cryptoassets/offline-signer/policy"
 	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
 	"github.com/cryptoassets/cryptoassets/shared/psbt"
+	"github.com/cryptoassets/cryptoassets/shared/psbt/signer"
 )
 
 // Refusals the signer makes itself (policy refusals are *policy.Refusal).
@@ -23,7 +23,7 @@ var (
 	ErrForeignSignature  = errors.New("an input carries another signer's partial signature")
 	ErrChangeMismatch    = errors.New("an output claims to be our change but pays another script (substituted change)")
 	ErrUnverifiedAmount  = errors.New("an input's amount cannot be verified: the PSBT lacks its previous transaction")
-	ErrUnsupportedScript = errors.New("an input's script type cannot be signed here")
+	ErrUnsupportedScript = signer.ErrUnsupportedScript
 )
 
 // Signer signs with one seed under one policy.
@@ -185,72 +185,18 @@ func appendAccount(accounts [][]uint32, acct []uint32) [][]uint32 {
 	return append(accounts, append([]uint32(nil), acct...))
 }
 
-// Sign signs every input Review approved, finalizes what is complete, and
-// checks each finalized input with the script engine. It reports whether
-// the transaction is complete.
+// Sign signs every input Review approved through the shared Signer role
+// (shared/psbt/signer), which finalizes what is complete and checks each
+// signed input with the script engine. It reports whether the transaction
+// is complete.
 func (s *Signer) Sign(p *btcpsbt.Packet, r *Review) (bool, error) {
-	fetcher := txscript.NewMultiPrevOutFetcher(nil)
-	for i, txin := range p.UnsignedTx.TxIn {
-		fetcher.AddPrevOut(txin.PreviousOutPoint, r.prev[i])
-	}
-	hashes := txscript.NewTxSigHashes(p.UnsignedTx, fetcher)
-	u, err := btcpsbt.NewUpdater(p)
-	if err != nil {
-		return false, err
-	}
+	req := signer.Request{Packet: p, Master: s.Master, Prevs: r.prev}
 	for i, path := range r.paths {
-		if path == nil {
-			continue
-		}
-		key, err := s.Master.PrivKey(path)
-		if err != nil {
-			return false, err
-		}
-		prev := r.prev[i]
-		switch r.Summary.Inputs[i].ScriptType {
-		case psbt.P2WPKH:
-			sig, err := txscript.RawTxInWitnessSignature(p.UnsignedTx, hashes, i, prev.Value, prev.PkScript, txscript.SigHashAll, key)
-			if err != nil {
-				return false, err
-			}
-			if outcome, err := u.Sign(i, sig, key.PubKey().SerializeCompressed(), nil, nil); err != nil || outcome != btcpsbt.SignSuccesful {
-				return false, fmt.Errorf("input %d: adding the signature: %v (outcome %d)", i, err, outcome)
-			}
-		case psbt.P2TR:
-			hashType := txscript.SigHashDefault
-			if t := p.Inputs[i].SighashType; t != 0 {
-				hashType = t
-			}
-			sig, err := txscript.RawTxInTaprootSignature(p.UnsignedTx, hashes, i, prev.Value, prev.PkScript, nil, hashType, key)
-			if err != nil {
-				return false, err
-			}
-			p.Inputs[i].TaprootKeySpendSig = sig
-		default:
-			return false, fmt.Errorf("%w: input %d is %s", ErrUnsupportedScript, i, r.Summary.Inputs[i].ScriptType)
-		}
-		key.Zero()
-	}
-	if err := btcpsbt.MaybeFinalizeAll(p); err != nil {
-		return false, fmt.Errorf("finalizing: %w", err)
-	}
-	if !p.IsComplete() {
-		return false, nil
-	}
-	tx, err := btcpsbt.Extract(p)
-	if err != nil {
-		return false, err
-	}
-	for i := range tx.TxIn {
-		vm, err := txscript.NewEngine(r.prev[i].PkScript, tx, i, txscript.StandardVerifyFlags, nil, hashes, r.prev[i].Value, fetcher)
-		if err != nil {
-			return false, err
-		}
-		if err := vm.Execute(); err != nil {
-			return false, fmt.Errorf("input %d fails its own script check after signing: %w", i, err)
+		if path != nil {
+			req.Inputs = append(req.Inputs, signer.Input{Index: i, Path: path, Prev: r.prev[i]})
 		}
 	}
-	return true, nil
+	return signer.Sign(req)
 }
 
 // spentScript is the script an input spends, from its UTXO data (which
