@@ -89,12 +89,8 @@ func migrator(c *cli.Context) (*env, *store.Migrator, error) {
 	return e, m, nil
 }
 
-// checkDatabase refuses a database this release has not fully migrated for
-// the configured assets, and a server that could lose acknowledged commits
-// when a mainnet asset is configured (serve runs it before anything else).
-func checkDatabase(c *cli.Context, e *env) error {
-	if err := store.CheckMigrated(c.Context, e.runner.Pool(), migrations.FS, e.cfg.StoreAssets()); err != nil {
-		return err
-	}
-	return store.CheckDurability(c.Context, e.runner.Pool(), e.cfg.StoreAssets(), e.log)
+// checkMigrated refuses a database this release has not fully migrated for
+// the configured assets (serve runs it before anything else).
+func checkMigrated(c *cli.Context, e *env) error {
+	return store.CheckMigrated(c.Context, e.runner.Pool(), migrations.FS, e.cfg.StoreAssets())
 }

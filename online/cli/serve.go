@@ -18,6 +18,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/deposits"
 	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/store"
 )
 
 func serveCommand() *cli.Command {
@@ -34,7 +35,7 @@ func serveCommand() *cli.Command {
 				return err
 			}
 			defer e.close()
-			if err := checkDatabase(c, e); err != nil {
+			if err := checkMigrated(c, e); err != nil {
 				return err
 			}
 			srv, err := buildAPI(c.Context, e)
@@ -48,6 +49,7 @@ func serveCommand() *cli.Command {
 			ctx, cancel := context.WithCancel(c.Context)
 			defer cancel()
 			var workers sync.WaitGroup
+			var followers []*deposits.Follower
 			for _, name := range e.cfg.AssetNames() {
 				f, err := followerFor(e, name)
 				if err != nil {
@@ -60,6 +62,14 @@ func serveCommand() *cli.Command {
 				} else if err != nil {
 					e.log.Warn("node not reachable at start: its network is checked when it answers", "asset", name, "err", err)
 				}
+				followers = append(followers, f)
+			}
+			// A server that could lose acknowledged commits: refused for
+			// mainnet, a loud warning otherwise.
+			if err := store.CheckDurability(c.Context, e.runner.Pool(), e.cfg.StoreAssets(), e.log); err != nil {
+				return err
+			}
+			for _, f := range followers {
 				workers.Add(1)
 				go func() { defer workers.Done(); _ = f.Run(ctx) }()
 			}
