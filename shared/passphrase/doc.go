@@ -15,6 +15,11 @@
 //     so nothing past the newline is consumed and the caller's descriptor
 //     stays open: several passphrases can come down one pipe. A descriptor
 //     that is a terminal is read without echo.
+//   - From a file (the service's hot_passphrase_file): its first line, read
+//     as from a descriptor. The file must be a regular file owned by the
+//     user the process runs as, with no permission for group or others
+//     (0600 or 0400); anything else is refused before a byte is read, since
+//     a passphrase others can read protects nothing.
 //
 // ReadNew is for choosing a passphrase: it enforces MinLength characters and,
 // when a person is typing, asks twice.

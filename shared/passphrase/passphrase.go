@@ -21,11 +21,12 @@ const confirmPrompt = "Repeat the passphrase: "
 
 // Errors callers can branch on with errors.Is.
 var (
-	ErrEmpty      = errors.New("no passphrase entered")
-	ErrTooLong    = fmt.Errorf("passphrase longer than %d bytes", MaxLength)
-	ErrTooShort   = errors.New("passphrase too short")
-	ErrMismatch   = errors.New("the two passphrases differ")
-	ErrNoTerminal = errors.New("no terminal to ask for the passphrase on")
+	ErrEmpty       = errors.New("no passphrase entered")
+	ErrTooLong     = fmt.Errorf("passphrase longer than %d bytes", MaxLength)
+	ErrTooShort    = errors.New("passphrase too short")
+	ErrMismatch    = errors.New("the two passphrases differ")
+	ErrNoTerminal  = errors.New("no terminal to ask for the passphrase on")
+	ErrFileExposed = errors.New("the passphrase file is not private to its owner")
 )
 
 // Options says where the passphrase comes from.
@@ -34,6 +35,10 @@ type Options struct {
 	// instead of the terminal.
 	FromFD bool
 	FD     int
+	// File reads the passphrase from the first line of this file (the
+	// service's hot_passphrase_file). It must be a regular file owned by
+	// this process's user and readable by no one else (mode 0600 or 0400).
+	File string
 }
 
 // Read returns one passphrase, showing prompt when a person is asked.

@@ -19,6 +19,9 @@ func openSource(opts Options) (source, error) {
 	if opts.FromFD {
 		return openFD(opts.FD)
 	}
+	if opts.File != "" {
+		return openFile(opts.File)
+	}
 	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
 		return &ttySource{in: tty, out: tty, closeFn: tty.Close}, nil
 	}
