@@ -156,7 +156,8 @@ func transferCommand() *cli.Command {
 	return &cli.Command{
 		Name: "transfer", Usage: "move money between two customer accounts, off-chain and immediately",
 		ArgsUsage: "FROM TO AMOUNT   (AMOUNT in BTC like 0.015, or satoshis like 1500000sat)",
-		Flags:     []cli.Flag{assetFlag, &cli.StringFlag{Name: "memo", Usage: "a note kept with the transfer"}},
+		Flags: []cli.Flag{assetFlag, &cli.StringFlag{Name: "memo", Usage: "a note kept with the transfer"},
+			&cli.StringFlag{Name: "idempotency-key", Usage: "a unique string for this operation (e.g. a ticket number): run again with the same key and the same transfer, it prints the first result and moves nothing; the same key with another transfer is refused"}},
 		Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
 			if err := needArgs(c, 3, "FROM TO AMOUNT"); err != nil {
 				return err
@@ -165,11 +166,24 @@ func transferCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			t, err := l.Transfer(c.Context, ledger.TransferRequest{From: c.Args().Get(0), To: c.Args().Get(1), Amount: sat, Memo: c.String("memo")})
+			req := ledger.TransferRequest{From: c.Args().Get(0), To: c.Args().Get(1), Amount: sat, Memo: c.String("memo")}
+			if c.IsSet("idempotency-key") {
+				key := c.String("idempotency-key")
+				if err := checkIdempotencyKey(key); err != nil {
+					return err
+				}
+				t, replayed, err := transferOnce(c.Context, e.runner, l, key, req)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, describeTransfer(t, replayed))
+				return nil
+			}
+			t, err := l.Transfer(c.Context, req)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "transfer %d: %s BTC from %s to %s\n", t.TxID, amount.FormatBTC(t.Amount), t.From, t.To)
+			fmt.Fprintln(c.App.Writer, describeTransfer(t, false))
 			return nil
 		}),
 	}

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/cryptoassets/cryptoassets/online/config"
+	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/store"
+)
+
+// `transfer --idempotency-key`: the same key with the same transfer prints
+// the first result and moves nothing; the same key with another transfer is
+// refused; a refusal is stored too, so the key cannot move money later.
+func TestTransferIdempotencyKeyIsReplaySafe(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	ctx := context.Background()
+	conf := writeConfig(t, "btc")
+	for _, args := range [][]string{{"migrate"}, {"account", "create", "alice"}, {"account", "create", "bob"}} {
+		if out, err := run(t, conf, args...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	cfg, err := config.LoadFromOS(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := store.Open(ctx, cfg.Database.URL, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	l, err := ledger.New(store.NewRunner(pool, cfg.RunnerConfig(), nil), "btc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fund := func(sat int64) {
+		t.Helper()
+		a, err := l.GetAccount(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = l.Runner().InTx(ctx, "fund", func(tx *store.Tx) error {
+			hot, _, err := l.Internal(tx, ledger.HotWallet)
+			if err != nil {
+				return err
+			}
+			_, err = l.PostTx(tx, "test_funding", "", []ledger.Posting{{AccountID: hot, Available: -sat}, {AccountID: a.ID, Available: sat}})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	fund(100_000_000)
+
+	transferID := regexp.MustCompile(`transfer (\d+):`)
+	var first string
+	steps := []struct {
+		name    string
+		before  func()
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{name: "first use moves the money", args: []string{"--idempotency-key", "ticket-1", "alice", "bob", "0.1"}, want: "0.10000000 BTC from alice to bob"},
+		{name: "same key, same transfer: the first result", args: []string{"--idempotency-key", "ticket-1", "alice", "bob", "0.1"}, want: "already made under this idempotency key"},
+		{name: "same key, same transfer in satoshis", args: []string{"--idempotency-key", "ticket-1", "alice", "bob", "10000000sat"}, want: "already made"},
+		{name: "same key, another amount", args: []string{"--idempotency-key", "ticket-1", "alice", "bob", "0.2"}, wantErr: "used for a different request"},
+		{name: "same key, another memo", args: []string{"--memo", "x", "--idempotency-key", "ticket-1", "alice", "bob", "0.1"}, wantErr: "used for a different request"},
+		{name: "same key, other accounts", args: []string{"--idempotency-key", "ticket-1", "bob", "alice", "0.1"}, wantErr: "used for a different request"},
+		{name: "a refusal is stored", args: []string{"--idempotency-key", "ticket-2", "alice", "bob", "5"}, wantErr: "insufficient funds"},
+		{name: "the refused key stays refused after funding", before: func() { fund(1_000_000_000) },
+			args: []string{"--idempotency-key", "ticket-2", "alice", "bob", "5"}, wantErr: "the refusal stored under this idempotency key"},
+		{name: "a key with a space", args: []string{"--idempotency-key", "a b", "alice", "bob", "0.1"}, wantErr: "printable ASCII"},
+		{name: "an empty key", args: []string{"--idempotency-key", "", "alice", "bob", "0.1"}, wantErr: "1 to 255"},
+		{name: "a new key moves money again", args: []string{"--idempotency-key", "ticket-3", "alice", "bob", "5"}, want: "5.00000000 BTC from alice to bob"},
+	}
+	for i, s := range steps {
+		if s.before != nil {
+			s.before()
+		}
+		out, err := run(t, conf, append([]string{"transfer"}, s.args...)...)
+		if s.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), s.wantErr) {
+				t.Fatalf("%s: want error %q, got %v\n%s", s.name, s.wantErr, err, out)
+			}
+			continue
+		}
+		if err != nil || !strings.Contains(out, s.want) {
+			t.Fatalf("%s: want %q, got %v\n%s", s.name, s.want, err, out)
+		}
+		m := transferID.FindStringSubmatch(out)
+		switch {
+		case m == nil:
+			t.Fatalf("%s: no transfer id in %q", s.name, out)
+		case i == 0:
+			first = m[1]
+		case i < 3 && m[1] != first:
+			t.Fatalf("%s: replay named transfer %s, the first was %s", s.name, m[1], first)
+		}
+	}
+
+	// 1 BTC + 10 BTC funded, 0.1 and 5 moved once each.
+	for name, want := range map[string]int64{"alice": 1_100_000_000 - 510_000_000, "bob": 510_000_000} {
+		a, err := l.GetAccount(ctx, name)
+		if err != nil || a.Available != want {
+			t.Fatalf("%s: available %d, want %d (%v)", name, a.Available, want, err)
+		}
+	}
+	if err := l.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
