@@ -42,11 +42,14 @@ bench: bin/btcd
 demo: bin/btcd
 	@CRYPTOASSETS_BTCD=$(CURDIR)/bin/btcd scripts/demo.sh
 
+# The dev program (cmd/cryptoassets-dev) carries the dev servers, the faucet
+# and the demo; deployments ship bin/cryptoassets and never it.
 dev-up: bin/btcd
-	@CRYPTOASSETS_BTCD=$(CURDIR)/bin/btcd $(GO) run ./internal/cmd/devenv -dir .dev up
+	$(GO) build -o bin/ ./cmd/cryptoassets-dev
+	@CRYPTOASSETS_BTCD=$(CURDIR)/bin/btcd bin/cryptoassets-dev up --dir .dev
 
 dev-down:
-	@$(GO) run ./internal/cmd/devenv -dir .dev down
+	@$(GO) run ./cmd/cryptoassets-dev down --dir .dev
 
 clean: dev-down
 	rm -rf bin .dev .demo

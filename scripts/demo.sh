@@ -5,16 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=.demo
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-cleanup() { go run ./internal/cmd/devenv -dir "$dir" down >/dev/null 2>&1 || true; rm -rf "$dir"; }
+cleanup() { bin/cryptoassets-dev down --dir "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
 step "build"
-go build -o bin/ ./cmd/cryptoassets ./cmd/cryptoassets-signer
+go build -o bin/ ./cmd/cryptoassets ./cmd/cryptoassets-signer ./cmd/cryptoassets-dev
 bin/cryptoassets version
 bin/cryptoassets-signer version
+bin/cryptoassets-dev version
 
 step "start PostgreSQL and a btcd regtest node"
-go run ./internal/cmd/devenv -dir "$dir" up
+bin/cryptoassets-dev up --dir "$dir"
 # shellcheck disable=SC1091
 . "$dir/env"
 

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/internal/testenv"
+	"github.com/cryptoassets/cryptoassets/online/cli"
+	"github.com/cryptoassets/cryptoassets/online/config"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// service runs the production command line; dev runs this program's.
+func service(t *testing.T, conf string, args ...string) string {
+	t.Helper()
+	a := cli.App()
+	var out bytes.Buffer
+	a.Writer, a.ErrWriter = &out, &out
+	if err := a.RunContext(context.Background(), append([]string{"cryptoassets", "--config", conf}, args...)); err != nil {
+		t.Fatalf("cryptoassets %v: %v\n%s", args, err, out.String())
+	}
+	return out.String()
+}
+
+func dev(t *testing.T, conf string, args ...string) (string, error) {
+	t.Helper()
+	a := app()
+	var out bytes.Buffer
+	a.Writer, a.ErrWriter = &out, &out
+	err := a.RunContext(context.Background(), append([]string{"cryptoassets-dev", "--config", conf}, args...))
+	return out.String(), err
+}
+
+// A new user funds a customer account with the two documented commands:
+// `cryptoassets-dev pay ADDRESS AMOUNT` and `cryptoassets-dev mine N`, and the
+// running service's follower credits the deposit.
+func TestDevPayAndMineFundACustomerAccount(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	node := testenv.NewNode(t, devenv.BtcdOptions{})
+	conf := filepath.Join(t.TempDir(), "c.toml")
+	err := os.WriteFile(conf, []byte(fmt.Sprintf(`[database]
+url = %q
+[assets.btc]
+network = "regtest"
+rpc_url = %q
+rpc_user = %q
+rpc_password = %q
+confirmations = 2
+poll_interval = "100ms"
+hot_wallet_descriptor = "wpkh([73c5da0a/84'/1'/0']tpubDC8msFGeGuwnKG9Upg7DM2b4DaRqg3CUZa5g8v2SRQ6K4NSkxUgd7HsL2XVWbVm39yBA4LAxysQAm397zwQSQoQgewGiYZqrA9DsP4zbQ1M/<0;1>/*)"
+`, testenv.NewDatabase(t), node.RPCURL(), devenv.RPCUser, devenv.RPCPassword)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	service(t, conf, "migrate")
+	service(t, conf, "account", "create", "alice")
+	addr := strings.Fields(service(t, conf, "address", "new", "alice"))[0]
+
+	// Bad input is refused and pays nothing.
+	for _, bad := range [][]string{
+		{"pay", addr},
+		{"pay", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "0.5"},
+		{"pay", addr, "0.000000001"},
+		{"pay", addr, "0"},
+		{"mine", "zero"},
+	} {
+		if out, err := dev(t, conf, bad...); err == nil {
+			t.Fatalf("%v accepted: %s", bad, out)
+		}
+	}
+	var mempool []string
+	if err := node.Client.Call(context.Background(), &mempool, "getrawmempool"); err != nil || len(mempool) != 0 {
+		t.Fatalf("refused payments reached the mempool: %v %v", mempool, err)
+	}
+
+	// The real service, as README has it running, follows the chain.
+	t.Setenv("CRYPTOASSETS_HTTP_LISTEN", "127.0.0.1:0")
+	a := cli.App()
+	logs := &syncBuffer{}
+	a.Writer, a.ErrWriter = logs, logs
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.RunContext(ctx, []string{"cryptoassets", "--config", conf, "serve"}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v\n%s", err, logs.String())
+		}
+	}()
+	waitBalance := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			bal := service(t, conf, "account", "balance", "alice")
+			if strings.Contains(bal, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("alice's balance never showed %q:\n%s\n%s", want, bal, logs.String())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	for !strings.Contains(logs.String(), "chain follower starting") {
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	if out, err := dev(t, conf, "pay", addr, "0.5"); err != nil || !strings.Contains(out, "paid 0.50000000 BTC to "+addr) {
+		t.Fatalf("pay: %v\n%s", err, out)
+	}
+	waitBalance("pending   0.50000000 BTC")
+	if out, err := dev(t, conf, "mine", "2"); err != nil || !strings.Contains(out, "mined 2 block(s)") {
+		t.Fatalf("mine: %v\n%s", err, out)
+	}
+	waitBalance("available 0.50000000 BTC")
+	if out := service(t, conf, "ledger", "check"); !strings.Contains(out, "consistent") {
+		t.Fatal(out)
+	}
+}
+
+// `up` writes an env file whose CRYPTOASSETS_CONFIG is absolute, so the
+// command line works from any directory once the file is sourced.
+func TestDevUpEnvFileNamesTheConfigByAbsolutePath(t *testing.T) {
+	// Not t.TempDir: its 0700 parent would keep the postgres user out.
+	root, err := os.MkdirTemp("", "cryptoassets-dev-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	t.Chdir(root)
+	out, err := dev(t, "", "up", "--dir", "rel/.dev")
+	t.Cleanup(func() { _, _ = dev(t, "", "down", "--dir", filepath.Join(root, "rel/.dev")) })
+	if err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	// Source the env file from another directory, as a user's shell would.
+	elsewhere := t.TempDir()
+	sh := exec.Command("sh", "-c", ". "+filepath.Join(root, "rel/.dev/env")+` && printf '%s\n' "$CRYPTOASSETS_CONFIG"`)
+	sh.Dir = elsewhere
+	got, err := sh.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := strings.TrimSpace(string(got))
+	if !filepath.IsAbs(path) {
+		t.Fatalf("CRYPTOASSETS_CONFIG=%q is relative: the CLI would work only from %s", path, root)
+	}
+	t.Chdir(elsewhere)
+	if _, err := config.LoadFromOS(path); err != nil {
+		t.Fatalf("the configuration named by the env file does not load from another directory: %v", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader([]byte(out)))
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "config:") && !strings.Contains(sc.Text(), path) {
+			t.Fatalf("up prints %q, the env file names %s", sc.Text(), path)
+		}
+	}
+}
