@@ -76,8 +76,12 @@ func (x *Exports) Check(ctx context.Context, signed *wire.MsgTx) error {
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("signed transaction %s (unsigned form %s) is %w: its inputs, outputs, sequences or locktime differ from every top-up the service built; nothing was recorded or sent",
-			signed.TxHash(), txid, ErrNotExported)
+		name := txid.String()
+		if signed.TxHash() != txid {
+			name = fmt.Sprintf("%s (unsigned form %s)", signed.TxHash(), txid)
+		}
+		return fmt.Errorf("signed transaction %s is %w: its inputs, outputs, sequences or locktime differ from every top-up the service built; nothing was recorded or sent",
+			name, ErrNotExported)
 	}
 	return nil
 }
