@@ -2,11 +2,9 @@ package cli
 
 import (
 	"bufio"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,27 +75,8 @@ func initCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			w := c.App.Writer
-			words := strings.Fields(mnemonic)
-			fmt.Fprintln(w, "Write these words down, in order, on paper. They are shown once, and they ARE the money.")
-			for i, word := range words {
-				fmt.Fprintf(w, "%3d. %-10s", i+1, word)
-				if (i+1)%4 == 0 {
-					fmt.Fprintln(w)
-				}
-			}
-			fmt.Fprintln(w)
-			// Two random words typed back prove the backup exists.
-			in := reader(c)
-			for _, k := range pickTwo(len(words)) {
-				fmt.Fprintf(w, "Type word #%d: ", k+1)
-				got, err := in.line()
-				if err != nil {
-					return err
-				}
-				if strings.ToLower(got) != words[k] {
-					return fmt.Errorf("word #%d does not match: nothing was stored; run init again", k+1)
-				}
+			if err := keystore.ShowAndConfirm(c.App.Writer, mnemonic, reader(c).line); err != nil {
+				return err
 			}
 			seed, err := keystore.SeedFromMnemonic(mnemonic, nil)
 			if err != nil {
@@ -106,19 +85,6 @@ func initCommand() *cli.Command {
 			return store(c, seed, net)
 		},
 	}
-}
-
-func pickTwo(n int) []int {
-	a, _ := rand.Int(rand.Reader, big.NewInt(int64(n)))
-	b, _ := rand.Int(rand.Reader, big.NewInt(int64(n-1)))
-	i, j := int(a.Int64()), int(b.Int64())
-	if j >= i {
-		j++
-	}
-	if j < i {
-		i, j = j, i
-	}
-	return []int{i, j}
 }
 
 // store encrypts seed into the keystore and writes a policy if none exists.
