@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cryptoassets/cryptoassets/online/config"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
@@ -109,6 +112,87 @@ func TestTransferIdempotencyKeyIsReplaySafe(t *testing.T) {
 		if err != nil || a.Available != want {
 			t.Fatalf("%s: available %d, want %d (%v)", name, a.Available, want, err)
 		}
+	}
+	if err := l.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Eight concurrent runs of the same keyed transfer collide in PostgreSQL
+// (counted as the runner's retries), and the money still moves once per
+// key: every run names the same ledger transaction.
+func TestTransferIdempotencyKeyUnderConcurrentRuns(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	ctx := context.Background()
+	conf := writeConfig(t, "btc")
+	for _, args := range [][]string{{"migrate"}, {"account", "create", "alice"}, {"account", "create", "bob"}} {
+		if out, err := run(t, conf, args...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	cfg, err := config.LoadFromOS(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := store.Open(ctx, cfg.Database.URL, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	runner := store.NewRunner(pool, store.RunnerConfig{MaxAttempts: 100, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond}, nil)
+	l, err := ledger.New(runner, "btc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := l.GetAccount(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = runner.InTx(ctx, "fund", func(tx *store.Tx) error {
+		hot, _, err := l.Internal(tx, ledger.HotWallet)
+		if err != nil {
+			return err
+		}
+		_, err = l.PostTx(tx, "test_funding", "", []ledger.Posting{{AccountID: hot, Available: -100_000_000}, {AccountID: alice.ID, Available: 100_000_000}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const keys, runs = 10, 8
+	for k := 0; k < keys; k++ {
+		key := fmt.Sprintf("batch-%d", k)
+		req := ledger.TransferRequest{From: "alice", To: "bob", Amount: 1_000_000}
+		ids := make([]int64, runs)
+		errs := make([]error, runs)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := 0; i < runs; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				<-start
+				tr, _, err := transferOnce(ctx, runner, l, key, req)
+				ids[i], errs[i] = tr.TxID, err
+			}(i)
+		}
+		close(start)
+		wg.Wait()
+		for i := range ids {
+			if errs[i] != nil || ids[i] != ids[0] {
+				t.Fatalf("key %s run %d: transfer %d, %v (run 0: %d)", key, i, ids[i], errs[i], ids[0])
+			}
+		}
+	}
+	if st := runner.Stats(); st.Retries == 0 {
+		t.Fatalf("no collision in %d concurrent runs: the test proved nothing (%+v)", keys*runs, st)
+	} else {
+		t.Logf("%d collisions retried over %d runs", st.Retries, keys*runs)
+	}
+	b, err := l.GetAccount(ctx, "bob")
+	if err != nil || b.Available != keys*1_000_000 {
+		t.Fatalf("bob has %d, want %d: a key moved money twice (%v)", b.Available, keys*1_000_000, err)
 	}
 	if err := l.Check(ctx); err != nil {
 		t.Fatal(err)
