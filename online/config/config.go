@@ -82,6 +82,14 @@ type Asset struct {
 	// a descriptor (wpkh([fp/84h/0h/0h]xpub...) or tr(...)) or a bare
 	// xpub/zpub; receive addresses are derived from it.
 	HotWalletDescriptor string `toml:"hot_wallet_descriptor"`
+	// HotKeystore is the hot wallet's seed, encrypted in the signer's
+	// keystore format (`cryptoassets hotkey init`); its account key must be
+	// HotWalletDescriptor. Unset: the service holds no hot key.
+	HotKeystore string `toml:"hot_keystore"`
+	// HotPassphraseFile holds the hot keystore's passphrase on its first
+	// line: a regular file of mode 0600 (or 0400) owned by the service's
+	// user. Unset: serve reads it from --hot-passphrase-fd.
+	HotPassphraseFile string `toml:"hot_passphrase_file"`
 	// StartHeight is where the chain follower begins on a new database;
 	// -1 (the default) means the node's tip at that moment.
 	StartHeight *int32 `toml:"start_height"`
@@ -213,6 +221,10 @@ func applyEnv(cfg *Config, getenv func(string) string, environ []string) error {
 			a.RPCCookieFile = value
 		case "HOT_WALLET_DESCRIPTOR":
 			a.HotWalletDescriptor = value
+		case "HOT_KEYSTORE":
+			a.HotKeystore = value
+		case "HOT_PASSPHRASE_FILE":
+			a.HotPassphraseFile = value
 		case "CONFIRMATIONS":
 			n, err := strconv.Atoi(value)
 			if err != nil {
@@ -326,6 +338,12 @@ func (c *Config) Validate() error {
 		}
 		if a.MinDepositSat != nil && (*a.MinDepositSat < 1 || *a.MinDepositSat > 100_000_000) {
 			bad(key+".min_deposit_sat", "%d is out of range: use 1 to 100000000 (546, the dust limit, is usual)", *a.MinDepositSat)
+		}
+		if a.HotPassphraseFile != "" && a.HotKeystore == "" {
+			bad(key+".hot_passphrase_file", "set without hot_keystore: name the keystore it unlocks")
+		}
+		if a.HotKeystore != "" && a.HotWalletDescriptor == "" {
+			bad(key+".hot_keystore", "set without hot_wallet_descriptor: set it to what `cryptoassets hotkey xpub` prints")
 		}
 		if a.SeenExpiry.Duration < time.Minute || a.SeenExpiry.Duration > 60*24*time.Hour {
 			bad(key+".seen_expiry", "%s: use 1m to 1440h (72h is the default)", a.SeenExpiry.Duration)
