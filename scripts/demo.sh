@@ -27,7 +27,7 @@ step "migrate status"
 bin/cryptoassets migrate status
 
 step "the story: accounts, addresses, a deposit seen, confirmed and credited, a transfer, webhooks"
-bin/cryptoassets demo
+bin/cryptoassets-dev demo
 
 step "what an operator sees"
 bin/cryptoassets deposits list
@@ -44,7 +44,7 @@ cold=$("${signer[@]}" --passphrase-fd 3 xpub 3<<<"demo passphrase")
 echo "cold wallet account key: $cold"
 
 step "the online side funds the cold wallet and prepares an unsigned top-up PSBT"
-bin/cryptoassets demo topup --cold-descriptor "$cold" --out "$dir/topup.psbt"
+bin/cryptoassets-dev demo topup --cold-descriptor "$cold" --out "$dir/topup.psbt"
 
 step "on the signer: inspect, verify against seed and policy, sign, hand back as QR frames"
 "${signer[@]}" inspect --network regtest "$dir/topup.psbt"
@@ -52,7 +52,7 @@ step "on the signer: inspect, verify against seed and policy, sign, hand back as
 
 step "the online side scans the frames and broadcasts: recorded before (opened) and after (closed)"
 bin/cryptoassets cold submit $(printf -- '--qr %s ' "$dir"/signed-frames/*.png)
-bin/cryptoassets demo mine --blocks 1
+bin/cryptoassets-dev mine 1
 bin/cryptoassets broadcasts list
 bin/cryptoassets broadcasts resolve
 

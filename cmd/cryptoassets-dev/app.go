@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoassets/cryptoassets/internal/buildinfo"
+	servicecli "github.com/cryptoassets/cryptoassets/online/cli"
 )
 
 func app() *cli.App {
@@ -31,6 +32,7 @@ func app() *cli.App {
 			downCommand(),
 			payCommand(),
 			mineCommand(),
+			servicecli.DemoCommand(newDevFaucet),
 		},
 	}
 }

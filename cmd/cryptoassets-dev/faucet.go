@@ -1,16 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/wire"
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
+	servicecli "github.com/cryptoassets/cryptoassets/online/cli"
 	"github.com/cryptoassets/cryptoassets/online/config"
 	"github.com/cryptoassets/cryptoassets/shared/amount"
 )
@@ -122,3 +125,12 @@ func mineCommand() *cli.Command {
 		},
 	}
 }
+
+// devFaucet is the regtest faucet in the form the demo takes.
+type devFaucet struct{ f *devenv.Faucet }
+
+func (d devFaucet) Pay(ctx context.Context, address string, sat int64) (*wire.MsgTx, error) {
+	return d.f.Pay(ctx, devenv.Payment{Address: address, Amount: sat})
+}
+
+func newDevFaucet(n chain.Node) servicecli.Faucet { return devFaucet{devenv.NewFaucet(n)} }

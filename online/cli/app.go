@@ -38,7 +38,7 @@ func App() *cli.App {
 			eventsCommand(),
 			broadcastsCommand(),
 			coldCommand(),
-			demoCommand(),
+			demoMovedCommand(),
 		},
 	}
 }

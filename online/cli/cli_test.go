@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // run runs the command line with a config naming a fresh database.
 func run(t *testing.T, conf string, args ...string) (string, error) {
 	t.Helper()
-	app := App()
+	app := testApp()
 	var out, errOut bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &errOut
 	err := app.RunContext(context.Background(), append([]string{"cryptoassets", "--config", conf}, args...))

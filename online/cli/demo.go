@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,28 +15,54 @@ import (
 	"sync"
 	"time"
 
+	"github.com/btcsuite/btcd/wire"
 	"github.com/urfave/cli/v2"
 
-	"github.com/cryptoassets/cryptoassets/internal/devenv"
 	"github.com/cryptoassets/cryptoassets/online/api"
+	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
 	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 )
 
-func demoCommand() *cli.Command {
+// Faucet pays regtest coins to an address: the customer's wallet in the
+// demo. The dev program passes one backed by internal/devenv, so this package,
+// and with it the production binary, carries no faucet key and no launcher.
+type Faucet interface {
+	Pay(ctx context.Context, address string, sat int64) (*wire.MsgTx, error)
+}
+
+// DemoCommand is the `demo` command of the dev program (cmd/cryptoassets-dev):
+// the whole story on regtest, paid for by the faucet newFaucet returns for
+// the asset's node.
+func DemoCommand(newFaucet func(chain.Node) Faucet) *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
 		Usage: "run the whole story on regtest: accounts, addresses, a deposit seen/confirmed/credited, a transfer, webhooks",
 		Description: "Needs a migrated database and a regtest node whose coinbase pays the devenv faucet\n" +
 			"(make dev-up provides both; make demo runs everything). Refuses any asset not on regtest.",
 		Flags:       []cli.Flag{assetFlag},
-		Subcommands: demoColdCommands(),
+		Subcommands: demoColdCommands(newFaucet),
 		Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
 			ctx, cancel := context.WithTimeout(c.Context, 3*time.Minute)
 			defer cancel()
-			return runDemo(ctx, c, e, l)
+			return runDemo(ctx, c, e, l, newFaucet)
 		}),
+	}
+}
+
+// demoMovedCommand keeps `cryptoassets demo` (the design's subcommand) as a
+// pointer: the demo needs the dev environment, which this program does not
+// carry.
+func demoMovedCommand() *cli.Command {
+	return &cli.Command{
+		Name:            "demo",
+		Usage:           "moved: the demo runs in the development program, `cryptoassets-dev demo` (make demo runs it end to end)",
+		SkipFlagParsing: true,
+		Action: func(c *cli.Context) error {
+			return errors.New("the demo is not part of the production program: run `cryptoassets-dev demo` " +
+				"(built into bin/ by make dev-up; make demo runs the whole story)")
+		},
 	}
 }
 
@@ -83,7 +110,7 @@ func (d *demo) call(ctx context.Context, method, path, body string, idem bool) (
 	return out, nil
 }
 
-func runDemo(ctx context.Context, c *cli.Context, e *env, l *ledger.Ledger) error {
+func runDemo(ctx context.Context, c *cli.Context, e *env, l *ledger.Ledger, newFaucet func(chain.Node) Faucet) error {
 	a := e.cfg.Assets[l.Asset()]
 	if a.Network != "regtest" {
 		return fmt.Errorf("the demo runs on regtest only; asset %s is on %s", l.Asset(), a.Network)
@@ -166,8 +193,7 @@ func runDemo(ctx context.Context, c *cli.Context, e *env, l *ledger.Ledger) erro
 	d.say("%s pays to %s (%s)", bob, out["address"], out["derivation_path"])
 
 	d.step("alice's customer pays 0.5 BTC from their own wallet")
-	faucet := devenv.NewFaucet(chainNode)
-	tx, err := faucet.Pay(ctx, devenv.Payment{Address: aliceAddr, Amount: 50_000_000})
+	tx, err := newFaucet(chainNode).Pay(ctx, aliceAddr, 50_000_000)
 	if err != nil {
 		return err
 	}

@@ -12,16 +12,16 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
 	"github.com/cryptoassets/cryptoassets/online/config"
 
-	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/cold"
 	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
 	"github.com/cryptoassets/cryptoassets/shared/psbt"
 )
 
 // demoColdCommands are the demo's cold-wallet steps: fund the cold wallet
-// and write an unsigned top-up PSBT for the signer, then broadcast what the
-// signer returns. Regtest only.
-func demoColdCommands() []*cli.Command {
+// and write an unsigned top-up PSBT for the signer (`cryptoassets cold
+// submit` then takes back what it signed). Regtest only.
+func demoColdCommands(newFaucet func(chain.Node) Faucet) []*cli.Command {
 	return []*cli.Command{
 		{
 			Name:  "topup",
@@ -53,7 +53,7 @@ func demoColdCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				faucet := devenv.NewFaucet(node)
+				faucet := newFaucet(node)
 				var coins []cold.Coin
 				var total int64
 				for i := uint32(0); i < 2; i++ {
@@ -61,7 +61,7 @@ func demoColdCommands() []*cli.Command {
 					if err != nil {
 						return err
 					}
-					tx, err := faucet.Pay(ctx, devenv.Payment{Address: d.Address.EncodeAddress(), Amount: 150_000_000})
+					tx, err := faucet.Pay(ctx, d.Address.EncodeAddress(), 150_000_000)
 					if err != nil {
 						return err
 					}
@@ -93,31 +93,6 @@ func demoColdCommands() []*cli.Command {
 					return err
 				}
 				fmt.Fprintf(c.App.Writer, "unsigned top-up PSBT written to %s: 2 BTC to the hot wallet (%s), change to the cold wallet\n", c.String("out"), hotChange.Address)
-				return nil
-			},
-		},
-		{
-			Name:  "mine",
-			Usage: "mine blocks on the regtest node",
-			Flags: []cli.Flag{assetFlag, &cli.IntFlag{Name: "blocks", Value: 1}},
-			Action: func(c *cli.Context) error {
-				e, err := loadEnv(c, false)
-				if err != nil {
-					return err
-				}
-				a, _, err := regtestAsset(c, e)
-				if err != nil {
-					return err
-				}
-				raw, err := rpcFor(a)
-				if err != nil {
-					return err
-				}
-				var hashes []string
-				if err := raw.Call(c.Context, &hashes, "generate", c.Int("blocks")); err != nil {
-					return err
-				}
-				fmt.Fprintf(c.App.Writer, "mined %d block(s)\n", len(hashes))
 				return nil
 			},
 		},
