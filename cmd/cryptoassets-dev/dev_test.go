@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 	"github.com/cryptoassets/cryptoassets/online/cli"
@@ -173,8 +175,9 @@ func TestDevPayAndMineFundACustomerAccount(t *testing.T) {
 }
 
 // `up` writes an env file whose CRYPTOASSETS_CONFIG is absolute, so the
-// command line works from any directory once the file is sourced.
-func TestDevUpEnvFileNamesTheConfigByAbsolutePath(t *testing.T) {
+// command line works from any directory once the file is sourced; after the
+// postmaster is killed, `up` keeps the port and the env file.
+func TestDevUpEnvFileNamesTheConfigByAbsolutePathAndKeepsItsPort(t *testing.T) {
 	// Not t.TempDir: its 0700 parent would keep the postgres user out.
 	root, err := os.MkdirTemp("", "cryptoassets-dev-test-")
 	if err != nil {
@@ -203,6 +206,36 @@ func TestDevUpEnvFileNamesTheConfigByAbsolutePath(t *testing.T) {
 	if _, err := config.LoadFromOS(path); err != nil {
 		t.Fatalf("the configuration named by the env file does not load from another directory: %v", err)
 	}
+	// A crashed cluster: `up` brings it back on its port and writes the same
+	// env file, so a running serve (dialling the old URL) reconnects.
+	before, err := os.ReadFile(filepath.Join(root, "rel/.dev/env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testenv.Ctx(t, 2*time.Minute)
+	pg, err := devenv.StartPostgres(ctx, filepath.Join(root, "rel/.dev/pg")) // the running one
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := dev(t, "", "up", "--dir", filepath.Join(root, "rel/.dev")); err != nil {
+		t.Fatalf("up after the crash: %v\n%s", err, out)
+	}
+	after, err := os.ReadFile(filepath.Join(root, "rel/.dev/env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(after) != string(before) {
+		t.Fatalf("up after a crash rewrote the env file:\n%s\nwas\n%s", after, before)
+	}
+	if conn, err := pgx.Connect(ctx, pg.DSN()); err != nil {
+		t.Fatalf("the recorded DATABASE_URL does not answer after up: %v", err)
+	} else {
+		conn.Close(ctx)
+	}
+
 	sc := bufio.NewScanner(bytes.NewReader([]byte(out)))
 	for sc.Scan() {
 		if strings.HasPrefix(sc.Text(), "config:") && !strings.Contains(sc.Text(), path) {
