@@ -243,3 +243,29 @@ func TestDevUpEnvFileNamesTheConfigByAbsolutePathAndKeepsItsPort(t *testing.T) {
 		}
 	}
 }
+
+func TestDevHelpNeedsNoServers(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"version"}, {"pay", "--help"}, {"mine", "--help"}, {"up", "--help"}, {"demo", "--help"}} {
+		a := app()
+		var out bytes.Buffer
+		a.Writer = &out
+		if err := a.Run(append([]string{"cryptoassets-dev"}, args...)); err != nil || out.Len() == 0 {
+			t.Fatalf("%v: %v %q", args, err, out.String())
+		}
+	}
+}
+
+// The faucet's key is public: the dev program refuses an asset that is not
+// on regtest before it talks to any node.
+func TestDevRefusesAnAssetNotOnRegtest(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	conf := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(conf, []byte("[database]\nurl = \"postgres://x@127.0.0.1:1/x\"\n[assets.btc]\nnetwork = \"mainnet\"\nrpc_url = \"http://127.0.0.1:1\"\nrpc_user = \"u\"\nrpc_password = \"p\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"pay", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "0.1"}, {"mine", "1"}} {
+		if out, err := dev(t, conf, args...); err == nil || !strings.Contains(err.Error(), "regtest only") {
+			t.Fatalf("%v: want a refusal naming regtest, got %v\n%s", args, err, out)
+		}
+	}
+}
