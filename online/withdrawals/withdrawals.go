@@ -1,0 +1,379 @@
+package withdrawals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/mempool"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cryptoassets/cryptoassets/online/events"
+	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/store"
+	"github.com/cryptoassets/cryptoassets/shared/amount"
+)
+
+// Errors callers branch on. Their messages are meant for people.
+var (
+	ErrInvalidAddress     = errors.New("malformed address")
+	ErrWrongNetwork       = errors.New("address for another network")
+	ErrUnsupportedAddress = errors.New("unsupported address")
+	ErrDust               = errors.New("amount below the dust limit")
+	ErrOwnAddress         = errors.New("destination is an internal address of this service")
+	ErrUnknownWithdrawal  = errors.New("unknown withdrawal")
+	ErrNotCancellable     = errors.New("withdrawal can no longer be cancelled")
+	ErrKeyReused          = errors.New("this idempotency key was used for a different withdrawal: use a new key for a new operation")
+)
+
+// PendingAccount is the kind of the internal account that holds requested
+// withdrawals until they are paid.
+const PendingAccount = "withdrawals_pending"
+
+// Event types.
+const (
+	EventRequested = "withdrawal.requested"
+	EventConfirmed = "withdrawal.confirmed"
+	EventCancelled = "withdrawal.cancelled"
+)
+
+// States of a withdrawal.
+const (
+	Requested = "requested"
+	Batched   = "batched"
+	Broadcast = "broadcast"
+	Confirmed = "confirmed"
+	Cancelled = "cancelled"
+	Failed    = "failed"
+)
+
+// Config is one asset's withdrawal settings.
+type Config struct {
+	Params   *chaincfg.Params
+	FeeSat   int64          // flat fee taken from the customer per withdrawal (0: none)
+	RelayFee btcutil.Amount // sat per 1000 vbytes for the dust rule (0: btcd's default, 1000)
+}
+
+// Service handles one asset's withdrawal requests.
+type Service struct {
+	ledger *ledger.Ledger
+	cfg    Config
+	q      queries
+}
+
+// New returns the withdrawal service of the ledger's asset.
+func New(l *ledger.Ledger, cfg Config) (*Service, error) {
+	if cfg.Params == nil {
+		return nil, errors.New("withdrawals: no chain parameters")
+	}
+	if cfg.FeeSat < 0 || cfg.FeeSat > amount.MaxSat {
+		return nil, fmt.Errorf("withdrawals: fee %d out of range", cfg.FeeSat)
+	}
+	if cfg.RelayFee <= 0 {
+		cfg.RelayFee = mempool.DefaultMinRelayTxFee
+	}
+	return &Service{ledger: l, cfg: cfg, q: newQueries(l.Asset())}, nil
+}
+
+// Runner is the transaction runner the service uses.
+func (s *Service) Runner() *store.Runner { return s.ledger.Runner() }
+
+// Request is a customer's request to be paid Amount satoshis at Address.
+type Request struct {
+	Account string
+	Address string
+	Amount  int64
+	// TokenID and IdempotencyKey, when the key is set, record who asked
+	// under which key: a second request with the same pair returns the
+	// first withdrawal (ErrKeyReused if it asked for something else).
+	TokenID        int64
+	IdempotencyKey string
+}
+
+// Withdrawal is a stored withdrawal.
+type Withdrawal struct {
+	ID         int64
+	Account    string
+	Address    string
+	Amount     int64
+	Fee        int64
+	State      string
+	Internal   bool   // paid by a ledger transfer to InternalTo, no chain transaction
+	InternalTo string // the receiving customer account, when Internal
+	BatchID    *int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Check validates what can be validated without the database: the
+// destination and the amount.
+func (s *Service) Check(address string, sat int64) (Destination, error) {
+	if err := amount.Check(sat); err != nil {
+		return Destination{}, err
+	}
+	d, err := ParseDestination(address, s.cfg.Params)
+	if err != nil {
+		return Destination{}, err
+	}
+	if limit := DustLimit(d.Script, s.cfg.RelayFee); sat < limit {
+		return Destination{}, fmt.Errorf("%w: %d sat to a %s address; the smallest payment it relays is %d sat", ErrDust, sat, d.Type, limit)
+	}
+	return d, nil
+}
+
+// Request records a withdrawal in its own serializable transaction.
+func (s *Service) Request(ctx context.Context, req Request) (Withdrawal, error) {
+	var w Withdrawal
+	err := s.Runner().InTx(ctx, "withdrawal-request", func(tx *store.Tx) error {
+		var err error
+		w, err = s.RequestTx(tx, req)
+		return err
+	})
+	return w, err
+}
+
+// RequestTx records a withdrawal inside tx: it debits the customer, credits
+// withdrawals_pending (and network_fees with the fee), stores the request and
+// emits withdrawal.requested. A destination that is a customer address of
+// ours is paid by a ledger transfer instead.
+func (s *Service) RequestTx(tx *store.Tx, req Request) (Withdrawal, error) {
+	d, err := s.Check(req.Address, req.Amount)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	if req.IdempotencyKey != "" {
+		w, found, err := s.byKey(tx, req.TokenID, req.IdempotencyKey)
+		if err != nil {
+			return Withdrawal{}, err
+		}
+		if found {
+			if w.Account != req.Account || w.Address != d.Address || w.Amount != req.Amount {
+				return Withdrawal{}, ErrKeyReused
+			}
+			return w, nil
+		}
+	}
+	var accountID int64
+	var kind string
+	var available int64
+	err = tx.QueryRow(s.q.account, req.Account).Scan(&accountID, &kind, &available)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Withdrawal{}, fmt.Errorf("%w: %q", ledger.ErrUnknownAccount, truncate(req.Account, 64))
+	}
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	if kind != ledger.Customer {
+		return Withdrawal{}, fmt.Errorf("%w: withdrawals are paid from customer accounts", ledger.ErrInternalAccount)
+	}
+	var ownerID *int64
+	var ownerName *string
+	err = tx.QueryRow(s.q.ownAddress, d.Script).Scan(&ownerID, &ownerName)
+	own := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return Withdrawal{}, err
+	}
+	if own && ownerID == nil {
+		return Withdrawal{}, fmt.Errorf("%w: %s is a change or internal address, not a customer's", ErrOwnAddress, d.Address)
+	}
+	if own {
+		return s.internal(tx, req, d, accountID, *ownerID, *ownerName)
+	}
+
+	fee := s.cfg.FeeSat
+	if available < req.Amount+fee {
+		return Withdrawal{}, fmt.Errorf("%w: %q has %s BTC available, %s BTC requested (%s BTC plus a fee of %s BTC)", ledger.ErrInsufficientFunds,
+			req.Account, amount.FormatBTC(available), amount.FormatBTC(req.Amount+fee), amount.FormatBTC(req.Amount), amount.FormatBTC(fee))
+	}
+	pending, _, err := s.ledger.Internal(tx, PendingAccount)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	postings := []ledger.Posting{{AccountID: accountID, Available: -(req.Amount + fee)}, {AccountID: pending, Available: req.Amount}}
+	if fee > 0 {
+		fees, _, err := s.ledger.Internal(tx, ledger.NetworkFees)
+		if err != nil {
+			return Withdrawal{}, err
+		}
+		postings = append(postings, ledger.Posting{AccountID: fees, Available: fee})
+	}
+	txID, err := s.ledger.PostTx(tx, "withdrawal", "withdrawal to "+d.Address, postings)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	w := Withdrawal{Account: req.Account, Address: d.Address, Amount: req.Amount, Fee: fee, State: Requested}
+	if err := tx.QueryRow(s.q.insert, accountID, d.Address, d.Script, req.Amount, fee, nil, Requested, txID, keyOwner(req), nullable(req.IdempotencyKey)).
+		Scan(&w.ID, &w.CreatedAt, &w.UpdatedAt); err != nil {
+		return Withdrawal{}, err
+	}
+	if _, err := events.Emit(tx, s.ledger.Asset(), EventRequested, payload(w)); err != nil {
+		return Withdrawal{}, err
+	}
+	return w, nil
+}
+
+// internal pays a withdrawal to a customer address of ours by a ledger
+// transfer: no chain transaction, no fee.
+func (s *Service) internal(tx *store.Tx, req Request, d Destination, from, to int64, toName string) (Withdrawal, error) {
+	if from == to {
+		return Withdrawal{}, fmt.Errorf("%w: %s is an address of account %q itself", ledger.ErrSameAccount, d.Address, req.Account)
+	}
+	t, err := s.ledger.TransferTx(tx, ledger.TransferRequest{From: req.Account, To: toName, Amount: req.Amount, Memo: "withdrawal to " + d.Address})
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	w := Withdrawal{Account: req.Account, Address: d.Address, Amount: req.Amount, State: Confirmed, Internal: true, InternalTo: toName}
+	if err := tx.QueryRow(s.q.insert, from, d.Address, d.Script, req.Amount, 0, to, Confirmed, t.TxID, keyOwner(req), nullable(req.IdempotencyKey)).
+		Scan(&w.ID, &w.CreatedAt, &w.UpdatedAt); err != nil {
+		return Withdrawal{}, err
+	}
+	for _, typ := range []string{EventRequested, EventConfirmed} {
+		if _, err := events.Emit(tx, s.ledger.Asset(), typ, payload(w)); err != nil {
+			return Withdrawal{}, err
+		}
+	}
+	return w, nil
+}
+
+// Cancel cancels a requested withdrawal in its own transaction.
+func (s *Service) Cancel(ctx context.Context, id int64) (Withdrawal, error) {
+	var w Withdrawal
+	err := s.Runner().InTx(ctx, "withdrawal-cancel", func(tx *store.Tx) error {
+		var err error
+		w, err = s.CancelTx(tx, id)
+		return err
+	})
+	return w, err
+}
+
+// CancelTx cancels a withdrawal that is still requested and refunds the
+// amount and the fee in the same transaction. Cancelling a cancelled
+// withdrawal returns it unchanged.
+func (s *Service) CancelTx(tx *store.Tx, id int64) (Withdrawal, error) {
+	w, err := s.get(tx.QueryRow(s.q.get, id))
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	switch w.State {
+	case Cancelled:
+		return w, nil
+	case Requested:
+	default:
+		return Withdrawal{}, fmt.Errorf("%w: withdrawal %d is %s", ErrNotCancellable, id, w.State)
+	}
+	var accountID int64
+	if err := tx.QueryRow(s.q.accountOf, id).Scan(&accountID); err != nil {
+		return Withdrawal{}, err
+	}
+	pending, _, err := s.ledger.Internal(tx, PendingAccount)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	postings := []ledger.Posting{{AccountID: pending, Available: -w.Amount}, {AccountID: accountID, Available: w.Amount + w.Fee}}
+	if w.Fee > 0 {
+		fees, _, err := s.ledger.Internal(tx, ledger.NetworkFees)
+		if err != nil {
+			return Withdrawal{}, err
+		}
+		postings = append(postings, ledger.Posting{AccountID: fees, Available: -w.Fee})
+	}
+	txID, err := s.ledger.PostTx(tx, "withdrawal_refund", fmt.Sprintf("withdrawal %d cancelled", id), postings)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	tag, err := tx.Exec(s.q.cancel, id, txID)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	if tag.RowsAffected() != 1 {
+		return Withdrawal{}, fmt.Errorf("%w: withdrawal %d changed state", ErrNotCancellable, id)
+	}
+	w, err = s.get(tx.QueryRow(s.q.get, id))
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	if _, err := events.Emit(tx, s.ledger.Asset(), EventCancelled, payload(w)); err != nil {
+		return Withdrawal{}, err
+	}
+	return w, nil
+}
+
+// Get returns one withdrawal.
+func (s *Service) Get(ctx context.Context, id int64) (Withdrawal, error) {
+	return s.get(s.Runner().Pool().QueryRow(ctx, s.q.get, id))
+}
+
+// List lists withdrawals in id order after the one with id after (0 for the
+// first page), at most limit (1 to 1000, else 100) of them.
+func (s *Service) List(ctx context.Context, after int64, limit int) ([]Withdrawal, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.Runner().Pool().Query(ctx, s.q.list, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Withdrawal, error) { return scan(r) })
+}
+
+func (s *Service) byKey(tx *store.Tx, token int64, key string) (Withdrawal, bool, error) {
+	w, err := s.get(tx.QueryRow(s.q.byKey, token, key))
+	if errors.Is(err, ErrUnknownWithdrawal) {
+		return Withdrawal{}, false, nil
+	}
+	return w, err == nil, err
+}
+
+func (s *Service) get(row pgx.Row) (Withdrawal, error) {
+	w, err := scan(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Withdrawal{}, ErrUnknownWithdrawal
+	}
+	return w, err
+}
+
+func scan(row pgx.Row) (Withdrawal, error) {
+	var w Withdrawal
+	var to *string
+	err := row.Scan(&w.ID, &w.Account, &w.Address, &w.Amount, &w.Fee, &w.State, &to, &w.BatchID, &w.CreatedAt, &w.UpdatedAt)
+	if to != nil {
+		w.Internal, w.InternalTo = true, *to
+	}
+	return w, err
+}
+
+func payload(w Withdrawal) map[string]any {
+	p := map[string]any{
+		"withdrawal_id": w.ID, "account": w.Account, "address": w.Address, "state": w.State, "internal": w.Internal,
+		"amount": amount.FormatBTC(w.Amount), "amount_sat": fmt.Sprint(w.Amount),
+		"fee": amount.FormatBTC(w.Fee), "fee_sat": fmt.Sprint(w.Fee),
+	}
+	if w.Internal {
+		p["internal_to"] = w.InternalTo
+	}
+	return p
+}
+
+func keyOwner(req Request) *int64 {
+	if req.IdempotencyKey == "" {
+		return nil
+	}
+	return &req.TokenID
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
