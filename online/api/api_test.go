@@ -170,7 +170,7 @@ func TestHappyPath(t *testing.T) {
 	}
 	st, out, _ = f.do(t, call{method: "GET", path: "/v1/btc/accounts?limit=1000"})
 	accts, _ := out["accounts"].([]any)
-	if st != 200 || len(accts) != 7 {
+	if st != 200 || len(accts) != 8 { // five internal, three customers
 		t.Fatalf("list: %d %v", st, out)
 	}
 	st, out, _ = f.do(t, call{method: "POST", path: "/v1/tbtc/accounts/alice/addresses", body: `{"label":"order 1"}`, headers: map[string]string{"Idempotency-Key": "addr-1"}})

@@ -88,7 +88,7 @@ func TestAccountsAndTransfers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(accts) != 6 { // four internal, two customers
+	if len(accts) != 7 { // five internal, two customers
 		t.Fatalf("listed %d accounts", len(accts))
 	}
 	var hot Account
