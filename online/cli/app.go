@@ -38,6 +38,7 @@ func App() *cli.App {
 			eventsCommand(),
 			broadcastsCommand(),
 			coldCommand(),
+			hotkeyCommand(),
 			demoMovedCommand(),
 		},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/config"
 	"github.com/cryptoassets/cryptoassets/online/deposits"
 	"github.com/cryptoassets/cryptoassets/online/events"
+	"github.com/cryptoassets/cryptoassets/online/hotwallet"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
@@ -29,6 +30,8 @@ func serveCommand() *cli.Command {
 			"(up to 30 seconds), the followers and the webhook deliverer stop between steps,\n" +
 			"then the database pool closes. Every step is a committed transaction, so a stop at\n" +
 			"any moment resumes cleanly from the stored cursors.",
+		Flags: []cli.Flag{&cli.IntFlag{Name: "hot-passphrase-fd", Value: -1,
+			Usage: "read the hot keystores' passphrases from this file descriptor, one line per asset with hot_keystore and no hot_passphrase_file, in asset name order"}},
 		Action: func(c *cli.Context) error {
 			e, err := loadEnv(c, true)
 			if err != nil {
@@ -64,6 +67,11 @@ func serveCommand() *cli.Command {
 				}
 				followers = append(followers, f)
 			}
+			hot, err := openHotSigners(c, e)
+			if err != nil {
+				return err
+			}
+			defer closeAll(hot)
 			// A server that could lose acknowledged commits: refused for
 			// mainnet, a loud warning otherwise.
 			if err := store.CheckDurability(c.Context, e.runner.Pool(), e.cfg.StoreAssets(), e.log); err != nil {
@@ -175,4 +183,39 @@ func buildAPI(ctx context.Context, e *env) (*api.Server, error) {
 		assets[name] = as
 	}
 	return api.NewServer(e.runner, assets, e.log), nil
+}
+
+// openHotSigners unlocks the hot keystore of every asset that has one and
+// refuses to start (so no withdrawal worker can run) unless its account key
+// is the asset's hot_wallet_descriptor.
+func openHotSigners(c *cli.Context, e *env) (map[string]*hotwallet.Signer, error) {
+	hot := map[string]*hotwallet.Signer{}
+	for _, name := range e.cfg.AssetNames() {
+		a := e.cfg.Assets[name]
+		if a.HotKeystore == "" {
+			continue
+		}
+		if a.HotWalletDescriptor == "" {
+			closeAll(hot)
+			return nil, fmt.Errorf("assets.%s.hot_wallet_descriptor is not set: with hot_keystore set, set it to what `cryptoassets hotkey xpub` prints", name)
+		}
+		u := hotwallet.Unlock{Keystore: a.HotKeystore, PassphraseFile: a.HotPassphraseFile, PassphraseFD: -1}
+		if u.PassphraseFile == "" {
+			u.PassphraseFD = c.Int("hot-passphrase-fd")
+		}
+		s, err := hotwallet.Open(u, a.HotWalletDescriptor, a.Params())
+		if err != nil {
+			closeAll(hot)
+			return nil, fmt.Errorf("assets.%s: %w", name, err)
+		}
+		hot[name] = s
+		e.log.Info("hot keystore unlocked", "asset", name, "account", s.Account().Descriptor())
+	}
+	return hot, nil
+}
+
+func closeAll(hot map[string]*hotwallet.Signer) {
+	for _, s := range hot {
+		s.Close()
+	}
 }

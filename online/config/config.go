@@ -342,9 +342,6 @@ func (c *Config) Validate() error {
 		if a.HotPassphraseFile != "" && a.HotKeystore == "" {
 			bad(key+".hot_passphrase_file", "set without hot_keystore: name the keystore it unlocks")
 		}
-		if a.HotKeystore != "" && a.HotWalletDescriptor == "" {
-			bad(key+".hot_keystore", "set without hot_wallet_descriptor: set it to what `cryptoassets hotkey xpub` prints")
-		}
 		if a.SeenExpiry.Duration < time.Minute || a.SeenExpiry.Duration > 60*24*time.Hour {
 			bad(key+".seen_expiry", "%s: use 1m to 1440h (72h is the default)", a.SeenExpiry.Duration)
 		}

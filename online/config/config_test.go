@@ -119,7 +119,6 @@ func TestLoadRefusals(t *testing.T) {
 		{"start height", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nstart_height = -5", 1), nil, "assets.tbtc.start_height"},
 		{"poll interval", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\npoll_interval = \"1ms\"", 1), nil, "assets.tbtc.poll_interval"},
 		{"hot passphrase without keystore", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nhot_passphrase_file = \"/etc/x\"", 1), nil, "assets.tbtc.hot_passphrase_file: set without hot_keystore"},
-		{"hot keystore without descriptor", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nhot_keystore = \"/var/lib/x\"", 1), nil, "assets.tbtc.hot_keystore: set without hot_wallet_descriptor"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
