@@ -17,6 +17,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/addresses"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/online/store"
+	"github.com/cryptoassets/cryptoassets/online/withdrawals"
 )
 
 // AddressIssuer hands out receive addresses; addresses.Issuer implements
@@ -29,6 +30,8 @@ type AddressIssuer interface {
 type Asset struct {
 	Ledger    *ledger.Ledger
 	Addresses AddressIssuer // nil: the address endpoint answers 501
+	// Withdrawals is nil when withdrawals are not enabled (answers 501).
+	Withdrawals *withdrawals.Service
 }
 
 // Server serves the API.
@@ -57,6 +60,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/{asset}/accounts/{name}/history", s.auth(s.history))
 	mux.Handle("POST /v1/{asset}/accounts/{name}/addresses", s.auth(s.newAddress))
 	mux.Handle("POST /v1/{asset}/transfers", s.auth(s.transfer))
+	mux.Handle("POST /v1/{asset}/withdrawals", s.auth(s.requestWithdrawal))
+	mux.Handle("GET /v1/{asset}/withdrawals", s.auth(s.listWithdrawals))
+	mux.Handle("GET /v1/{asset}/withdrawals/{id}", s.auth(s.getWithdrawal))
+	mux.Handle("DELETE /v1/{asset}/withdrawals/{id}", s.auth(s.cancelWithdrawal))
 	mux.Handle("GET /v1/events", s.authOnly(s.listEvents))
 	mux.Handle("POST /v1/events/ack", s.authOnly(s.ackEvents))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
