@@ -98,6 +98,9 @@ type Asset struct {
 	// MinDepositSat is the smallest output to a customer's address that is
 	// credited; smaller ones are recorded as ignored. Default 546 (dust).
 	MinDepositSat *int64 `toml:"min_deposit_sat"`
+	// WithdrawalFeeSat is the flat fee taken from the customer's balance
+	// with each withdrawal request and booked to network_fees. Default 0.
+	WithdrawalFeeSat int64 `toml:"withdrawal_fee_sat"`
 	// SeenExpiry is how long an unconfirmed deposit may be missing from the
 	// node's mempool (in no block, inputs unspent) before it expires and its
 	// pending amount is removed. Default 72h.
@@ -338,6 +341,9 @@ func (c *Config) Validate() error {
 		}
 		if a.MinDepositSat != nil && (*a.MinDepositSat < 1 || *a.MinDepositSat > 100_000_000) {
 			bad(key+".min_deposit_sat", "%d is out of range: use 1 to 100000000 (546, the dust limit, is usual)", *a.MinDepositSat)
+		}
+		if a.WithdrawalFeeSat < 0 || a.WithdrawalFeeSat > 100_000_000 {
+			bad(key+".withdrawal_fee_sat", "%d is out of range: use 0 (no fee) to 100000000", a.WithdrawalFeeSat)
 		}
 		if a.HotPassphraseFile != "" && a.HotKeystore == "" {
 			bad(key+".hot_passphrase_file", "set without hot_keystore: name the keystore it unlocks")

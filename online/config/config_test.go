@@ -118,6 +118,7 @@ func TestLoadRefusals(t *testing.T) {
 		{"webhook bad url", good + "\n[[webhooks]]\nurl = \"shop\"\nsecret = \"0123456789abcdef\"\n", nil, "webhooks[0].url"},
 		{"start height", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nstart_height = -5", 1), nil, "assets.tbtc.start_height"},
 		{"poll interval", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\npoll_interval = \"1ms\"", 1), nil, "assets.tbtc.poll_interval"},
+		{"negative withdrawal fee", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nwithdrawal_fee_sat = -1", 1), nil, "assets.tbtc.withdrawal_fee_sat: -1 is out of range"},
 		{"hot passphrase without keystore", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nhot_passphrase_file = \"/etc/x\"", 1), nil, "assets.tbtc.hot_passphrase_file: set without hot_keystore"},
 	}
 	for _, tc := range tests {
