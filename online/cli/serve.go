@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -195,6 +196,8 @@ func openHotSigners(c *cli.Context, e *env) (map[string]*hotwallet.Signer, error
 		if a.HotKeystore == "" {
 			continue
 		}
+		// A core dump of this process would hold the hot seed in clear.
+		_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
 		if a.HotWalletDescriptor == "" {
 			closeAll(hot)
 			return nil, fmt.Errorf("assets.%s.hot_wallet_descriptor is not set: with hot_keystore set, set it to what `cryptoassets hotkey xpub` prints", name)
