@@ -30,6 +30,7 @@ func App() *cli.App {
 			serveCommand(),
 			accountCommand(),
 			transferCommand(),
+			withdrawCommand(), withdrawalsCommand(),
 			tokenCommand(),
 			ledgerCommand(),
 			addressCommand(),

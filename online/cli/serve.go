@@ -174,6 +174,9 @@ func buildAPI(ctx context.Context, e *env) (*api.Server, error) {
 			return nil, err
 		}
 		as := api.Asset{Ledger: l}
+		if as.Withdrawals, err = withdrawalService(e, l); err != nil {
+			return nil, err
+		}
 		iss, err := issuerFor(ctx, e, l)
 		if err != nil {
 			return nil, err

@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/withdrawals"
+	"github.com/cryptoassets/cryptoassets/shared/amount"
+)
+
+// withdrawalService is the withdrawal service of the ledger's asset, with
+// the asset's network and fee from the configuration.
+func withdrawalService(e *env, l *ledger.Ledger) (*withdrawals.Service, error) {
+	a := e.cfg.Assets[l.Asset()]
+	return withdrawals.New(l, withdrawals.Config{Params: a.Params(), FeeSat: a.WithdrawalFeeSat})
+}
+
+func withWithdrawals(fn func(c *cli.Context, s *withdrawals.Service) error) cli.ActionFunc {
+	return withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
+		s, err := withdrawalService(e, l)
+		if err != nil {
+			return err
+		}
+		return fn(c, s)
+	})
+}
+
+func describeWithdrawal(w withdrawals.Withdrawal) string {
+	s := fmt.Sprintf("withdrawal %d  %s  %s BTC (%d sat) from %s to %s, fee %d sat, created %s",
+		w.ID, w.State, amount.FormatBTC(w.Amount), w.Amount, w.Account, w.Address, w.Fee, w.CreatedAt.UTC().Format(time.RFC3339))
+	if w.Internal {
+		s += fmt.Sprintf("\n  paid internally to account %s (no chain transaction)", w.InternalTo)
+	}
+	if w.BatchID != nil {
+		s += fmt.Sprintf("\n  batch %d", *w.BatchID)
+	}
+	return s
+}
+
+func withdrawCommand() *cli.Command {
+	return &cli.Command{
+		Name: "withdraw", Usage: "request a withdrawal from a customer account to an address (debited now; paid on chain by the batcher)",
+		ArgsUsage: "ACCOUNT ADDRESS AMOUNT   (AMOUNT in BTC like 0.015, or satoshis like 1500000sat)",
+		Flags: []cli.Flag{assetFlag,
+			&cli.StringFlag{Name: "idempotency-key", Usage: "a unique string for this operation: run again with the same key and the same request, it prints the first withdrawal and debits nothing; the same key with another request is refused"}},
+		Action: withWithdrawals(func(c *cli.Context, s *withdrawals.Service) error {
+			if err := needArgs(c, 3, "ACCOUNT ADDRESS AMOUNT"); err != nil {
+				return err
+			}
+			sat, err := parseCLIAmount(c.Args().Get(2))
+			if err != nil {
+				return err
+			}
+			req := withdrawals.Request{Account: c.Args().Get(0), Address: c.Args().Get(1), Amount: sat}
+			if c.IsSet("idempotency-key") {
+				if err := checkIdempotencyKey(c.String("idempotency-key")); err != nil {
+					return err
+				}
+				req.TokenID, req.IdempotencyKey = cliTokenID, c.String("idempotency-key")
+			}
+			w, err := s.Request(c.Context, req)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, describeWithdrawal(w))
+			return nil
+		}),
+	}
+}
+
+func withdrawalArg(c *cli.Context) (int64, error) {
+	if err := needArgs(c, 1, "ID"); err != nil {
+		return 0, err
+	}
+	id, err := strconv.ParseInt(c.Args().First(), 10, 64)
+	if err != nil || id < 1 {
+		return 0, fmt.Errorf("withdrawal id %q: want a positive integer", c.Args().First())
+	}
+	return id, nil
+}
+
+func withdrawalsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "withdrawals",
+		Usage: "withdrawal requests: list, show, cancel",
+		Subcommands: []*cli.Command{
+			{
+				Name: "list", Usage: "list withdrawals in id order", Flags: []cli.Flag{assetFlag,
+					&cli.Int64Flag{Name: "after", Usage: "list withdrawals after this id (paging)"},
+					&cli.IntFlag{Name: "limit", Value: 100, Usage: "at most this many (1 to 1000)"}},
+				Action: withWithdrawals(func(c *cli.Context, s *withdrawals.Service) error {
+					ws, err := s.List(c.Context, c.Int64("after"), c.Int("limit"))
+					if err != nil {
+						return err
+					}
+					for _, w := range ws {
+						fmt.Fprintln(c.App.Writer, describeWithdrawal(w))
+					}
+					if len(ws) == 0 {
+						fmt.Fprintln(c.App.Writer, "no withdrawals")
+					}
+					return nil
+				}),
+			},
+			{
+				Name: "show", Usage: "show one withdrawal", ArgsUsage: "ID", Flags: []cli.Flag{assetFlag},
+				Action: withWithdrawals(func(c *cli.Context, s *withdrawals.Service) error {
+					id, err := withdrawalArg(c)
+					if err != nil {
+						return err
+					}
+					w, err := s.Get(c.Context, id)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(c.App.Writer, describeWithdrawal(w))
+					return nil
+				}),
+			},
+			{
+				Name: "cancel", Usage: "cancel a withdrawal that is not batched yet; the amount and fee go back to the account", ArgsUsage: "ID", Flags: []cli.Flag{assetFlag},
+				Action: withWithdrawals(func(c *cli.Context, s *withdrawals.Service) error {
+					id, err := withdrawalArg(c)
+					if err != nil {
+						return err
+					}
+					w, err := s.Cancel(c.Context, id)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(c.App.Writer, describeWithdrawal(w))
+					return nil
+				}),
+			},
+		},
+	}
+}

@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/cryptoassets/cryptoassets/online/config"
+	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/store"
+)
+
+// `withdraw` debits the account, a replay under the same key debits nothing
+// more, `withdrawals list|show` print it and `withdrawals cancel` refunds it.
+func TestWithdrawCommandsRequestReplayCancel(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	ctx := context.Background()
+	conf := writeConfig(t, "btc")
+	for _, args := range [][]string{{"migrate"}, {"account", "create", "alice"}} {
+		if out, err := run(t, conf, args...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	cfg, err := config.LoadFromOS(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := store.Open(ctx, cfg.Database.URL, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	l, err := ledger.New(store.NewRunner(pool, cfg.RunnerConfig(), nil), "btc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := l.GetAccount(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.Runner().InTx(ctx, "fund", func(tx *store.Tx) error {
+		hot, _, err := l.Internal(tx, ledger.HotWallet)
+		if err != nil {
+			return err
+		}
+		_, err = l.PostTx(tx, "test_funding", "", []ledger.Posting{{AccountID: hot, Available: -100_000}, {AccountID: a.ID, Available: 100_000}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	balance := func() int64 {
+		t.Helper()
+		a, err := l.GetAccount(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Available
+	}
+	addr := "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+	for range 2 {
+		out, err := run(t, conf, "withdraw", "--idempotency-key", "ticket-1", "alice", addr, "30000sat")
+		if err != nil || !strings.Contains(out, "withdrawal 1  requested") {
+			t.Fatalf("withdraw: %v\n%s", err, out)
+		}
+		if b := balance(); b != 70_000 {
+			t.Fatalf("balance %d after withdraw", b)
+		}
+	}
+	if out, err := run(t, conf, "withdraw", "--idempotency-key", "ticket-1", "alice", addr, "40000sat"); err == nil || !strings.Contains(out+err.Error(), "different withdrawal") {
+		t.Fatalf("key reused: %v\n%s", err, out)
+	}
+	if out, err := run(t, conf, "withdraw", "alice", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "30000sat"); err == nil || !strings.Contains(err.Error(), "mainnet address") {
+		t.Fatalf("wrong network: %v\n%s", err, out)
+	}
+	if out, err := run(t, conf, "withdrawals", "list"); err != nil || strings.Count(out, "withdrawal ") != 1 {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err := run(t, conf, "withdrawals", "show", "1"); err != nil || !strings.Contains(out, addr) {
+		t.Fatalf("show: %v\n%s", err, out)
+	}
+	if out, err := run(t, conf, "withdrawals", "cancel", "1"); err != nil || !strings.Contains(out, "cancelled") || balance() != 100_000 {
+		t.Fatalf("cancel: %v\n%s\nbalance %d", err, out, balance())
+	}
+	if out, err := run(t, conf, "withdrawals", "show", "7"); err == nil || !strings.Contains(err.Error(), "unknown withdrawal") {
+		t.Fatalf("show unknown: %v\n%s", err, out)
+	}
+}
