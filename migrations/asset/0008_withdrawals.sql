@@ -7,7 +7,9 @@ ALTER TABLE accounts DROP CONSTRAINT accounts_kind_check;
 ALTER TABLE accounts ADD CONSTRAINT accounts_kind_check
     CHECK (kind IN ('customer', 'hot_wallet', 'cold_wallet', 'network_fees', 'reorg_losses', 'withdrawals_pending'));
 
-INSERT INTO accounts (kind, name, slots) VALUES ('withdrawals_pending', 'internal:withdrawals_pending', 16);
+-- Every request posts to this account: the most slots the ledger allows, so
+-- concurrent requests rarely update the same balance row.
+INSERT INTO accounts (kind, name, slots) VALUES ('withdrawals_pending', 'internal:withdrawals_pending', 64);
 INSERT INTO balances (account_id, slot, customer)
     SELECT a.id, s, false FROM accounts a, generate_series(0, a.slots - 1) s WHERE a.kind = 'withdrawals_pending';
 

@@ -156,25 +156,33 @@ func (s *Service) RequestTx(tx *store.Tx, req Request) (Withdrawal, error) {
 			return w, nil
 		}
 	}
+	// The account and the destination's owner, in one round trip.
 	var accountID int64
 	var kind string
 	var available int64
-	err = tx.QueryRow(s.q.account, req.Account).Scan(&accountID, &kind, &available)
-	if errors.Is(err, pgx.ErrNoRows) {
+	var ownerID *int64
+	var ownerName *string
+	batch := &pgx.Batch{}
+	batch.Queue(s.q.account, req.Account)
+	batch.Queue(s.q.ownAddress, d.Script)
+	br := tx.SendBatch(batch)
+	accountErr := br.QueryRow().Scan(&accountID, &kind, &available)
+	ownerErr := br.QueryRow().Scan(&ownerID, &ownerName)
+	if err := br.Close(); err != nil {
+		return Withdrawal{}, err
+	}
+	if errors.Is(accountErr, pgx.ErrNoRows) {
 		return Withdrawal{}, fmt.Errorf("%w: %q", ledger.ErrUnknownAccount, truncate(req.Account, 64))
 	}
-	if err != nil {
-		return Withdrawal{}, err
+	if accountErr != nil {
+		return Withdrawal{}, accountErr
 	}
 	if kind != ledger.Customer {
 		return Withdrawal{}, fmt.Errorf("%w: withdrawals are paid from customer accounts", ledger.ErrInternalAccount)
 	}
-	var ownerID *int64
-	var ownerName *string
-	err = tx.QueryRow(s.q.ownAddress, d.Script).Scan(&ownerID, &ownerName)
-	own := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return Withdrawal{}, err
+	own := ownerErr == nil
+	if ownerErr != nil && !errors.Is(ownerErr, pgx.ErrNoRows) {
+		return Withdrawal{}, ownerErr
 	}
 	if own && ownerID == nil {
 		return Withdrawal{}, fmt.Errorf("%w: %s is a change or internal address, not a customer's", ErrOwnAddress, d.Address)

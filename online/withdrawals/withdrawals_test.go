@@ -29,7 +29,12 @@ type fixture struct {
 
 func newFixture(t testing.TB, conns int32, fee int64) *fixture {
 	t.Helper()
-	runner := storetest.Runner(t, conns, "btc")
+	return newFixtureOn(t, testenv.NewDatabase(t), conns, fee)
+}
+
+func newFixtureOn(t testing.TB, dsn string, conns int32, fee int64) *fixture {
+	t.Helper()
+	runner := storetest.RunnerOn(t, dsn, conns, "btc")
 	l, err := ledger.New(runner, "btc")
 	if err != nil {
 		t.Fatal(err)
