@@ -41,10 +41,10 @@ func (s *Server) createAccount(req *request) error {
 	if err != nil {
 		return err
 	}
-	if err := ledger.ValidateName(in.Name); err != nil {
-		return err
-	}
 	return s.mutate(req, "api-create-account", key, body, func(tx *store.Tx) (int, any, error) {
+		if err := ledger.ValidateName(in.Name); err != nil {
+			return 0, nil, err
+		}
 		a, err := req.asset.Ledger.CreateAccountTx(tx, in.Name)
 		return http.StatusCreated, accountOut(a), err
 	})
@@ -169,14 +169,16 @@ func (s *Server) transfer(req *request) error {
 	if err != nil {
 		return err
 	}
-	if in.From == "" || in.To == "" {
-		return newError(http.StatusBadRequest, "invalid_request", `"from" and "to" name the two customer accounts`)
-	}
-	sat, err := in.satoshis()
-	if err != nil {
-		return err
-	}
+	// The rules are checked inside mutate, so their refusal is stored
+	// under the key like any other answer.
 	return s.mutate(req, "api-transfer", key, body, func(tx *store.Tx) (int, any, error) {
+		if in.From == "" || in.To == "" {
+			return 0, nil, newError(http.StatusBadRequest, "invalid_request", `"from" and "to" name the two customer accounts`)
+		}
+		sat, err := in.satoshis()
+		if err != nil {
+			return 0, nil, err
+		}
 		t, err := req.asset.Ledger.TransferTx(tx, ledger.TransferRequest{From: in.From, To: in.To, Amount: sat, Memo: in.Memo})
 		if err != nil {
 			return 0, nil, err
@@ -194,23 +196,18 @@ func (s *Server) newAddress(req *request) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(req.r)
-	if err != nil {
-		return err
-	}
 	var in struct {
 		Label string `json:"label"`
 	}
-	if len(body) > 0 {
-		if err := decodeStrict(body, &in); err != nil {
-			return err
-		}
-	}
-	if len(in.Label) > 200 {
-		return newError(http.StatusBadRequest, "invalid_label", "label longer than 200 characters")
+	body, err := readOptionalJSON(req.r, &in)
+	if err != nil {
+		return err
 	}
 	account := req.r.PathValue("name")
 	return s.mutate(req, "api-new-address", key, body, func(tx *store.Tx) (int, any, error) {
+		if len(in.Label) > 200 {
+			return 0, nil, newError(http.StatusBadRequest, "invalid_label", "label longer than 200 characters")
+		}
 		a, err := req.asset.Addresses.NewAddressTx(tx, account, in.Label)
 		return http.StatusCreated, a, err
 	})

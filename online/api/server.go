@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -69,8 +70,31 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeRaw(w, http.StatusNotFound, errorJSON(newError(http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path+" (see docs/api.md)")))
 	})
-	return mux
+	return refuseBadText(mux)
 }
+
+// refuseBadText answers 400 invalid_text, before any route or the database,
+// to a request whose path or query, once unescaped, holds a NUL character
+// or is not UTF-8: PostgreSQL can store neither.
+func refuseBadText(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bad := !cleanText(r.URL.Path)
+		for k, vs := range r.URL.Query() {
+			bad = bad || !cleanText(k)
+			for _, v := range vs {
+				bad = bad || !cleanText(v)
+			}
+		}
+		if bad {
+			writeRaw(w, http.StatusBadRequest, errorJSON(newError(http.StatusBadRequest, "invalid_text",
+				"the path or query holds a NUL character (%00) or bytes that are not UTF-8")))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func cleanText(s string) bool { return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) }
 
 type request struct {
 	w       http.ResponseWriter
@@ -160,14 +184,18 @@ func idempotencyKey(r *http.Request, required bool) (string, error) {
 }
 
 // mutate runs op in one serializable transaction. With an Idempotency-Key
-// the successful response is stored in that same transaction, and a request
-// repeating the key gets the stored response: a concurrent duplicate
-// conflicts, retries, and then finds it. A refused request stores nothing
-// and changes nothing, so its key may be used again.
-func (s *Server) mutate(req *request, name string, key string, body []byte, op func(tx *store.Tx) (int, any, error)) error {
+// (scoped to the token) the answer is stored in that same transaction,
+// bound to the request's method, path and canonical body, and a request
+// repeating the key gets the stored answer: a concurrent duplicate
+// conflicts, retries, and then finds it. A refusal by a rule of the
+// service (storedRefusal) is an answer too: it is stored, after the
+// transaction is rolled back to before op, so that key can never move
+// money later. Anything else that fails (a 5xx, a database outage) stores
+// nothing, so a retry can succeed.
+func (s *Server) mutate(req *request, name string, key string, canonical []byte, op func(tx *store.Tx) (int, any, error)) error {
 	h := sha256.New()
 	h.Write([]byte(req.r.Method + " " + req.r.URL.Path + "\n"))
-	h.Write(body)
+	h.Write(canonical)
 	reqHash := h.Sum(nil)
 
 	var status int
@@ -175,35 +203,50 @@ func (s *Server) mutate(req *request, name string, key string, body []byte, op f
 	var replayed bool
 	err := s.runner.InTx(req.r.Context(), name, func(tx *store.Tx) error {
 		replayed = false
-		if key != "" {
-			var storedHash []byte
-			err := tx.QueryRow(`SELECT request_hash, status, response FROM public.idempotency_keys WHERE token_id = $1 AND key = $2`,
-				req.tokenID, key).Scan(&storedHash, &status, &out)
-			if err == nil {
-				if !bytes.Equal(storedHash, reqHash) {
-					return newError(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used for a different request: use a new key for a new operation")
-				}
-				replayed = true
-				return nil
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
+		if key == "" {
+			st, v, err := op(tx)
+			if err != nil {
 				return err
 			}
+			status = st
+			out, err = json.Marshal(v)
+			return err
+		}
+		var storedHash []byte
+		err := tx.QueryRow(`SELECT request_hash, status, response FROM public.idempotency_keys WHERE token_id = $1 AND key = $2`,
+			req.tokenID, key).Scan(&storedHash, &status, &out)
+		if err == nil {
+			if !bytes.Equal(storedHash, reqHash) {
+				return newError(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used for a different request: use a new key for a new operation")
+			}
+			replayed = true
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		// A refusal may come from a failed statement, which aborts the
+		// transaction: roll back to here and still store it.
+		if _, err := tx.Exec(`SAVEPOINT request`); err != nil {
+			return err
 		}
 		st, v, err := op(tx)
 		if err != nil {
+			ae := storedRefusal(err)
+			if ae == nil {
+				return err
+			}
+			if _, err := tx.Exec(`ROLLBACK TO SAVEPOINT request`); err != nil {
+				return err
+			}
+			st, out = ae.Status, errorJSON(ae)
+		} else if out, err = json.Marshal(v); err != nil {
 			return err
 		}
 		status = st
-		if out, err = json.Marshal(v); err != nil {
-			return err
-		}
-		if key != "" {
-			_, err := tx.Exec(`INSERT INTO public.idempotency_keys (token_id, key, request_hash, status, response) VALUES ($1, $2, $3, $4, $5)`,
-				req.tokenID, key, reqHash, status, out)
-			return err
-		}
-		return nil
+		_, err = tx.Exec(`INSERT INTO public.idempotency_keys (token_id, key, request_hash, status, response) VALUES ($1, $2, $3, $4, $5)`,
+			req.tokenID, key, reqHash, status, out)
+		return err
 	})
 	if err != nil {
 		return err
@@ -213,6 +256,23 @@ func (s *Server) mutate(req *request, name string, key string, body []byte, op f
 	}
 	writeRaw(req.w, status, out)
 	return nil
+}
+
+// storedRefusal returns the answer to store under an Idempotency-Key for an
+// error of op: a refusal by one of the service's rules (a 4xx: insufficient
+// funds, unknown account, a bad amount, …). It returns nil for failures a
+// retry may get past (5xx, 503, a rate limit) and for those that say nothing
+// about the request (401).
+func storedRefusal(err error) *apiError {
+	ae := classify(err)
+	if ae == nil || ae.Status < 400 || ae.Status >= 500 {
+		return nil
+	}
+	switch ae.Status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestTimeout, http.StatusTooManyRequests:
+		return nil
+	}
+	return ae
 }
 
 func truncate(s string, n int) string {

@@ -110,7 +110,7 @@ func (s *Server) requestWithdrawal(req *request) error {
 	err = s.mutate(req, "api-withdrawal", key, body, func(tx *store.Tx) (int, any, error) {
 		w, err := svc.RequestTx(tx, withdrawals.Request{Account: in.Account, Address: in.Address, Amount: sat, TokenID: req.tokenID, IdempotencyKey: key})
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, withdrawalError(err) // mapped here, so mutate stores the refusal
 		}
 		return http.StatusCreated, withdrawalOut(w), nil
 	})
