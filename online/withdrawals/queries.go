@@ -23,8 +23,8 @@ func newQueries(asset string) queries {
 		account: f(`SELECT a.id, a.kind, coalesce((SELECT available FROM {s}.balances WHERE account_id = a.id AND slot = 0 AND a.kind = 'customer'), 0)
 			FROM {s}.accounts a WHERE a.name = $1`),
 		ownAddress: f(`SELECT a.account_id, c.name FROM {s}.addresses a LEFT JOIN {s}.accounts c ON c.id = a.account_id WHERE a.script = $1`),
-		insert: f(`INSERT INTO {s}.withdrawals (account_id, address, script, amount, fee, internal_to, state, ledger_tx_id, token_id, idempotency_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, created_at, updated_at`),
+		insert: f(`INSERT INTO {s}.withdrawals (account_id, address, script, amount, fee, internal_to, state, token_id, idempotency_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, created_at, updated_at`),
 		get:       f(`SELECT ` + columns + ` WHERE w.id = $1`),
 		byKey:     f(`SELECT ` + columns + ` WHERE w.token_id = $1 AND w.idempotency_key = $2`),
 		accountOf: f(`SELECT account_id FROM {s}.withdrawals WHERE id = $1`),

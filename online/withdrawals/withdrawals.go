@@ -208,16 +208,18 @@ func (s *Service) RequestTx(tx *store.Tx, req Request) (Withdrawal, error) {
 		}
 		postings = append(postings, ledger.Posting{AccountID: fees, Available: fee})
 	}
-	txID, err := s.ledger.PostTx(tx, "withdrawal", "withdrawal to "+d.Address, postings)
-	if err != nil {
-		return Withdrawal{}, err
-	}
+	// The request row and its event first, the posting last: the posting
+	// updates a shared withdrawals_pending balance row, and the shorter the
+	// transaction holds it, the fewer concurrent requests wait on it.
 	w := Withdrawal{Account: req.Account, Address: d.Address, Amount: req.Amount, Fee: fee, State: Requested}
-	if err := tx.QueryRow(s.q.insert, accountID, d.Address, d.Script, req.Amount, fee, nil, Requested, txID, keyOwner(req), nullable(req.IdempotencyKey)).
+	if err := tx.QueryRow(s.q.insert, accountID, d.Address, d.Script, req.Amount, fee, nil, Requested, keyOwner(req), nullable(req.IdempotencyKey)).
 		Scan(&w.ID, &w.CreatedAt, &w.UpdatedAt); err != nil {
 		return Withdrawal{}, err
 	}
 	if _, err := events.Emit(tx, s.ledger.Asset(), EventRequested, payload(w)); err != nil {
+		return Withdrawal{}, err
+	}
+	if _, err := s.ledger.PostTx(tx, "withdrawal", memo(w), postings); err != nil {
 		return Withdrawal{}, err
 	}
 	return w, nil
@@ -229,13 +231,12 @@ func (s *Service) internal(tx *store.Tx, req Request, d Destination, from, to in
 	if from == to {
 		return Withdrawal{}, fmt.Errorf("%w: %s is an address of account %q itself", ledger.ErrSameAccount, d.Address, req.Account)
 	}
-	t, err := s.ledger.TransferTx(tx, ledger.TransferRequest{From: req.Account, To: toName, Amount: req.Amount, Memo: "withdrawal to " + d.Address})
-	if err != nil {
+	w := Withdrawal{Account: req.Account, Address: d.Address, Amount: req.Amount, State: Confirmed, Internal: true, InternalTo: toName}
+	if err := tx.QueryRow(s.q.insert, from, d.Address, d.Script, req.Amount, 0, to, Confirmed, keyOwner(req), nullable(req.IdempotencyKey)).
+		Scan(&w.ID, &w.CreatedAt, &w.UpdatedAt); err != nil {
 		return Withdrawal{}, err
 	}
-	w := Withdrawal{Account: req.Account, Address: d.Address, Amount: req.Amount, State: Confirmed, Internal: true, InternalTo: toName}
-	if err := tx.QueryRow(s.q.insert, from, d.Address, d.Script, req.Amount, 0, to, Confirmed, t.TxID, keyOwner(req), nullable(req.IdempotencyKey)).
-		Scan(&w.ID, &w.CreatedAt, &w.UpdatedAt); err != nil {
+	if _, err := s.ledger.TransferTx(tx, ledger.TransferRequest{From: req.Account, To: toName, Amount: req.Amount, Memo: memo(w)}); err != nil {
 		return Withdrawal{}, err
 	}
 	for _, typ := range []string{EventRequested, EventConfirmed} {
@@ -363,6 +364,13 @@ func payload(w Withdrawal) map[string]any {
 		p["internal_to"] = w.InternalTo
 	}
 	return p
+}
+
+// memo names the withdrawal on its ledger transaction, which is how the
+// two are joined (the posting comes after the row, so the row cannot carry
+// the transaction's id).
+func memo(w Withdrawal) string {
+	return fmt.Sprintf("withdrawal %d to %s", w.ID, w.Address)
 }
 
 func keyOwner(req Request) *int64 {
