@@ -245,3 +245,24 @@ func TestFailuresNotStoredUnderTheKey(t *testing.T) {
 		t.Fatalf("replay after success: %d %v %v", st, out2, hdr)
 	}
 }
+
+// A withdrawal refused for want of funds is stored like a transfer's
+// refusal: funding the account later does not let the key pay out.
+func TestWithdrawalRefusalStoredUnderItsKey(t *testing.T) {
+	f := newWithdrawalFixture(t)
+	c := call{method: "POST", path: "/v1/btc/withdrawals", body: `{"account":"bob","address":"` + outsideAddress + `","amount_sat":50000}`,
+		headers: map[string]string{"Idempotency-Key": "bob-withdraws"}}
+	st, out, _ := f.do(t, c)
+	if code, _ := errCode(out); st != 422 || code != "insufficient_funds" {
+		t.Fatalf("first: %d %v", st, out)
+	}
+	f.fund(t, "bob", 100_000)
+	before := f.snapshot(t) + f.withdrawalState(t)
+	st, out, hdr := f.do(t, c)
+	if code, _ := errCode(out); st != 422 || code != "insufficient_funds" || hdr.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay after funding: %d %v %v", st, out, hdr)
+	}
+	if after := f.snapshot(t) + f.withdrawalState(t); after != before {
+		t.Fatalf("the replayed refusal changed the database:\n before %s\n after  %s", before, after)
+	}
+}

@@ -97,17 +97,19 @@ func (s *Server) requestWithdrawal(req *request) error {
 	if err != nil {
 		return err
 	}
-	if in.Account == "" || in.Address == "" {
-		return newError(http.StatusBadRequest, "invalid_request", `"account" names the customer account to pay from and "address" the destination`)
-	}
-	sat, err := in.satoshis()
-	if err != nil {
-		return err
-	}
-	if _, err := svc.Check(in.Address, sat); err != nil {
-		return withdrawalError(err)
-	}
+	// The rules are checked inside mutate, so their refusal is stored
+	// under the key like any other answer.
 	err = s.mutate(req, "api-withdrawal", key, body, func(tx *store.Tx) (int, any, error) {
+		if in.Account == "" || in.Address == "" {
+			return 0, nil, newError(http.StatusBadRequest, "invalid_request", `"account" names the customer account to pay from and "address" the destination`)
+		}
+		sat, err := in.satoshis()
+		if err != nil {
+			return 0, nil, err
+		}
+		if _, err := svc.Check(in.Address, sat); err != nil {
+			return 0, nil, withdrawalError(err)
+		}
 		w, err := svc.RequestTx(tx, withdrawals.Request{Account: in.Account, Address: in.Address, Amount: sat, TokenID: req.tokenID, IdempotencyKey: key})
 		if err != nil {
 			return 0, nil, withdrawalError(err) // mapped here, so mutate stores the refusal
