@@ -177,7 +177,8 @@ const envAssetPrefix = "CRYPTOASSETS_ASSET_"
 
 // applyEnv applies DATABASE_URL, CRYPTOASSETS_HTTP_LISTEN and
 // CRYPTOASSETS_ASSET_<NAME>_<KEY> (KEY one of NETWORK, RPC_URL, RPC_USER,
-// RPC_PASSWORD, RPC_COOKIE_FILE, CONFIRMATIONS). An asset named only in the
+// RPC_PASSWORD, RPC_COOKIE_FILE, CONFIRMATIONS, HOT_WALLET_DESCRIPTOR,
+// HOT_KEYSTORE, HOT_PASSPHRASE_FILE). An asset named only in the
 // environment is created.
 func applyEnv(cfg *Config, getenv func(string) string, environ []string) error {
 	if v := getenv("DATABASE_URL"); v != "" {
@@ -186,7 +187,7 @@ func applyEnv(cfg *Config, getenv func(string) string, environ []string) error {
 	if v := getenv("CRYPTOASSETS_HTTP_LISTEN"); v != "" {
 		cfg.HTTP.Listen = v
 	}
-	keys := []string{"RPC_COOKIE_FILE", "RPC_PASSWORD", "RPC_USER", "RPC_URL", "NETWORK", "CONFIRMATIONS", "HOT_WALLET_DESCRIPTOR"}
+	keys := []string{"RPC_COOKIE_FILE", "RPC_PASSWORD", "RPC_USER", "RPC_URL", "NETWORK", "CONFIRMATIONS", "HOT_WALLET_DESCRIPTOR", "HOT_KEYSTORE", "HOT_PASSPHRASE_FILE"}
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
 		rest, ok := strings.CutPrefix(name, envAssetPrefix)

@@ -71,6 +71,8 @@ func TestEnvironmentOverrides(t *testing.T) {
 		"DATABASE_URL=postgres://other@db:5432/x",
 		"CRYPTOASSETS_ASSET_TBTC_CONFIRMATIONS=3",
 		"CRYPTOASSETS_ASSET_TBTC_RPC_PASSWORD=secret",
+		"CRYPTOASSETS_ASSET_TBTC_HOT_KEYSTORE=/var/lib/ca/tbtc-hot.keystore",
+		"CRYPTOASSETS_ASSET_TBTC_HOT_PASSPHRASE_FILE=/etc/ca/tbtc-hot.pass",
 		"CRYPTOASSETS_ASSET_SIG_NETWORK=signet",
 		"CRYPTOASSETS_ASSET_SIG_RPC_URL=http://127.0.0.1:38332",
 		"CRYPTOASSETS_ASSET_SIG_RPC_USER=a",
@@ -84,7 +86,8 @@ func TestEnvironmentOverrides(t *testing.T) {
 	if cfg.Database.URL != "postgres://other@db:5432/x" || cfg.HTTP.Listen != "127.0.0.1:9999" {
 		t.Fatalf("database/http override: %+v %+v", cfg.Database, cfg.HTTP)
 	}
-	if a := cfg.Assets["tbtc"]; a.Confirmations != 3 || a.RPCPassword != "secret" {
+	if a := cfg.Assets["tbtc"]; a.Confirmations != 3 || a.RPCPassword != "secret" ||
+		a.HotKeystore != "/var/lib/ca/tbtc-hot.keystore" || a.HotPassphraseFile != "/etc/ca/tbtc-hot.pass" {
 		t.Fatalf("tbtc override: %+v", a)
 	}
 	if a := cfg.Assets["sig"]; a == nil || a.Network != "signet" {
