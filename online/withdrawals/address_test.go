@@ -16,6 +16,8 @@ func TestParseDestinationNamesTheProblem(t *testing.T) {
 		typ        string
 	}{
 		{"regtest p2wpkh", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", nil, "p2wpkh"},
+		{"regtest p2sh", "2MsFDzHRUAMpjHxKyoEHU3aMCMsVtMqs1PV", nil, "p2sh"},
+		{"regtest p2wsh", "bcrt1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq3xueyj", nil, "p2wsh"},
 		{"regtest p2tr", "bcrt1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqc8gma6", nil, "p2tr"},
 		{"testnet p2pkh (same version bytes)", "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn", nil, "p2pkh"},
 		{"mainnet p2wpkh", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", ErrWrongNetwork, ""},
@@ -50,6 +52,8 @@ func TestDustLimitFollowsTheScriptType(t *testing.T) {
 	reg := &chaincfg.RegressionNetParams
 	for addr, want := range map[string]int64{
 		"mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn":                               546,
+		"2MsFDzHRUAMpjHxKyoEHU3aMCMsVtMqs1PV":                              540,
+		"bcrt1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq3xueyj": 330,
 		"bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080":                     294,
 		"bcrt1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqc8gma6": 330,
 	} {
