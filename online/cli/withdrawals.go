@@ -1,13 +1,19 @@
 package cli
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/store"
 	"github.com/cryptoassets/cryptoassets/online/withdrawals"
 	"github.com/cryptoassets/cryptoassets/shared/amount"
 )
@@ -61,6 +67,16 @@ func withdrawCommand() *cli.Command {
 					return err
 				}
 				req.TokenID, req.IdempotencyKey = cliTokenID, c.String("idempotency-key")
+				w, replayed, err := withdrawOnce(c.Context, s, req)
+				if err != nil {
+					return err
+				}
+				out := describeWithdrawal(w)
+				if replayed {
+					out += "\n  (already requested under this idempotency key; nothing debited now)"
+				}
+				fmt.Fprintln(c.App.Writer, out)
+				return nil
 			}
 			w, err := s.Request(c.Context, req)
 			if err != nil {
@@ -138,4 +154,85 @@ func withdrawalsCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// isWithdrawalRefusal says whether err is a rule refusing the request
+// itself, stored under the key like transfer's refusals.
+func isWithdrawalRefusal(err error) bool {
+	for _, e := range []error{withdrawals.ErrInvalidAddress, withdrawals.ErrWrongNetwork, withdrawals.ErrUnsupportedAddress,
+		withdrawals.ErrDust, withdrawals.ErrOwnAddress} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return isRefusal(err)
+}
+
+// withdrawOnce requests the withdrawal under the CLI key with the rules of
+// transferOnce: the first request's result, or its refusal, is stored under
+// the key in the same transaction; the same request again returns it and
+// debits nothing; another request under the key is refused.
+func withdrawOnce(ctx context.Context, s *withdrawals.Service, req withdrawals.Request) (w withdrawals.Withdrawal, replayed bool, err error) {
+	body, err := json.Marshal(struct {
+		Command, Asset, Account, Address string
+		Amount                           int64
+	}{"withdraw", s.Asset(), req.Account, req.Address, req.Amount})
+	if err != nil {
+		return w, false, err
+	}
+	sum := sha256.Sum256(body)
+	var reply struct {
+		Withdrawal *withdrawals.Withdrawal `json:"withdrawal,omitempty"`
+		Refusal    string                  `json:"refusal,omitempty"`
+	}
+	err = s.Runner().InTx(ctx, "cli-withdraw", func(tx *store.Tx) error {
+		reply.Withdrawal, reply.Refusal, replayed = nil, "", false
+		var stored, raw []byte
+		var status int
+		err := tx.QueryRow(`SELECT request_hash, status, response FROM public.idempotency_keys WHERE token_id = $1 AND key = $2`,
+			cliTokenID, req.IdempotencyKey).Scan(&stored, &status, &raw)
+		if err == nil {
+			if string(stored) != string(sum[:]) {
+				return errKeyReused
+			}
+			replayed = true
+			return json.Unmarshal(raw, &reply)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if _, err := tx.Exec(`SAVEPOINT withdraw`); err != nil {
+			return err
+		}
+		status = cliDone
+		got, err := s.RequestTx(tx, req)
+		switch {
+		case err == nil:
+			reply.Withdrawal = &got
+		case isWithdrawalRefusal(err):
+			if _, err := tx.Exec(`ROLLBACK TO SAVEPOINT withdraw`); err != nil {
+				return err
+			}
+			status, reply.Refusal = cliRefused, err.Error()
+		default:
+			return err
+		}
+		if raw, err = json.Marshal(reply); err != nil {
+			return err
+		}
+		_, err = tx.Exec(`INSERT INTO public.idempotency_keys (token_id, key, request_hash, status, response) VALUES ($1, $2, $3, $4, $5)`,
+			cliTokenID, req.IdempotencyKey, sum[:], status, raw)
+		return err
+	})
+	if err != nil {
+		return w, false, err
+	}
+	if reply.Withdrawal == nil {
+		msg := reply.Refusal
+		if replayed {
+			msg += " (the refusal stored under this idempotency key: use a new key for a new attempt)"
+		}
+		return w, replayed, errors.New(msg)
+	}
+	return *reply.Withdrawal, replayed, nil
 }

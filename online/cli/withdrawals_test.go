@@ -11,7 +11,7 @@ import (
 )
 
 // `withdraw` debits the account, a replay under the same key debits nothing
-// more, `withdrawals list|show` print it and `withdrawals cancel` refunds it.
+// more, a refusal is kept under its key, `withdrawals list|show` print it and `withdrawals cancel` refunds it.
 func TestWithdrawCommandsRequestReplayCancel(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
 	ctx := context.Background()
@@ -67,11 +67,18 @@ func TestWithdrawCommandsRequestReplayCancel(t *testing.T) {
 			t.Fatalf("balance %d after withdraw", b)
 		}
 	}
-	if out, err := run(t, conf, "withdraw", "--idempotency-key", "ticket-1", "alice", addr, "40000sat"); err == nil || !strings.Contains(out+err.Error(), "different withdrawal") {
+	if out, err := run(t, conf, "withdraw", "--idempotency-key", "ticket-1", "alice", addr, "40000sat"); err == nil || !strings.Contains(err.Error(), "used for a different request") {
 		t.Fatalf("key reused: %v\n%s", err, out)
 	}
 	if out, err := run(t, conf, "withdraw", "alice", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "30000sat"); err == nil || !strings.Contains(err.Error(), "mainnet address") {
 		t.Fatalf("wrong network: %v\n%s", err, out)
+	}
+	// A refusal under a key is kept: the same key never debits later.
+	for i, want := range []string{"insufficient funds", "refusal stored under this idempotency key"} {
+		out, err := run(t, conf, "withdraw", "--idempotency-key", "ticket-2", "alice", addr, "0.5")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("over the balance, run %d: %v\n%s", i+1, err, out)
+		}
 	}
 	if out, err := run(t, conf, "withdrawals", "list"); err != nil || strings.Count(out, "withdrawal ") != 1 {
 		t.Fatalf("list: %v\n%s", err, out)

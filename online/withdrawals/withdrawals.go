@@ -78,6 +78,9 @@ func New(l *ledger.Ledger, cfg Config) (*Service, error) {
 	return &Service{ledger: l, cfg: cfg, q: newQueries(l.Asset())}, nil
 }
 
+// Asset is the schema of the service's asset.
+func (s *Service) Asset() string { return s.ledger.Asset() }
+
 // Runner is the transaction runner the service uses.
 func (s *Service) Runner() *store.Runner { return s.ledger.Runner() }
 
