@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=.demo
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-cleanup() { bin/cryptoassets-dev down --dir "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+serve_pid=
+stop_serve() { if [ -n "$serve_pid" ]; then kill -TERM "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; serve_pid=; fi; }
+cleanup() { stop_serve; bin/cryptoassets-dev down --dir "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
 step "build"
@@ -15,7 +17,9 @@ bin/cryptoassets-signer version
 bin/cryptoassets-dev version
 
 step "start PostgreSQL and a btcd regtest node"
-bin/cryptoassets-dev up --dir "$dir"
+bin/cryptoassets-dev up --dir "$dir" | tee "$dir.up.log"
+faucet=$(sed -n 's/.*mining to \([a-z0-9]*\)).*/\1/p' "$dir.up.log")
+rm -f "$dir.up.log"
 # shellcheck disable=SC1091
 . "$dir/env"
 
@@ -35,6 +39,44 @@ bin/cryptoassets account list
 bin/cryptoassets events list --limit 5
 bin/cryptoassets ledger check
 
+step "the hot wallet's seed, encrypted at rest in the signer's keystore format (dev seed: the BIP84 test mnemonic)"
+export CRYPTOASSETS_ASSET_BTC_HOT_KEYSTORE="$PWD/$dir/hot.keystore"
+export CRYPTOASSETS_ASSET_BTC_HOT_PASSPHRASE_FILE="$PWD/$dir/hot.pass"
+(umask 077 && echo "demo hot passphrase" >"$CRYPTOASSETS_ASSET_BTC_HOT_PASSPHRASE_FILE")
+echo "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about" |
+	bin/cryptoassets hotkey restore --passphrase-fd 3 3<<<"demo hot passphrase"
+bin/cryptoassets hotkey xpub --passphrase-fd 3 3<<<"demo hot passphrase"
+
+step "serve: the API, the follower and webhooks; it unlocks the hot keystore and checks the node's network and the server's durability"
+export CRYPTOASSETS_HTTP_LISTEN="127.0.0.1:$((20000 + RANDOM % 20000))"
+bin/cryptoassets serve >"$dir/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 100); do grep -q "API listening" "$dir/serve.log" && break; sleep 0.1; done
+cat "$dir/serve.log"
+
+step "a new user funds an account on the dev node: cryptoassets-dev pay, then mine"
+bin/cryptoassets account create dave
+addr=$(bin/cryptoassets address new dave | cut -f1)
+bin/cryptoassets-dev pay "$addr" 0.5
+bin/cryptoassets-dev mine 3
+for _ in $(seq 100); do bin/cryptoassets account balance dave | grep -q "available 0.50000000" && break; sleep 0.2; done
+bin/cryptoassets account balance dave
+
+step "withdrawal requests: debited at once; bad ones refused and change nothing"
+expect_refused() { if "$@"; then echo "demo: expected a refusal: $*" >&2; exit 1; fi; }
+expect_refused bin/cryptoassets withdraw dave "$faucet" 5
+expect_refused bin/cryptoassets withdraw dave "$faucet" 100sat
+expect_refused bin/cryptoassets withdraw dave bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq 0.1
+bin/cryptoassets withdraw --idempotency-key demo-w1 dave "$faucet" 0.1
+echo "the same key again: the first withdrawal, nothing debited twice"
+bin/cryptoassets withdraw --idempotency-key demo-w1 dave "$faucet" 0.1
+bin/cryptoassets withdraw --idempotency-key demo-w2 dave "$faucet" 0.05
+bin/cryptoassets withdrawals cancel 2
+bin/cryptoassets withdrawals list
+bin/cryptoassets account balance dave
+bin/cryptoassets ledger check
+stop_serve
+
 step "the air-gapped signer: restore a cold seed (regtest test mnemonic), write its policy"
 signer=(bin/cryptoassets-signer --dir "$dir/signer")
 hot=$(sed -n 's/^hot_wallet_descriptor = "\(.*\)"$/\1/p' "$dir/cryptoassets.toml")
@@ -48,7 +90,7 @@ bin/cryptoassets-dev demo topup --cold-descriptor "$cold" --out "$dir/topup.psbt
 
 step "on the signer: inspect, verify against seed and policy, sign, hand back as QR frames"
 "${signer[@]}" inspect --network regtest "$dir/topup.psbt"
-"${signer[@]}" --passphrase-fd 3 sign --yes --qr-dir "$dir/signed-frames" --format ur "$dir/topup.psbt" 3<<<"demo passphrase"
+"${signer[@]}" --passphrase-fd 3 sign --yes --qr-dir "$dir/signed-frames" --format ur --tx-out "$dir/topup.tx.hex" "$dir/topup.psbt" 3<<<"demo passphrase"
 
 step "the online side scans the frames and broadcasts: recorded before (opened) and after (closed)"
 bin/cryptoassets cold submit $(printf -- '--qr %s ' "$dir"/signed-frames/*.png)
