@@ -25,11 +25,11 @@ const (
 	cliRefused = 422
 )
 
-// cliReply is what is stored under a CLI idempotency key: the transfer, or
+// cliReply is what is stored under a CLI idempotency key: the result, or
 // the refusal's message.
-type cliReply struct {
-	Transfer *ledger.Transfer `json:"transfer,omitempty"`
-	Refusal  string           `json:"refusal,omitempty"`
+type cliReply[T any] struct {
+	Result  *T     `json:"result,omitempty"`
+	Refusal string `json:"refusal,omitempty"`
 }
 
 // errKeyReused refuses a key already used for another request.
@@ -61,26 +61,23 @@ func isRefusal(err error) bool {
 	return false
 }
 
-// transferOnce makes the transfer under key: the first request with the key
-// moves the money (or is refused) and its result is stored in the same
-// transaction; the same request again returns that result and moves
-// nothing; another request with the key is refused.
-func transferOnce(ctx context.Context, runner *store.Runner, l *ledger.Ledger, key string, req ledger.TransferRequest) (t ledger.Transfer, replayed bool, err error) {
-	body, err := json.Marshal(struct {
-		Command, Asset, From, To string
-		Amount                   int64
-		Memo                     string
-	}{"transfer", l.Asset(), req.From, req.To, req.Amount, req.Memo})
+// runOnce runs op under the operator's idempotency key: the first request
+// with the key runs (or is refused, as refused() says) and its result is
+// stored in the same transaction; the same request again returns that
+// result and changes nothing; another request with the key is refused.
+// request is everything that identifies the operation; its JSON is hashed.
+func runOnce[T any](ctx context.Context, runner *store.Runner, name, key string, request any,
+	op func(tx *store.Tx) (T, error), refused func(error) bool) (result T, replayed bool, err error) {
+	body, err := json.Marshal(request)
 	if err != nil {
-		return t, false, err
+		return result, false, err
 	}
 	sum := sha256.Sum256(body)
-	var reply cliReply
-	err = runner.InTx(ctx, "cli-transfer", func(tx *store.Tx) error {
-		reply, replayed = cliReply{}, false
-		var stored []byte
+	var reply cliReply[T]
+	err = runner.InTx(ctx, name, func(tx *store.Tx) error {
+		reply, replayed = cliReply[T]{}, false
+		var stored, raw []byte
 		var status int
-		var raw []byte
 		err := tx.QueryRow(`SELECT request_hash, status, response FROM public.idempotency_keys WHERE token_id = $1 AND key = $2`,
 			cliTokenID, key).Scan(&stored, &status, &raw)
 		if err == nil {
@@ -95,24 +92,23 @@ func transferOnce(ctx context.Context, runner *store.Runner, l *ledger.Ledger, k
 		}
 		// A refusal by a CHECK aborts the statement: roll back to here and
 		// still store the refusal.
-		if _, err := tx.Exec(`SAVEPOINT transfer`); err != nil {
+		if _, err := tx.Exec(`SAVEPOINT cli_once`); err != nil {
 			return err
 		}
 		status = cliDone
-		tr, err := l.TransferTx(tx, req)
+		got, err := op(tx)
 		switch {
 		case err == nil:
-			reply.Transfer = &tr
-		case isRefusal(err):
-			if _, err := tx.Exec(`ROLLBACK TO SAVEPOINT transfer`); err != nil {
+			reply.Result = &got
+		case refused(err):
+			if _, err := tx.Exec(`ROLLBACK TO SAVEPOINT cli_once`); err != nil {
 				return err
 			}
 			status, reply.Refusal = cliRefused, err.Error()
 		default:
 			return err
 		}
-		raw, err = json.Marshal(reply)
-		if err != nil {
+		if raw, err = json.Marshal(reply); err != nil {
 			return err
 		}
 		_, err = tx.Exec(`INSERT INTO public.idempotency_keys (token_id, key, request_hash, status, response) VALUES ($1, $2, $3, $4, $5)`,
@@ -120,16 +116,27 @@ func transferOnce(ctx context.Context, runner *store.Runner, l *ledger.Ledger, k
 		return err
 	})
 	if err != nil {
-		return t, false, err
+		return result, false, err
 	}
-	if reply.Transfer == nil {
+	if reply.Result == nil {
 		msg := reply.Refusal
 		if replayed {
 			msg += " (the refusal stored under this idempotency key: use a new key for a new attempt)"
 		}
-		return t, replayed, errors.New(msg)
+		return result, replayed, errors.New(msg)
 	}
-	return *reply.Transfer, replayed, nil
+	return *reply.Result, replayed, nil
+}
+
+// transferOnce makes the transfer under key, as runOnce says.
+func transferOnce(ctx context.Context, runner *store.Runner, l *ledger.Ledger, key string, req ledger.TransferRequest) (ledger.Transfer, bool, error) {
+	request := struct {
+		Command, Asset, From, To string
+		Amount                   int64
+		Memo                     string
+	}{"transfer", l.Asset(), req.From, req.To, req.Amount, req.Memo}
+	return runOnce(ctx, runner, "cli-transfer", key, request,
+		func(tx *store.Tx) (ledger.Transfer, error) { return l.TransferTx(tx, req) }, isRefusal)
 }
 
 // describeTransfer is the line the transfer command prints.

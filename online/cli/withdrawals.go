@@ -2,14 +2,11 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoassets/cryptoassets/online/ledger"
@@ -168,71 +165,13 @@ func isWithdrawalRefusal(err error) bool {
 	return isRefusal(err)
 }
 
-// withdrawOnce requests the withdrawal under the CLI key with the rules of
-// transferOnce: the first request's result, or its refusal, is stored under
-// the key in the same transaction; the same request again returns it and
-// debits nothing; another request under the key is refused.
-func withdrawOnce(ctx context.Context, s *withdrawals.Service, req withdrawals.Request) (w withdrawals.Withdrawal, replayed bool, err error) {
-	body, err := json.Marshal(struct {
+// withdrawOnce requests the withdrawal under the CLI key, as runOnce says:
+// a replay returns the first withdrawal (or refusal) and debits nothing.
+func withdrawOnce(ctx context.Context, s *withdrawals.Service, req withdrawals.Request) (withdrawals.Withdrawal, bool, error) {
+	request := struct {
 		Command, Asset, Account, Address string
 		Amount                           int64
-	}{"withdraw", s.Asset(), req.Account, req.Address, req.Amount})
-	if err != nil {
-		return w, false, err
-	}
-	sum := sha256.Sum256(body)
-	var reply struct {
-		Withdrawal *withdrawals.Withdrawal `json:"withdrawal,omitempty"`
-		Refusal    string                  `json:"refusal,omitempty"`
-	}
-	err = s.Runner().InTx(ctx, "cli-withdraw", func(tx *store.Tx) error {
-		reply.Withdrawal, reply.Refusal, replayed = nil, "", false
-		var stored, raw []byte
-		var status int
-		err := tx.QueryRow(`SELECT request_hash, status, response FROM public.idempotency_keys WHERE token_id = $1 AND key = $2`,
-			cliTokenID, req.IdempotencyKey).Scan(&stored, &status, &raw)
-		if err == nil {
-			if string(stored) != string(sum[:]) {
-				return errKeyReused
-			}
-			replayed = true
-			return json.Unmarshal(raw, &reply)
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if _, err := tx.Exec(`SAVEPOINT withdraw`); err != nil {
-			return err
-		}
-		status = cliDone
-		got, err := s.RequestTx(tx, req)
-		switch {
-		case err == nil:
-			reply.Withdrawal = &got
-		case isWithdrawalRefusal(err):
-			if _, err := tx.Exec(`ROLLBACK TO SAVEPOINT withdraw`); err != nil {
-				return err
-			}
-			status, reply.Refusal = cliRefused, err.Error()
-		default:
-			return err
-		}
-		if raw, err = json.Marshal(reply); err != nil {
-			return err
-		}
-		_, err = tx.Exec(`INSERT INTO public.idempotency_keys (token_id, key, request_hash, status, response) VALUES ($1, $2, $3, $4, $5)`,
-			cliTokenID, req.IdempotencyKey, sum[:], status, raw)
-		return err
-	})
-	if err != nil {
-		return w, false, err
-	}
-	if reply.Withdrawal == nil {
-		msg := reply.Refusal
-		if replayed {
-			msg += " (the refusal stored under this idempotency key: use a new key for a new attempt)"
-		}
-		return w, replayed, errors.New(msg)
-	}
-	return *reply.Withdrawal, replayed, nil
+	}{"withdraw", s.Asset(), req.Account, req.Address, req.Amount}
+	return runOnce(ctx, s.Runner(), "cli-withdraw", req.IdempotencyKey, request,
+		func(tx *store.Tx) (withdrawals.Withdrawal, error) { return s.RequestTx(tx, req) }, isWithdrawalRefusal)
 }
