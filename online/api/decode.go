@@ -58,7 +58,7 @@ func readOptionalJSON(r *http.Request, v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	if len(trimJSONSpace(body)) == 0 {
 		return []byte("{}"), nil
 	}
 	if err := decodeStrict(body, v); err != nil {
@@ -66,6 +66,10 @@ func readOptionalJSON(r *http.Request, v any) ([]byte, error) {
 	}
 	return canonicalJSON(body)
 }
+
+// trimJSONSpace trims the four characters JSON counts as whitespace, and
+// no others (bytes.TrimSpace would also take \v, \f, U+0085 and U+00A0).
+func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
 
 // canonicalJSON is the body as parsed, encoded again: object keys sorted,
 // no whitespace, strings escaped one way, numbers as written. Two bodies
@@ -87,7 +91,7 @@ func canonicalJSON(body []byte) ([]byte, error) {
 // that is not UTF-8 (PostgreSQL cannot store either). Unknown fields,
 // trailing data and non-objects are refused too.
 func decodeStrict(body []byte, v any) error {
-	trimmed := bytes.TrimSpace(body)
+	trimmed := trimJSONSpace(body)
 	if len(trimmed) == 0 {
 		return newError(http.StatusBadRequest, "invalid_json", "the request body is empty: send a JSON object")
 	}

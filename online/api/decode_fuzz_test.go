@@ -20,6 +20,7 @@ func FuzzTransferBody(f *testing.F) {
 		`{"amount":0.1}`, `{"amount_sat":1e3}`, `[]`, `{"from":"a",}`, `{"amount":"1","amount_sat":1}`, `{}`,
 		`{"From":"a","Amount_Sat":1}`, `{"from":"a","from":"b"}`, `{"memo":"\u0000"}`, "{\"memo\":\"\xff\"}",
 		`{"memo":"\ud800"}`, `{"memo":"\ud83d\ude00"}`, `{"amount":{"a":1,"a":2}}`, ` { "to" : "b\u0061" } `,
+		"\v{}", "\u00a0{}", "\f{\"to\":\"b\"}", "\u0085{}",
 	} {
 		f.Add(s)
 	}
