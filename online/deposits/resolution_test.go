@@ -195,10 +195,58 @@ func TestBelowMinimumOutputIgnoredWithReason(t *testing.T) {
 // Two followers of one asset (two `serve` processes) run side by side: their
 // block transactions are serialised, the loser of each race writes nothing,
 // and every deposit is credited exactly once.
+// rendezvous lets two callers meet: the first waits for the second, or for
+// a short timeout when the other has nothing more to fetch.
+type rendezvous struct {
+	mu      sync.Mutex
+	waiting chan struct{}
+}
+
+func (r *rendezvous) meet() {
+	r.mu.Lock()
+	if r.waiting != nil {
+		close(r.waiting)
+		r.waiting = nil
+		r.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	r.waiting = ch
+	r.mu.Unlock()
+	select {
+	case <-ch:
+	case <-time.After(500 * time.Millisecond):
+		r.mu.Lock()
+		if r.waiting == ch {
+			r.waiting = nil
+		}
+		r.mu.Unlock()
+	}
+}
+
+// rendezvousNode wraps the real node: a block is returned only after the
+// other follower's fetch met this one.
+type rendezvousNode struct {
+	chain.Node
+	meet *rendezvous
+}
+
+func (n *rendezvousNode) Block(ctx context.Context, h chainhash.Hash) (*wire.MsgBlock, error) {
+	b, err := n.Node.Block(ctx, h)
+	n.meet.meet()
+	return b, err
+}
+
 func TestTwoFollowersForOneAssetAreSerialised(t *testing.T) {
 	e := newEnv(t)
-	a, b := e.follower(2), e.follower(2)
-	e.sync(a)
+	// Each follower fetches its next block only when the other has fetched
+	// one too (or a moment passed): both have then read the same cursor, and
+	// one of them must lose the race to write it.
+	meet := &rendezvous{}
+	cfg := Config{Confirmations: 2, StartHeight: -1}
+	a := NewFollower(e.ledger, &rendezvousNode{Node: e.chain, meet: meet}, cfg, nil)
+	b := NewFollower(e.ledger, &rendezvousNode{Node: e.chain, meet: meet}, cfg, nil)
+	e.sync(e.follower(2))
 	tess := e.account("tess", 12)
 	for i, addr := range tess {
 		if _, err := e.faucet.Pay(e.ctx, devenv.Payment{Address: addr, Amount: int64(10_000 + i)}); err != nil {
