@@ -104,6 +104,9 @@ func TestConcurrentTransfersKeepInvariants(t *testing.T) {
 	if len(acked) < workers*perWorker/2 || insufficient == 0 {
 		t.Fatalf("the test did not exercise both paths: %d acknowledged, %d insufficient", len(acked), insufficient)
 	}
+	if st := l.Runner().Stats(); st.Retries == 0 {
+		t.Fatal("the workers never collided: the serializable retries were not exercised")
+	}
 
 	// Every acknowledged transfer is in the ledger exactly once, as recorded.
 	rows, err := l.Runner().Pool().Query(ctx, `

@@ -225,6 +225,9 @@ func TestRunnerLosesNoUpdate(t *testing.T) {
 		t.Fatalf("stats do not add up: %+v", st)
 	}
 	t.Logf("%d increments by %d workers: %d retries", v, workers, st.Retries)
+	if st.Retries == 0 {
+		t.Fatal("the workers never collided: the retries were not exercised")
+	}
 }
 
 func TestRunnerStopsRetryingWhenCancelled(t *testing.T) {
