@@ -46,10 +46,6 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ln, err := net.Listen("tcp", e.cfg.HTTP.Listen)
-			if err != nil {
-				return err
-			}
 			ctx, cancel := context.WithCancel(c.Context)
 			defer cancel()
 			var workers sync.WaitGroup
@@ -78,13 +74,20 @@ func serveCommand() *cli.Command {
 			if err := store.CheckDurability(c.Context, e.runner.Pool(), e.cfg.StoreAssets(), e.log); err != nil {
 				return err
 			}
+			hooks, err := webhooks(e.cfg)
+			if err != nil {
+				return err
+			}
+			// The port is taken only once every start-up check has passed.
+			ln, err := net.Listen("tcp", e.cfg.HTTP.Listen)
+			if err != nil {
+				return err
+			}
 			for _, f := range followers {
 				workers.Add(1)
 				go func() { defer workers.Done(); _ = f.Run(ctx) }()
 			}
-			if hooks, err := webhooks(e.cfg); err != nil {
-				return err
-			} else if len(hooks) > 0 {
+			if len(hooks) > 0 {
 				d := &events.Deliverer{Runner: e.runner, Hooks: hooks, Log: e.log}
 				workers.Add(1)
 				go func() { defer workers.Done(); _ = d.Run(ctx) }()

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,12 +13,19 @@ import (
 )
 
 // A mainnet asset whose rpc_url reaches a regtest node: serve refuses to
-// start, naming both networks, and the follower writes nothing.
+// start, naming both networks, and the follower writes nothing. It has not
+// taken its API port either: the port is taken only after every check.
 func TestServeRefusesAMainnetAssetOnARegtestNode(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
 	node := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
-	conf := fmt.Sprintf("[database]\nurl = %q\n[http]\nlisten = \"127.0.0.1:0\"\n[assets.btc]\nnetwork = \"mainnet\"\nrpc_url = %q\nrpc_user = %q\nrpc_password = %q\n",
-		testenv.NewDatabase(t), node.RPCURL(), devenv.RPCUser, devenv.RPCPassword)
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr().String()
+	probe.Close()
+	conf := fmt.Sprintf("[database]\nurl = %q\n[http]\nlisten = %q\n[assets.btc]\nnetwork = \"mainnet\"\nrpc_url = %q\nrpc_user = %q\nrpc_password = %q\n",
+		testenv.NewDatabase(t), addr, node.RPCURL(), devenv.RPCUser, devenv.RPCPassword)
 	p := filepath.Join(t.TempDir(), "c.toml")
 	if err := os.WriteFile(p, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -30,4 +38,9 @@ func TestServeRefusesAMainnetAssetOnARegtestNode(t *testing.T) {
 		t.Fatalf("serve of a mainnet asset on a regtest node: %v\n%s", err, out)
 	}
 	t.Logf("refused: %v", err)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("serve refused but still holds its API port %s: %v", addr, err)
+	}
+	ln.Close()
 }
