@@ -221,6 +221,34 @@ func TestSignerBinaryRefusesCraftedPSBTs(t *testing.T) {
 	partial.Inputs[0].PartialSigs = []*btcpsbt.PartialSig{{PubKey: other.PubKey.SerializeCompressed(),
 		Signature: append(ecdsa.Sign(otherKey, bytes.Repeat([]byte{1}, 32)).Serialize(), 0x01)}}
 
+	// Many unknown fields spread over maps, each within MaxFieldsPerMap but
+	// over MaxFields in all: extra outputs to the hot wallet carry them.
+	spread := build(hotOut, psbttest.Derive(t, s.cold.WPKH, 1, 0))
+	for m := 0; m < 60; m++ {
+		spread.UnsignedTx.AddTxOut(wire.NewTxOut(1_000, hotOut.PkScript))
+		var out btcpsbt.POutput
+		for k := 0; k < 400; k++ {
+			out.Unknowns = append(out.Unknowns, &btcpsbt.Unknown{Key: []byte{0xf0, byte(k >> 8), byte(k)}})
+		}
+		spread.Outputs = append(spread.Outputs, out)
+	}
+
+	// An unsigned transaction over the 400,000 WU nodes relay.
+	heavy := build(hotOut, psbttest.Derive(t, s.cold.WPKH, 1, 0))
+	for m := 0; m < 3_500; m++ {
+		heavy.UnsignedTx.AddTxOut(wire.NewTxOut(1_000, hotOut.PkScript))
+		heavy.Outputs = append(heavy.Outputs, btcpsbt.POutput{})
+	}
+
+	// One of our two inputs already carries our own signature.
+	partly := psbttest.TopUp(t, prev, map[int]*hdkeys.Derived{0: in1, 1: in2}, hotOut, psbttest.Derive(t, s.cold.WPKH, 1, 0), 900_000, 1_000)
+	in1Key, err := s.cold.Master.PrivKey(in1.Origin.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	partly.Inputs[0].PartialSigs = []*btcpsbt.PartialSig{{PubKey: in1.PubKey.SerializeCompressed(),
+		Signature: append(ecdsa.Sign(in1Key, bytes.Repeat([]byte{2}, 32)).Serialize(), 0x01)}}
+
 	tapOnly := psbttest.TopUp(t, prev, map[int]*hdkeys.Derived{1: in2}, hotOut, psbttest.Derive(t, s.cold.TR, 1, 0), 200_000, 1_000)
 	tapOnly.Inputs[0].NonWitnessUtxo = nil
 
@@ -270,6 +298,17 @@ func TestSignerBinaryRefusesCraftedPSBTs(t *testing.T) {
 			raw:         manyUnknownKeys(t, base, 600_000),
 			inspectWant: []string{"fields"},
 			signRefusal: "fields"},
+		{name: "4 more fields in all than MaxFields, none over the per-map bound",
+			raw:         encode(spread),
+			inspectWant: []string{"fields"},
+			signRefusal: "fields"},
+		{name: "4 an unsigned transaction over the relay weight",
+			raw:         encode(heavy),
+			inspectWant: []string{"WU"},
+			signRefusal: "WU"},
+		{name: "5 one of our inputs already signed",
+			raw:         encode(partly),
+			signRefusal: "already carry a signature"},
 		{name: "5 version, relative time lock and locktime are shown",
 			raw:         encode(timelocked),
 			inspectWant: []string{"Version    2", "sequence 144: relative time lock of 144 blocks", "Locktime   block 800"},
