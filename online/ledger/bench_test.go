@@ -4,18 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/internal/pgbench"
 	"github.com/cryptoassets/cryptoassets/internal/storetest"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 )
@@ -57,59 +50,9 @@ func setupBench(b *testing.B) *benchLedger {
 	return env
 }
 
-// pgbenchTPS runs pgbench with 32 clients for the given time on an
-// equivalent schema and returns its transactions per second.
-func pgbenchTPS(b *testing.B, dsn string, hot bool) float64 {
-	b.Helper()
-	bin, err := devenv.PostgresProgram("pgbench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	pool, err := pgxpool.New(context.Background(), dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := pool.Exec(context.Background(), `
-		DROP TABLE IF EXISTS pgb_entries, pgb_accounts;
-		CREATE TABLE pgb_accounts (id int PRIMARY KEY, balance bigint NOT NULL);
-		CREATE TABLE pgb_entries (id bigserial PRIMARY KEY, account_id int NOT NULL REFERENCES pgb_accounts, delta bigint NOT NULL);
-		INSERT INTO pgb_accounts SELECT g, 1000000000 FROM generate_series(1, 1000) g;`); err != nil {
-		b.Fatal(err)
-	}
-	from := `\set a random(1, 1000)`
-	if hot {
-		from = `\set a 1`
-	}
-	script := from + "\n" + `\set b random(2, 1000)
-\set amt random(1, 100000)
-BEGIN ISOLATION LEVEL SERIALIZABLE;
-UPDATE pgb_accounts SET balance = balance - :amt WHERE id = :a;
-UPDATE pgb_accounts SET balance = balance + :amt WHERE id = :b;
-INSERT INTO pgb_entries (account_id, delta) VALUES (:a, -:amt), (:b, :amt);
-END;
-`
-	dir, _ := os.MkdirTemp("", "pgbench-")
-	defer os.RemoveAll(dir)
-	f := filepath.Join(dir, "transfer.sql")
-	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-n", "-c", strconv.Itoa(benchClients), "-j", "2", "-T", "8", "--max-tries=1000", "-f", f, dsn).CombinedOutput()
-	if err != nil {
-		b.Fatalf("pgbench: %v\n%s", err, out)
-	}
-	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindSubmatch(out)
-	if m == nil {
-		b.Fatalf("pgbench output without tps:\n%s", out)
-	}
-	tps, _ := strconv.ParseFloat(string(m[1]), 64)
-	return tps
-}
-
 func benchTransfers(b *testing.B, hot bool) {
 	env := setupBench(b)
-	baseline := pgbenchTPS(b, env.dsn, hot)
+	baseline := pgbench.TransferTPS(b, env.dsn, benchClients, hot)
 	ctx := context.Background()
 	var seq atomic.Uint64
 	var refused atomic.Int64
