@@ -84,6 +84,20 @@ func (e *env) follower(confirmations int) *Follower {
 	return NewFollower(e.ledger, e.chain, Config{Confirmations: confirmations, StartHeight: -1}, nil)
 }
 
+// payNow builds a faucet payment of amount to addr (at 10 sat/vB) and
+// broadcasts it, unconfirmed.
+func (e *env) payNow(addr string, amount int64) *wire.MsgTx {
+	e.t.Helper()
+	tx, err := e.faucet.Build(e.ctx, []devenv.Payment{{Address: addr, Amount: amount}}, 10_000)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.chain.Broadcast(e.ctx, tx); err != nil {
+		e.t.Fatal(err)
+	}
+	return tx
+}
+
 func (e *env) account(name string, n int) []string {
 	e.t.Helper()
 	if _, err := e.ledger.CreateAccount(e.ctx, name); err != nil {
@@ -292,13 +306,7 @@ func TestReplacedInMempool(t *testing.T) {
 	f := e.follower(1)
 	e.sync(f)
 	dave := e.account("dave", 1)
-	tx, err := e.faucet.Build(e.ctx, []devenv.Payment{{Address: dave[0], Amount: 40_000}}, 10_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.chain.Broadcast(e.ctx, tx); err != nil {
-		t.Fatal(err)
-	}
+	tx := e.payNow(dave[0], 40_000)
 	e.sync(f)
 	if _, pend := e.balance("dave"); pend != 40_000 {
 		t.Fatalf("dave pending %d", pend)

@@ -32,13 +32,7 @@ func TestFeeBumpToTheSameAddressLive(t *testing.T) {
 	f := e.follower(1)
 	e.sync(f)
 	lee := e.account("lee", 1)
-	orig, err := e.faucet.Build(e.ctx, []devenv.Payment{{Address: lee[0], Amount: 40_000}}, 10_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.chain.Broadcast(e.ctx, orig); err != nil {
-		t.Fatal(err)
-	}
+	orig := e.payNow(lee[0], 40_000)
 	e.sync(f)
 	if _, pend := e.balance("lee"); pend != 40_000 {
 		t.Fatalf("lee pending %d", pend)
@@ -80,13 +74,7 @@ func TestFeeBumpToTheSameAddressAcrossARestart(t *testing.T) {
 			f := e.follower(1)
 			e.sync(f)
 			mia := e.account("mia", 1)
-			orig, err := e.faucet.Build(e.ctx, []devenv.Payment{{Address: mia[0], Amount: 55_000}}, 10_000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := e.chain.Broadcast(e.ctx, orig); err != nil {
-				t.Fatal(err)
-			}
+			orig := e.payNow(mia[0], 55_000)
 			e.sync(f)
 			// The service stops; the customer bumps the fee.
 			if _, err := e.faucet.Replace(e.ctx, orig, e.prevValue(orig), []devenv.Payment{{Address: mia[0], Amount: 55_000}}, 30_000); err != nil {
@@ -217,13 +205,7 @@ func TestRescanBesideFollowerThroughReorgNeverCreditsDoubleSpend(t *testing.T) {
 	pia := e.account("pia", 1)
 
 	e.peer(other, "disconnect")
-	pay, err := e.faucet.Build(e.ctx, []devenv.Payment{{Address: pia[0], Amount: 33_000}}, 10_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.chain.Broadcast(e.ctx, pay); err != nil {
-		t.Fatal(err)
-	}
+	pay := e.payNow(pia[0], 33_000)
 	e.mine(1)
 	e.sync(live)
 	height, err := live.Height(e.ctx)
@@ -301,13 +283,7 @@ func TestCursorMovedBackAcrossAReorgNeverCreditsTheStaleDeposit(t *testing.T) {
 	e.sync(f)
 	uma := e.account("uma", 1)
 	e.peer(other, "disconnect")
-	pay, err := e.faucet.Build(e.ctx, []devenv.Payment{{Address: uma[0], Amount: 44_000}}, 10_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.chain.Broadcast(e.ctx, pay); err != nil {
-		t.Fatal(err)
-	}
+	pay := e.payNow(uma[0], 44_000)
 	e.mine(1)
 	e.sync(f)
 	height, err := f.Height(e.ctx)

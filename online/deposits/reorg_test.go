@@ -90,13 +90,7 @@ func TestReorgWithTwoNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// D3 pays frank on our side; the other side confirms a double spend.
-	d3, err := e.faucet.Build(e.ctx, []devenv.Payment{{Address: frank[0], Amount: 80_000}}, 10_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.chain.Broadcast(e.ctx, d3); err != nil {
-		t.Fatal(err)
-	}
+	d3 := e.payNow(frank[0], 80_000)
 	e.sync(f)
 	e.mine(2)
 	e.sync(f)
@@ -205,13 +199,7 @@ func TestReorgedDepositThatVanishes(t *testing.T) {
 	ivy := e.account("ivy", 1)
 
 	e.peer(other, "disconnect")
-	pay, err := e.faucet.Build(e.ctx, []devenv.Payment{{Address: ivy[0], Amount: 25_000}}, 10_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.chain.Broadcast(e.ctx, pay); err != nil {
-		t.Fatal(err)
-	}
+	pay := e.payNow(ivy[0], 25_000)
 	e.mine(1)
 	e.sync(f)
 	if av, _ := e.balance("ivy"); av != 25_000 {

@@ -124,13 +124,7 @@ func TestSeenDepositWhoseInputWasSpentElsewhereIsReplaced(t *testing.T) {
 	f := e.follower(1)
 	e.sync(f)
 	rob := e.account("rob", 1)
-	orig, err := e.faucet.Build(e.ctx, []devenv.Payment{{Address: rob[0], Amount: 26_000}}, 10_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.chain.Broadcast(e.ctx, orig); err != nil {
-		t.Fatal(err)
-	}
+	orig := e.payNow(rob[0], 26_000)
 	e.sync(f)
 	if _, err := e.faucet.Replace(e.ctx, orig, e.prevValue(orig), nil, 30_000); err != nil {
 		t.Fatal(err)
