@@ -3,6 +3,7 @@ package withdrawals
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,6 +183,10 @@ func TestCancelRefundsAmountAndFee(t *testing.T) {
 	// A withdrawal that is batched can no longer be cancelled.
 	w2, err := f.svc.Request(ctx, Request{Account: "alice", Address: outside, Amount: 1_000})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.runner.Pool().Exec(ctx, `INSERT INTO btc.batches (id, state, txid, psbt, fee, fee_rate, vsize, locktime)
+		VALUES (1, 'reserved', '\x`+strings.Repeat("11", 32)+`', '\x00', 1000, 1000, 141, 0)`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.runner.Pool().Exec(ctx, `UPDATE btc.withdrawals SET state = 'batched', batch_id = 1 WHERE id = $1`, w2.ID); err != nil {

@@ -1,0 +1,113 @@
+-- Money out: the wallets' coins, the batches that spend them to pay
+-- withdrawals, and the broadcast record's states for them.
+
+-- Every output paying an address of ours (a customer's deposit address, a
+-- hot change address; the cold wallet's once it is watched), and what spent
+-- it. The follower writes these in the same transaction as the block or
+-- mempool scan that showed them, and a block leaving the chain undoes
+-- exactly what it wrote.
+--   unconfirmed  block_hash IS NULL
+--   confirmed    block_hash set, spent_by NULL
+--   spent        spent_by set: in the mempool (spent_block NULL) or in a block
+CREATE TABLE coins (
+    txid          bytea NOT NULL CHECK (length(txid) = 32),
+    vout          integer NOT NULL CHECK (vout >= 0),
+    wallet_id     smallint NOT NULL REFERENCES wallets (id),
+    address_id    bigint NOT NULL REFERENCES addresses (id),
+    amount        bigint NOT NULL CHECK (amount > 0 AND amount <= 2100000000000000),
+    script        bytea NOT NULL CHECK (length(script) BETWEEN 1 AND 42),
+    coinbase      boolean NOT NULL DEFAULT false,
+    block_hash    bytea CHECK (length(block_hash) = 32),
+    block_height  integer CHECK (block_height >= 0),
+    spent_by      bytea CHECK (length(spent_by) = 32),
+    spent_block   bytea CHECK (length(spent_block) = 32),
+    spent_height  integer CHECK (spent_height >= 0),
+    -- The batch that spends (or will spend) it. A coin is in at most one
+    -- live batch: it is reserved in the transaction that builds the batch.
+    reserved_by   bigint,
+    first_seen_at timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (txid, vout),
+    CHECK ((block_hash IS NULL) = (block_height IS NULL)),
+    CHECK ((spent_block IS NULL) = (spent_height IS NULL)),
+    CHECK (spent_block IS NULL OR spent_by IS NOT NULL)
+);
+CREATE INDEX coins_spendable ON coins (wallet_id, amount) WHERE spent_by IS NULL AND reserved_by IS NULL;
+CREATE INDEX coins_block ON coins (block_hash) WHERE block_hash IS NOT NULL;
+CREATE INDEX coins_spent_block ON coins (spent_block) WHERE spent_block IS NOT NULL;
+CREATE INDEX coins_spent_by ON coins (spent_by) WHERE spent_by IS NOT NULL;
+
+-- One transaction paying withdrawals from the hot wallet.
+--   reserved      built: coins reserved, withdrawals batched, unsigned PSBT stored
+--   broadcasting  signed: the bytes are in an open broadcast record
+--   broadcast     the node accepted it (or already had it)
+--   confirmed     in a block with the asset's confirmations; booked in the ledger
+--   rejected      the node refused it; its withdrawals are paid again only by
+--                 a transaction conflicting with it (see batch_withdrawals)
+--   abandoned     an operator gave it up (broadcasts resolve --abandon), same rule
+--   dead          every input is proven spent by a transaction that pays none of
+--                 its withdrawals: it can never confirm
+CREATE TABLE batches (
+    id            bigserial PRIMARY KEY,
+    state         text NOT NULL CHECK (state IN ('reserved', 'broadcasting', 'broadcast', 'confirmed', 'rejected', 'abandoned', 'dead')),
+    -- The txid is fixed when the batch is built (segwit inputs only: the
+    -- witness is not part of it), before anything is signed or sent.
+    txid          bytea NOT NULL UNIQUE CHECK (length(txid) = 32),
+    psbt          bytea NOT NULL,
+    fee           bigint NOT NULL CHECK (fee > 0),
+    fee_rate      bigint NOT NULL CHECK (fee_rate > 0), -- sat per 1000 vbytes
+    vsize         integer NOT NULL CHECK (vsize > 0),
+    locktime      bigint NOT NULL CHECK (locktime >= 0),
+    change_vout   integer CHECK (change_vout >= 0),
+    change_amount bigint CHECK (change_amount > 0),
+    -- The earlier batch it conflicts with, when it pays again withdrawals of
+    -- a rejected or abandoned one.
+    replaces      bigint REFERENCES batches (id),
+    block_hash    bytea CHECK (length(block_hash) = 32),
+    block_height  integer,
+    confirmations integer NOT NULL DEFAULT 0 CHECK (confirmations >= 0),
+    -- The ledger transaction that booked it when it confirmed.
+    ledger_tx_id  bigint,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    CHECK ((change_vout IS NULL) = (change_amount IS NULL)),
+    CHECK ((block_hash IS NULL) = (block_height IS NULL))
+);
+CREATE INDEX batches_live ON batches (id) WHERE state IN ('reserved', 'broadcasting', 'broadcast');
+
+ALTER TABLE coins ADD CONSTRAINT coins_reserved_by_fkey FOREIGN KEY (reserved_by) REFERENCES batches (id);
+
+-- The outpoints each batch spends, kept whatever later happens to the coin
+-- rows: the double-payment rule is checked against them.
+CREATE TABLE batch_inputs (
+    batch_id bigint NOT NULL REFERENCES batches (id),
+    txid     bytea NOT NULL CHECK (length(txid) = 32),
+    vout     integer NOT NULL CHECK (vout >= 0),
+    PRIMARY KEY (batch_id, txid, vout)
+);
+CREATE INDEX batch_inputs_outpoint ON batch_inputs (txid, vout);
+
+-- Every batch that ever paid each withdrawal, with the output paying it.
+CREATE TABLE batch_withdrawals (
+    batch_id      bigint NOT NULL REFERENCES batches (id),
+    withdrawal_id bigint NOT NULL REFERENCES withdrawals (id),
+    vout          integer NOT NULL CHECK (vout >= 0),
+    PRIMARY KEY (batch_id, withdrawal_id),
+    UNIQUE (batch_id, vout)
+);
+CREATE INDEX batch_withdrawals_withdrawal ON batch_withdrawals (withdrawal_id);
+
+ALTER TABLE withdrawals ADD CONSTRAINT withdrawals_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES batches (id);
+ALTER TABLE withdrawals ADD COLUMN vout integer CHECK (vout >= 0);
+
+-- Hot withdrawals go through the one broadcaster.
+ALTER TABLE broadcasts DROP CONSTRAINT broadcasts_kind_check;
+ALTER TABLE broadcasts ADD CONSTRAINT broadcasts_kind_check CHECK (kind IN ('cold_topup', 'withdrawal'));
+-- An open record past its age limit, or whose inputs the chain shows spent by
+-- a transaction we did not sign, is broken until an operator resolves it.
+ALTER TABLE broadcasts ADD COLUMN broken_at timestamptz;
+ALTER TABLE broadcasts ADD COLUMN broken_reason text;
+ALTER TABLE broadcasts DROP CONSTRAINT broadcasts_outcome_check;
+ALTER TABLE broadcasts ADD CONSTRAINT broadcasts_outcome_check CHECK (outcome IN ('accepted', 'already_known', 'rejected', 'abandoned'));
+-- Who settled it by hand (broadcasts resolve --mark-sent / --abandon), and when.
+ALTER TABLE broadcasts ADD COLUMN resolved_by text;
