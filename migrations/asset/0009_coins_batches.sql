@@ -97,6 +97,53 @@ CREATE TABLE batch_withdrawals (
 );
 CREATE INDEX batch_withdrawals_withdrawal ON batch_withdrawals (withdrawal_id);
 
+-- The rule that makes a double payment impossible, checked at commit: a
+-- withdrawal is paid by a new batch only if that batch spends at least one
+-- input of every earlier batch that paid it (and is not dead), so at most
+-- one of them can ever confirm. SET search_path FROM CURRENT pins the
+-- function to this asset's schema.
+CREATE FUNCTION batch_withdrawals_conflict_check() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    earlier bigint;
+BEGIN
+    FOR earlier IN
+        SELECT bw.batch_id FROM batch_withdrawals bw JOIN batches b ON b.id = bw.batch_id
+        WHERE bw.withdrawal_id = NEW.withdrawal_id AND bw.batch_id <> NEW.batch_id AND b.state <> 'dead'
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM batch_inputs n JOIN batch_inputs e ON e.txid = n.txid AND e.vout = n.vout
+                       WHERE n.batch_id = NEW.batch_id AND e.batch_id = earlier) THEN
+            RAISE EXCEPTION 'withdrawal % would be paid by batch % without spending an input of batch %, which also pays it',
+                NEW.withdrawal_id, NEW.batch_id, earlier USING ERRCODE = 'check_violation';
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER batch_withdrawals_conflict AFTER INSERT ON batch_withdrawals
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION batch_withdrawals_conflict_check();
+
+-- A dead batch never comes back, and the rows that say what a batch spent
+-- and paid are never removed.
+CREATE FUNCTION batches_state_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.state = 'dead' AND NEW.state <> 'dead' THEN
+        RAISE EXCEPTION 'batch % is dead (every input spent by another transaction) and cannot become %', OLD.id, NEW.state
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF NEW.txid <> OLD.txid OR NEW.psbt <> OLD.psbt THEN
+        RAISE EXCEPTION 'batch %: its transaction is fixed when it is built', OLD.id USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER batches_state_guard BEFORE UPDATE ON batches FOR EACH ROW EXECUTE FUNCTION batches_state_guard();
+CREATE FUNCTION batch_rows_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'check_violation';
+END $$;
+CREATE TRIGGER batch_inputs_append_only BEFORE UPDATE OR DELETE ON batch_inputs
+    FOR EACH STATEMENT EXECUTE FUNCTION batch_rows_append_only();
+CREATE TRIGGER batch_withdrawals_append_only BEFORE UPDATE OR DELETE ON batch_withdrawals
+    FOR EACH STATEMENT EXECUTE FUNCTION batch_rows_append_only();
+
 ALTER TABLE withdrawals ADD CONSTRAINT withdrawals_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES batches (id);
 ALTER TABLE withdrawals ADD COLUMN vout integer CHECK (vout >= 0);
 

@@ -189,3 +189,32 @@ func (i *Issuer) List(ctx context.Context, account string, limit int) ([]Address
 		return a, err
 	})
 }
+
+// Change is a hot change address taken for one transaction.
+type Change struct {
+	ID     int64
+	Index  uint32
+	Script []byte
+	Derived
+}
+
+// NewChangeTx takes the hot wallet's next change address (branch 1) inside
+// the caller's transaction and stores it, so the follower sees the change
+// output as a coin of ours. No change address is ever used twice.
+func (i *Issuer) NewChangeTx(tx *store.Tx) (Change, error) {
+	var idx int64
+	if err := tx.QueryRow(`UPDATE `+i.schema+`.wallets SET next_change = next_change + 1 WHERE id = $1 RETURNING next_change - 1`,
+		HotWallet).Scan(&idx); err != nil {
+		return Change{}, fmt.Errorf("allocating a change index: %w", err)
+	}
+	d, err := i.key.Derive(1, uint32(idx))
+	if err != nil {
+		return Change{}, err
+	}
+	c := Change{Index: uint32(idx), Script: d.Script, Derived: d}
+	if err := tx.QueryRow(`INSERT INTO `+i.schema+`.addresses (wallet_id, branch, idx, address, script) VALUES ($1, 1, $2, $3, $4) RETURNING id`,
+		HotWallet, idx, d.Address, d.Script).Scan(&c.ID); err != nil {
+		return Change{}, fmt.Errorf("storing change address: %w", err)
+	}
+	return c, nil
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
+	"github.com/cryptoassets/cryptoassets/shared/psbt/updater"
 )
 
 // Coin is a cold-wallet output to spend, with its previous transaction and
@@ -64,37 +65,10 @@ func Build(r TopUp) (*btcpsbt.Packet, error) {
 		// A copy: the witness UTXO must not alias the previous transaction.
 		p.Inputs[k].WitnessUtxo = wire.NewTxOut(spent.Value, append([]byte(nil), spent.PkScript...))
 		p.Inputs[k].NonWitnessUtxo = c.Prev
-		inputOrigin(&p.Inputs[k], c.Key)
+		updater.InputKey(&p.Inputs[k], c.Key)
 	}
 	if change > 0 {
-		outputOrigin(&p.Outputs[1], r.Change)
+		updater.OutputKey(&p.Outputs[1], r.Change)
 	}
 	return p, nil
-}
-
-// origin is a key's origin in both PSBT forms; a key fills one of them.
-type origin struct {
-	internalKey []byte
-	tap         []*btcpsbt.TaprootBip32Derivation
-	bip32       []*btcpsbt.Bip32Derivation
-}
-
-func originOf(d *hdkeys.Derived) origin {
-	path := append([]uint32(nil), d.Origin.Path...)
-	if d.TaprootInternalKey != nil {
-		return origin{internalKey: d.TaprootInternalKey, tap: []*btcpsbt.TaprootBip32Derivation{{
-			XOnlyPubKey: d.TaprootInternalKey, MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path}}}
-	}
-	return origin{bip32: []*btcpsbt.Bip32Derivation{{
-		PubKey: d.PubKey.SerializeCompressed(), MasterKeyFingerprint: d.Origin.Fingerprint, Bip32Path: path}}}
-}
-
-func inputOrigin(in *btcpsbt.PInput, d *hdkeys.Derived) {
-	o := originOf(d)
-	in.TaprootInternalKey, in.TaprootBip32Derivation, in.Bip32Derivation = o.internalKey, o.tap, o.bip32
-}
-
-func outputOrigin(out *btcpsbt.POutput, d *hdkeys.Derived) {
-	o := originOf(d)
-	out.TaprootInternalKey, out.TaprootBip32Derivation, out.Bip32Derivation = o.internalKey, o.tap, o.bip32
 }
