@@ -105,6 +105,34 @@ type Asset struct {
 	// node's mempool (in no block, inputs unspent) before it expires and its
 	// pending amount is removed. Default 72h.
 	SeenExpiry Duration `toml:"seen_expiry"`
+
+	// Withdrawal batching and fee policy (docs/withdrawals.md). Rates are
+	// in sat/vB and may have decimals.
+	//
+	// BatchInterval: the oldest requested withdrawal waits at most this
+	// long for a batch. Default 1m.
+	BatchInterval Duration `toml:"batch_interval"`
+	// BatchThresholdCount and BatchThresholdSat batch at once when that
+	// many withdrawals, or that much, are waiting. Defaults 50 and 0 (off).
+	BatchThresholdCount int   `toml:"batch_threshold_count"`
+	BatchThresholdSat   int64 `toml:"batch_threshold_sat"`
+	// BatchMaxOutputs bounds the withdrawals paid by one transaction. Default 1000.
+	BatchMaxOutputs int `toml:"batch_max_outputs"`
+	// FeeConfTarget is the blocks the node's fee estimate aims at. Default 6.
+	FeeConfTarget int `toml:"fee_conf_target"`
+	// FallbackFeeRate is used when the node has no estimate; every rate is
+	// clamped to [MinRelayFeeRate, MaxFeeRate]. Defaults 10, 1 and 500.
+	FallbackFeeRate float64 `toml:"fallback_fee_rate"`
+	MinRelayFeeRate float64 `toml:"min_relay_fee_rate"`
+	MaxFeeRate      float64 `toml:"max_fee_rate"`
+	// MaxFeeSat and MaxFeeRatio cap one batch's fee, absolutely and as a
+	// share of the amount it pays: a batch over either is not built.
+	// Defaults 1000000 (0.01 BTC) and 0.05.
+	MaxFeeSat   int64   `toml:"max_fee_sat"`
+	MaxFeeRatio float64 `toml:"max_fee_ratio"`
+	// CoinConfirmations: a received coin is spent only this deep (our own
+	// change at once). Default: confirmations.
+	CoinConfirmations int `toml:"coin_confirmations"`
 }
 
 // Networks are the accepted network names.
@@ -283,6 +311,36 @@ func (c *Config) defaults() {
 				a.Confirmations = 1
 			}
 		}
+		if a.BatchInterval.Duration == 0 {
+			a.BatchInterval.Duration = time.Minute
+		}
+		if a.BatchThresholdCount == 0 {
+			a.BatchThresholdCount = 50
+		}
+		if a.BatchMaxOutputs == 0 {
+			a.BatchMaxOutputs = 1000
+		}
+		if a.FeeConfTarget == 0 {
+			a.FeeConfTarget = 6
+		}
+		if a.FallbackFeeRate == 0 {
+			a.FallbackFeeRate = 10
+		}
+		if a.MinRelayFeeRate == 0 {
+			a.MinRelayFeeRate = 1
+		}
+		if a.MaxFeeRate == 0 {
+			a.MaxFeeRate = 500
+		}
+		if a.MaxFeeSat == 0 {
+			a.MaxFeeSat = 1_000_000
+		}
+		if a.MaxFeeRatio == 0 {
+			a.MaxFeeRatio = 0.05
+		}
+		if a.CoinConfirmations == 0 {
+			a.CoinConfirmations = a.Confirmations
+		}
 	}
 }
 
@@ -351,6 +409,42 @@ func (c *Config) Validate() error {
 		}
 		if a.SeenExpiry.Duration < time.Minute || a.SeenExpiry.Duration > 60*24*time.Hour {
 			bad(key+".seen_expiry", "%s: use 1m to 1440h (72h is the default)", a.SeenExpiry.Duration)
+		}
+		if a.BatchInterval.Duration < time.Second || a.BatchInterval.Duration > 24*time.Hour {
+			bad(key+".batch_interval", "%s: use 1s to 24h (1m is the default)", a.BatchInterval.Duration)
+		}
+		if a.BatchThresholdCount < 1 || a.BatchThresholdCount > 10_000 {
+			bad(key+".batch_threshold_count", "%d is out of range: use 1 to 10000", a.BatchThresholdCount)
+		}
+		if a.BatchThresholdSat < 0 || a.BatchThresholdSat > 2_100_000_000_000_000 {
+			bad(key+".batch_threshold_sat", "%d is out of range: use 0 (off) or an amount in satoshis", a.BatchThresholdSat)
+		}
+		if a.BatchMaxOutputs < 1 || a.BatchMaxOutputs > 2000 {
+			bad(key+".batch_max_outputs", "%d is out of range: use 1 to 2000 (a standard transaction holds about 2,300 outputs)", a.BatchMaxOutputs)
+		}
+		if a.FeeConfTarget < 1 || a.FeeConfTarget > 1008 {
+			bad(key+".fee_conf_target", "%d is out of range: use 1 to 1008 blocks", a.FeeConfTarget)
+		}
+		rates := []struct {
+			name string
+			v    float64
+		}{{"min_relay_fee_rate", a.MinRelayFeeRate}, {"fallback_fee_rate", a.FallbackFeeRate}, {"max_fee_rate", a.MaxFeeRate}}
+		for _, r := range rates {
+			if !(r.v >= 0.1 && r.v <= 10_000) {
+				bad(key+"."+r.name, "%v is out of range: use 0.1 to 10000 sat/vB", r.v)
+			}
+		}
+		if a.MinRelayFeeRate > a.MaxFeeRate {
+			bad(key+".max_fee_rate", "%v sat/vB is below min_relay_fee_rate (%v): no transaction could be built", a.MaxFeeRate, a.MinRelayFeeRate)
+		}
+		if a.MaxFeeSat < 1 || a.MaxFeeSat > 100_000_000 {
+			bad(key+".max_fee_sat", "%d is out of range: use 1 to 100000000 (1 BTC)", a.MaxFeeSat)
+		}
+		if !(a.MaxFeeRatio > 0 && a.MaxFeeRatio <= 1) {
+			bad(key+".max_fee_ratio", "%v: use a share above 0 and at most 1 (0.05 is 5%% of the amount paid)", a.MaxFeeRatio)
+		}
+		if a.CoinConfirmations < 1 || a.CoinConfirmations > 1000 {
+			bad(key+".coin_confirmations", "%d is out of range: use 1 to 1000", a.CoinConfirmations)
 		}
 	}
 	for i, w := range c.Webhooks {
