@@ -133,6 +133,13 @@ type Asset struct {
 	// CoinConfirmations: a received coin is spent only this deep (our own
 	// change at once). Default: confirmations.
 	CoinConfirmations int `toml:"coin_confirmations"`
+
+	// BroadcastBrokenAfter: an open broadcast record older than this is
+	// broken until an operator resolves it. Default 1h.
+	BroadcastBrokenAfter Duration `toml:"broadcast_broken_after"`
+	// ResolveInterval is how often serve's resolver settles open
+	// broadcasts and looks for broken ones. Default 30s.
+	ResolveInterval Duration `toml:"resolve_interval"`
 }
 
 // Networks are the accepted network names.
@@ -314,6 +321,12 @@ func (c *Config) defaults() {
 		if a.BatchInterval.Duration == 0 {
 			a.BatchInterval.Duration = time.Minute
 		}
+		if a.BroadcastBrokenAfter.Duration == 0 {
+			a.BroadcastBrokenAfter.Duration = time.Hour
+		}
+		if a.ResolveInterval.Duration == 0 {
+			a.ResolveInterval.Duration = 30 * time.Second
+		}
 		if a.BatchThresholdCount == 0 {
 			a.BatchThresholdCount = 50
 		}
@@ -412,6 +425,12 @@ func (c *Config) Validate() error {
 		}
 		if a.BatchInterval.Duration < time.Second || a.BatchInterval.Duration > 24*time.Hour {
 			bad(key+".batch_interval", "%s: use 1s to 24h (1m is the default)", a.BatchInterval.Duration)
+		}
+		if a.BroadcastBrokenAfter.Duration < time.Minute || a.BroadcastBrokenAfter.Duration > 720*time.Hour {
+			bad(key+".broadcast_broken_after", "%s: use 1m to 720h (1h is the default)", a.BroadcastBrokenAfter.Duration)
+		}
+		if a.ResolveInterval.Duration < time.Second || a.ResolveInterval.Duration > time.Hour {
+			bad(key+".resolve_interval", "%s: use 1s to 1h (30s is the default)", a.ResolveInterval.Duration)
 		}
 		if a.BatchThresholdCount < 1 || a.BatchThresholdCount > 10_000 {
 			bad(key+".batch_threshold_count", "%d is out of range: use 1 to 10000", a.BatchThresholdCount)

@@ -58,6 +58,9 @@ func TestLoadGood(t *testing.T) {
 	if cfg.Assets["btc"].Confirmations != 6 || cfg.Assets["tbtc"].Confirmations != 1 {
 		t.Fatalf("default confirmations: btc %d, tbtc %d", cfg.Assets["btc"].Confirmations, cfg.Assets["tbtc"].Confirmations)
 	}
+	if a := cfg.Assets["tbtc"]; a.BroadcastBrokenAfter.Duration != time.Hour || a.ResolveInterval.Duration != 30*time.Second {
+		t.Fatalf("default broadcast_broken_after %s, resolve_interval %s", a.BroadcastBrokenAfter.Duration, a.ResolveInterval.Duration)
+	}
 	if got := cfg.AssetNames(); strings.Join(got, ",") != "btc,tbtc" {
 		t.Fatalf("asset names %v", got)
 	}
@@ -122,6 +125,10 @@ func TestLoadRefusals(t *testing.T) {
 		{"start height", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nstart_height = -5", 1), nil, "assets.tbtc.start_height"},
 		{"poll interval", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\npoll_interval = \"1ms\"", 1), nil, "assets.tbtc.poll_interval"},
 		{"negative withdrawal fee", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nwithdrawal_fee_sat = -1", 1), nil, "assets.tbtc.withdrawal_fee_sat: -1 is out of range"},
+		{"broken after too short", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nbroadcast_broken_after = \"30s\"", 1), nil, "assets.tbtc.broadcast_broken_after: 30s: use 1m to 720h"},
+		{"broken after too long", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nbroadcast_broken_after = \"721h\"", 1), nil, "assets.tbtc.broadcast_broken_after: 721h0m0s: use 1m to 720h"},
+		{"resolve interval too short", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nresolve_interval = \"500ms\"", 1), nil, "assets.tbtc.resolve_interval: 500ms: use 1s to 1h"},
+		{"resolve interval too long", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nresolve_interval = \"2h\"", 1), nil, "assets.tbtc.resolve_interval: 2h0m0s: use 1s to 1h"},
 		{"hot passphrase without keystore", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nhot_passphrase_file = \"/etc/x\"", 1), nil, "assets.tbtc.hot_passphrase_file: set without hot_keystore"},
 	}
 	for _, tc := range tests {
