@@ -1,6 +1,7 @@
 package servetest
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -76,4 +77,29 @@ func moduleRoot() (string, error) {
 		return "", fmt.Errorf("not inside the cryptoassets module: run from inside the project")
 	}
 	return filepath.Dir(mod), nil
+}
+
+// killMarker is a string only crashpoint's tagged Hit carries.
+const killMarker = "crashpoint: killing at"
+
+// MissingCrashPoints returns the names of points that the binary at bin
+// does not carry (all of them when it was built without the tag). A crash
+// test checks it first: one that kills at a point the program never
+// reaches would wait for a death that never comes.
+func MissingCrashPoints(tb testing.TB, bin string, points ...string) []string {
+	tb.Helper()
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(killMarker)) {
+		return points
+	}
+	var missing []string
+	for _, p := range points {
+		if !bytes.Contains(b, []byte(p)) {
+			missing = append(missing, p)
+		}
+	}
+	return missing
 }
