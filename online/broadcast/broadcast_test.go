@@ -1,8 +1,11 @@
 package broadcast
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,20 +22,27 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // faultyNode wraps the real node. lostReply: the node gets the
 // transaction but the answer never arrives. refused: the connection fails
-// before the node sees anything.
+// before the node sees anything. It counts and keeps what reached the node.
 type faultyNode struct {
 	chain.Node
-	lostReply, refused bool
-	sent               int
+	lostReply, refused atomic.Bool
+	sent               atomic.Int32
+	mu                 sync.Mutex
+	last               []byte // the bytes of the last transaction sent
 }
 
 func (f *faultyNode) Broadcast(ctx context.Context, tx *wire.MsgTx) (chainhash.Hash, error) {
-	if f.refused {
+	if f.refused.Load() {
 		return chainhash.Hash{}, errors.New("dial tcp: connection refused")
 	}
-	f.sent++
+	f.sent.Add(1)
+	var raw bytes.Buffer
+	_ = tx.Serialize(&raw)
+	f.mu.Lock()
+	f.last = raw.Bytes()
+	f.mu.Unlock()
 	h, err := f.Node.Broadcast(ctx, tx)
-	if f.lostReply {
+	if f.lostReply.Load() {
 		return chainhash.Hash{}, errors.New("read tcp: connection reset by peer")
 	}
 	return h, err
@@ -76,30 +86,30 @@ func TestSubmitRecordsAndNeverRepeats(t *testing.T) {
 		t.Fatalf("submit: %+v %v", r, err)
 	}
 	again, err := f.b.Submit(f.ctx, "cold_topup", tx)
-	if err != nil || again.ID != r.ID || f.node.sent != 1 {
-		t.Fatalf("a second submit of the same transaction must not send it again: %+v %v, sent %d", again, err, f.node.sent)
+	if err != nil || again.ID != r.ID || f.node.sent.Load() != 1 {
+		t.Fatalf("a second submit of the same transaction must not send it again: %+v %v, sent %d", again, err, f.node.sent.Load())
 	}
 }
 
 func TestLostReplyIsResolvedByLooking(t *testing.T) {
 	f := newFixture(t)
 	tx := f.tx(t)
-	f.node.lostReply = true
+	f.node.lostReply.Store(true)
 	r, err := f.b.Submit(f.ctx, "cold_topup", tx)
 	if !errors.Is(err, ErrUnresolved) || r.ClosedAt != nil {
 		t.Fatalf("lost reply: %+v %v", r, err)
 	}
-	f.node.lostReply = false
+	f.node.lostReply.Store(false)
 	rs, err := f.b.Resolve(f.ctx)
-	if err != nil || len(rs) != 1 || rs[0].Outcome != Accepted || f.node.sent != 1 {
-		t.Fatalf("resolve: %+v %v (sent %d: the node had it, nothing must be resent)", rs, err, f.node.sent)
+	if err != nil || len(rs) != 1 || rs[0].Outcome != Accepted || f.node.sent.Load() != 1 {
+		t.Fatalf("resolve: %+v %v (sent %d: the node had it, nothing must be resent)", rs, err, f.node.sent.Load())
 	}
 }
 
 func TestRefusedConnectionIsResolvedBySendingTheSameBytes(t *testing.T) {
 	f := newFixture(t)
 	tx := f.tx(t)
-	f.node.refused = true
+	f.node.refused.Store(true)
 	if _, err := f.b.Submit(f.ctx, "cold_topup", tx); !errors.Is(err, ErrUnresolved) {
 		t.Fatalf("refused: %v", err)
 	}
@@ -109,10 +119,10 @@ func TestRefusedConnectionIsResolvedBySendingTheSameBytes(t *testing.T) {
 	if r, _ := f.b.Get(f.ctx, tx.TxHash()); r.ClosedAt != nil {
 		t.Fatal("closed without an answer from the node")
 	}
-	f.node.refused = false
+	f.node.refused.Store(false)
 	rs, err := f.b.Resolve(f.ctx)
-	if err != nil || len(rs) != 1 || rs[0].Outcome != Accepted || rs[0].Attempts != 3 || f.node.sent != 1 {
-		t.Fatalf("resolve: %+v %v (sent %d)", rs, err, f.node.sent)
+	if err != nil || len(rs) != 1 || rs[0].Outcome != Accepted || rs[0].Attempts != 3 || f.node.sent.Load() != 1 {
+		t.Fatalf("resolve: %+v %v (sent %d)", rs, err, f.node.sent.Load())
 	}
 	if _, err := f.node.Transaction(f.ctx, tx.TxHash()); err != nil {
 		t.Fatalf("the node does not have the transaction: %v", err)
@@ -127,7 +137,7 @@ func TestRejectedIsClosed(t *testing.T) {
 	if err != nil || r.Outcome != Rejected || r.Error == "" {
 		t.Fatalf("rejected: %+v %v", r, err)
 	}
-	list, err := f.b.List(f.ctx, 10)
+	list, err := f.b.List(f.ctx, Filter{Limit: 10})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("list: %v %v", list, err)
 	}

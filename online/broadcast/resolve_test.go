@@ -70,11 +70,11 @@ func TestResolveNeedsNoTransactionIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx := f.tx(t)
-	f.node.lostReply = true
+	f.node.lostReply.Store(true)
 	if _, err := b.Submit(f.ctx, "cold_topup", tx); err == nil {
 		t.Fatal("the lost reply was not noticed")
 	}
-	f.node.lostReply = false
+	f.node.lostReply.Store(false)
 	n := f.btcd
 	if _, err := n.Generate(f.ctx, 1); err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func TestResolveNeedsNoTransactionIndex(t *testing.T) {
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("resolve: %+v %v", rs, err)
 	}
-	if rs[0].Outcome != Accepted || f.node.sent != 1 {
-		t.Fatalf("a confirmed broadcast resolved as %q (%s), sent %d times", rs[0].Outcome, rs[0].Error, f.node.sent)
+	if rs[0].Outcome != Accepted || f.node.sent.Load() != 1 {
+		t.Fatalf("a confirmed broadcast resolved as %q (%s), sent %d times", rs[0].Outcome, rs[0].Error, f.node.sent.Load())
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"text/tabwriter"
 
 	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoassets/cryptoassets/online/broadcast"
@@ -17,24 +19,70 @@ import (
 )
 
 func broadcasterFor(e *env, l *ledger.Ledger) (*broadcast.Broadcaster, error) {
-	node, err := nodeFor(e.cfg.Assets[l.Asset()])
+	a := e.cfg.Assets[l.Asset()]
+	node, err := nodeFor(a)
 	if err != nil {
 		return nil, err
 	}
-	return broadcast.New(e.runner, l.Asset(), node, e.log)
+	return broadcast.New(e.runner, l.Asset(), node, e.log, broadcast.BrokenAfter(a.BroadcastBrokenAfter.Duration))
 }
+
+const stamp = "2006-01-02 15:04:05"
 
 func printRecords(c *cli.Context, rs []broadcast.Record) error {
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTXID\tKIND\tOPENED\tCLOSED\tOUTCOME\tATTEMPTS\tERROR")
+	fmt.Fprintln(tw, "ID\tTXID\tKIND\tOPENED\tCLOSED\tOUTCOME\tATTEMPTS\tBY\tNOTE")
 	for _, r := range rs {
-		closed, outcome := "-", "OPEN: run `cryptoassets broadcasts resolve`"
-		if r.ClosedAt != nil {
-			closed, outcome = r.ClosedAt.UTC().Format("2006-01-02 15:04:05"), r.Outcome
+		closed, outcome, note := "-", "OPEN: run `cryptoassets broadcasts resolve`", r.Error
+		switch {
+		case r.ClosedAt != nil:
+			closed, outcome = r.ClosedAt.UTC().Format(stamp), r.Outcome
+		case r.BrokenAt != nil:
+			outcome = fmt.Sprintf("BROKEN since %s: see `cryptoassets broadcasts find %d`", r.BrokenAt.UTC().Format(stamp), r.ID)
+			note = r.BrokenReason
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.ID, r.TxID, r.Kind, r.OpenedAt.UTC().Format("2006-01-02 15:04:05"), closed, outcome, r.Attempts, r.Error)
+		by := r.ResolvedBy
+		if by == "" {
+			by = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.TxID, r.Kind, r.OpenedAt.UTC().Format(stamp), closed, outcome, r.Attempts, by, note)
 	}
 	return tw.Flush()
+}
+
+func printReport(c *cli.Context, rep broadcast.Report) error {
+	w := c.App.Writer
+	r := rep.Record
+	state := "open"
+	switch {
+	case r.ClosedAt != nil:
+		state = "closed " + r.Outcome
+	case r.BrokenAt != nil:
+		state = "open, BROKEN: " + r.BrokenReason
+	}
+	fmt.Fprintf(w, "broadcast %d (%s), %s, opened %s: %s\n", r.ID, r.Kind, r.TxID, r.OpenedAt.UTC().Format(stamp), state)
+	if rep.Where != "" {
+		fmt.Fprintf(w, "the node has the transaction: %s\n", rep.Where)
+	} else {
+		fmt.Fprintf(w, "the node does not have the transaction: not in its mempool, no output among the chain's coins, not in %s\n", rep.Scanned)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INPUT\tSTATE")
+	for _, in := range rep.Inputs {
+		fmt.Fprintf(tw, "%s\t%s\n", in.OutPoint, in)
+	}
+	return tw.Flush()
+}
+
+func recordID(c *cli.Context) (int64, error) {
+	if c.NArg() != 1 {
+		return 0, errors.New("name one broadcast ID (see `cryptoassets broadcasts list`)")
+	}
+	id, err := strconv.ParseInt(c.Args().First(), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("broadcast ID %q: want a positive whole number (see `cryptoassets broadcasts list`)", c.Args().First())
+	}
+	return id, nil
 }
 
 func broadcastsCommand() *cli.Command {
@@ -43,14 +91,16 @@ func broadcastsCommand() *cli.Command {
 		Usage: "signed transactions sent to the network, each recorded before (opened) and after (closed)",
 		Subcommands: []*cli.Command{
 			{
-				Name: "list", Usage: "the newest broadcasts; open ones have an unknown outcome",
-				Flags: []cli.Flag{assetFlag, &cli.IntFlag{Name: "limit", Value: 50}},
+				Name: "list", Usage: "the newest broadcasts; open ones have an unknown outcome, broken ones need an operator",
+				Flags: []cli.Flag{assetFlag, &cli.IntFlag{Name: "limit", Value: 50},
+					&cli.BoolFlag{Name: "open", Usage: "only records still open"},
+					&cli.BoolFlag{Name: "broken", Usage: "only broken records (open past broadcast_broken_after, or inputs spent by another transaction)"}},
 				Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
 					b, err := broadcasterFor(e, l)
 					if err != nil {
 						return err
 					}
-					rs, err := b.List(c.Context, c.Int("limit"))
+					rs, err := b.List(c.Context, broadcast.Filter{Limit: c.Int("limit"), Open: c.Bool("open"), Broken: c.Bool("broken")})
 					if err != nil {
 						return err
 					}
@@ -58,23 +108,78 @@ func broadcastsCommand() *cli.Command {
 				}),
 			},
 			{
-				Name:  "resolve",
-				Usage: "settle open broadcasts: close those the node has; send the same bytes again for the others",
-				Flags: []cli.Flag{assetFlag},
+				Name: "resolve",
+				Usage: "without ID: settle open broadcasts (close those the node has; send the same bytes again for the others). " +
+					"With ID: --mark-sent TXID (the node shows it) or --abandon (it is nowhere)",
+				ArgsUsage: "[ID]",
+				Flags: []cli.Flag{assetFlag,
+					&cli.StringFlag{Name: "mark-sent", Usage: "close record ID as accepted: TXID is its transaction and the node or a block shows it"},
+					&cli.BoolFlag{Name: "abandon", Usage: "close record ID as abandoned: its transaction is on neither the node nor a recent block"},
+					&cli.StringFlag{Name: "operator", Value: os.Getenv("USER"), Usage: "who resolves it, recorded in the record"}},
 				Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
 					b, err := broadcasterFor(e, l)
 					if err != nil {
 						return err
 					}
-					rs, err := b.Resolve(c.Context)
+					markSent, abandon := c.String("mark-sent"), c.Bool("abandon")
+					if c.NArg() == 0 {
+						if markSent != "" || abandon {
+							return errors.New("--mark-sent and --abandon act on one record: name its ID")
+						}
+						rs, err := b.Resolve(c.Context)
+						if len(rs) == 0 && err == nil {
+							fmt.Fprintln(c.App.Writer, "no open broadcasts")
+							return nil
+						}
+						if perr := printRecords(c, rs); perr != nil {
+							return perr
+						}
+						return err
+					}
+					id, err := recordID(c)
 					if err != nil {
 						return err
 					}
-					if len(rs) == 0 {
-						fmt.Fprintln(c.App.Writer, "no open broadcasts")
-						return nil
+					var r broadcast.Record
+					switch {
+					case markSent != "" && abandon:
+						return errors.New("--mark-sent and --abandon are exclusive: the transaction either went out or it did not")
+					case markSent != "":
+						txid, perr := chainhash.NewHashFromStr(markSent)
+						if perr != nil || len(markSent) != 2*chainhash.HashSize {
+							return fmt.Errorf("--mark-sent %q: want the transaction's 64-hex-digit txid", markSent)
+						}
+						r, err = b.MarkSent(c.Context, id, *txid, c.String("operator"))
+					case abandon:
+						r, err = b.Abandon(c.Context, id, c.String("operator"))
+					default:
+						return errors.New("with an ID, say how it is resolved: --mark-sent TXID or --abandon")
 					}
-					return printRecords(c, rs)
+					if err != nil {
+						return err
+					}
+					return printRecords(c, []broadcast.Record{r})
+				}),
+			},
+			{
+				Name:      "find",
+				Usage:     "where the record's transaction and each of its inputs are: unspent, spent in the mempool, or spent in block H by which txid",
+				ArgsUsage: "ID",
+				Flags:     []cli.Flag{assetFlag},
+				Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
+					id, err := recordID(c)
+					if err != nil {
+						return err
+					}
+					b, err := broadcasterFor(e, l)
+					if err != nil {
+						return err
+					}
+					rep, err := b.Find(c.Context, id)
+					if err != nil {
+						return err
+					}
+					return printReport(c, rep)
 				}),
 			},
 		},
