@@ -27,18 +27,18 @@ type candidate struct {
 
 // problem is one validated selection request.
 type problem struct {
-	p         Params
-	outs      []Output
-	outTotal  int64
-	outWU     int64 // every output but change
-	changeWU  int64 // the change output
-	changeIn  int64 // the input that will spend the change later
-	minChange int64
-	longTerm  int64
-	required  []candidate
-	pool      []candidate // eligible, effective value > 0, not required
-	skipped   int         // eligible coins worth nothing at this rate
-	ineligible int        // unconfirmed coins that are not our change
+	p          Params
+	outs       []Output
+	outTotal   int64
+	outWU      int64 // every output but change
+	changeWU   int64 // the change output
+	changeIn   int64 // the input that will spend the change later
+	minChange  int64
+	longTerm   int64
+	required   []candidate
+	pool       []candidate // eligible, effective value > 0, not required
+	skipped    int         // eligible coins worth nothing at this rate
+	ineligible int         // unconfirmed coins that are not our change
 }
 
 // Select chooses coins paying outs under p: first a changeless
