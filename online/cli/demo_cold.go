@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/cryptoassets/cryptoassets/online/service"
 	"os"
 	"time"
 
@@ -112,9 +113,7 @@ func regtestAsset(c *cli.Context, e *env) (*config.Asset, string, error) {
 	return a, name, nil
 }
 
-func rpcFor(a *config.Asset) (*rpc.Client, error) {
-	return rpc.New(rpc.Config{URL: a.RPCURL, User: a.RPCUser, Password: a.RPCPassword, CookieFile: a.RPCCookieFile})
-}
+func rpcFor(a *config.Asset) (*rpc.Client, error) { return service.RPC(a) }
 
 // recordExport records p as a top-up handed to the signer.
 func recordExport(c *cli.Context, e *env, asset string, p *btcpsbt.Packet) error {

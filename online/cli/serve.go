@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"syscall"
 	"time"
 
@@ -17,18 +16,18 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/config"
 	"github.com/cryptoassets/cryptoassets/online/deposits"
-	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/hotwallet"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/service"
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
 
 func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
-		Usage: "run the service: the HTTP API, a chain follower per asset, and webhook delivery",
+		Usage: "run the service: the HTTP API, and per asset a chain follower, the broadcast resolver and (with a hot key) the withdrawal batcher; webhook delivery",
 		Description: "Stops gracefully on SIGTERM or Ctrl-C: the listener closes, requests in flight finish\n" +
-			"(up to 30 seconds), the followers and the webhook deliverer stop between steps,\n" +
+			"(up to 30 seconds), the workers stop between steps,\n" +
 			"then the database pool closes. Every step is a committed transaction, so a stop at\n" +
 			"any moment resumes cleanly from the stored cursors.",
 		Flags: []cli.Flag{&cli.IntFlag{Name: "hot-passphrase-fd", Value: -1,
@@ -46,36 +45,22 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithCancel(c.Context)
-			defer cancel()
-			var workers sync.WaitGroup
-			var followers []*deposits.Follower
-			for _, name := range e.cfg.AssetNames() {
-				f, err := followerFor(e, name)
-				if err != nil {
-					return err
-				}
-				// A node on another network is refused before anything runs;
-				// one that is down is checked by the follower when it answers.
-				if err := f.CheckNetwork(c.Context); errors.Is(err, chain.ErrWrongNetwork) {
-					return err
-				} else if err != nil {
-					e.log.Warn("node not reachable at start: its network is checked when it answers", "asset", name, "err", err)
-				}
-				followers = append(followers, f)
-			}
 			hot, err := openHotSigners(c, e)
 			if err != nil {
 				return err
 			}
 			defer closeAll(hot)
+			workers, err := service.NewWorkers(c.Context, e.cfg, e.runner, hot, e.log)
+			if err != nil {
+				return err
+			}
+			// A node on another network is refused before anything runs.
+			if err := workers.CheckNetworks(c.Context); err != nil {
+				return err
+			}
 			// A server that could lose acknowledged commits: refused for
 			// mainnet, a loud warning otherwise.
 			if err := store.CheckDurability(c.Context, e.runner.Pool(), e.cfg.StoreAssets(), e.log); err != nil {
-				return err
-			}
-			hooks, err := webhooks(e.cfg)
-			if err != nil {
 				return err
 			}
 			// The port is taken only once every start-up check has passed.
@@ -83,15 +68,10 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			for _, f := range followers {
-				workers.Add(1)
-				go func() { defer workers.Done(); _ = f.Run(ctx) }()
-			}
-			if len(hooks) > 0 {
-				d := &events.Deliverer{Runner: e.runner, Hooks: hooks, Log: e.log}
-				workers.Add(1)
-				go func() { defer workers.Done(); _ = d.Run(ctx) }()
-			}
+			ctx, cancel := context.WithCancel(c.Context)
+			defer cancel()
+			workersDone := make(chan struct{})
+			go func() { defer close(workersDone); workers.Run(ctx) }()
 			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 			e.log.Info("API listening", "addr", ln.Addr().String(), "assets", e.cfg.AssetNames())
 			done := make(chan error, 1)
@@ -99,7 +79,7 @@ func serveCommand() *cli.Command {
 			select {
 			case err := <-done:
 				cancel()
-				workers.Wait()
+				<-workersDone
 				return err
 			case <-c.Context.Done():
 			}
@@ -113,83 +93,28 @@ func serveCommand() *cli.Command {
 			if err := <-done; !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
-			workers.Wait()
+			<-workersDone
 			e.log.Info("stopped")
 			return nil
 		},
 	}
 }
 
-func webhooks(cfg *config.Config) ([]events.Webhook, error) {
-	var out []events.Webhook
-	for _, w := range cfg.Webhooks {
-		secret, err := w.SecretBytes()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, events.Webhook{URL: w.URL, Secret: secret})
-	}
-	return out, nil
-}
-
 // nodeFor connects to an asset's node.
-func nodeFor(a *config.Asset) (chain.Node, error) {
-	c, err := rpcFor(a)
-	if err != nil {
-		return nil, err
-	}
-	return chain.NewRPCNode(c), nil
-}
+func nodeFor(a *config.Asset) (chain.Node, error) { return service.Node(a) }
 
 func followerFor(e *env, name string) (*deposits.Follower, error) {
-	a := e.cfg.Assets[name]
-	l, err := ledger.New(e.runner, name)
-	if err != nil {
-		return nil, err
-	}
-	node, err := nodeFor(a)
-	if err != nil {
-		return nil, fmt.Errorf("assets.%s: %w", name, err)
-	}
-	return deposits.NewFollower(l, node, deposits.Config{Confirmations: a.Confirmations, StartHeight: *a.StartHeight, Poll: a.PollInterval.Duration,
-		MinDeposit: *a.MinDepositSat, SeenExpiry: a.SeenExpiry.Duration}, e.log), nil
+	return service.Follower(e.cfg, e.runner, name, e.log)
 }
 
 // issuerFor returns the address issuer of an asset, or nil when no hot
 // wallet key is configured.
 func issuerFor(ctx context.Context, e *env, l *ledger.Ledger) (*addresses.Issuer, error) {
-	a := e.cfg.Assets[l.Asset()]
-	if a.HotWalletDescriptor == "" {
-		return nil, nil
-	}
-	key, err := addresses.ParseKey(a.HotWalletDescriptor, a.Params())
-	if err != nil {
-		return nil, fmt.Errorf("assets.%s.hot_wallet_descriptor: %w", l.Asset(), err)
-	}
-	return addresses.NewIssuer(ctx, l, key)
+	return service.Issuer(ctx, e.cfg, l)
 }
 
 func buildAPI(ctx context.Context, e *env) (*api.Server, error) {
-	assets := map[string]api.Asset{}
-	for _, name := range e.cfg.AssetNames() {
-		l, err := ledger.New(e.runner, name)
-		if err != nil {
-			return nil, err
-		}
-		as := api.Asset{Ledger: l}
-		if as.Withdrawals, err = withdrawalService(e, l); err != nil {
-			return nil, err
-		}
-		iss, err := issuerFor(ctx, e, l)
-		if err != nil {
-			return nil, err
-		}
-		if iss != nil {
-			as.Addresses = iss
-		}
-		assets[name] = as
-	}
-	return api.NewServer(e.runner, assets, e.log), nil
+	return service.API(ctx, e.cfg, e.runner, e.log)
 }
 
 // openHotSigners unlocks the hot keystore of every asset that has one and

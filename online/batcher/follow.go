@@ -1,0 +1,277 @@
+package batcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+
+	"github.com/cryptoassets/cryptoassets/online/events"
+	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/store"
+	"github.com/cryptoassets/cryptoassets/online/withdrawals"
+)
+
+// followed is a batch as Follow sees it against the stored chain.
+type followed struct {
+	id           int64
+	state        string
+	txid         chainhash.Hash
+	fee          int64
+	confs        int32
+	minedHeight  *int32 // the stored best-chain block holding it, if any
+	minedHash    []byte
+	wasInBlock   bool
+	ledgerTxID   *int64
+	allSpentDeep bool // every input spent by other transactions, deep enough
+}
+
+// Follow brings every batch that can still change up to date with the
+// chain the follower stored: confirmations, the booking of a confirmed
+// batch, a reorganisation that dropped one (booked back and sent again), a
+// given-up batch that was mined after all, and a batch that can never
+// confirm (dead) whose withdrawals are then requeued.
+func (b *Batcher) Follow(ctx context.Context) error {
+	var resend []chainhash.Hash
+	err := b.runner.InTx(ctx, "batch-follow", func(tx *store.Tx) error {
+		resend = resend[:0]
+		if err := b.lock(tx); err != nil {
+			return err
+		}
+		var tip *int32
+		if err := tx.QueryRow(`SELECT height FROM ` + b.schema + `.chain_cursor`).Scan(&tip); err != nil || tip == nil {
+			return err
+		}
+		bs, err := b.followed(tx)
+		if err != nil {
+			return err
+		}
+		for _, f := range bs {
+			again, err := b.followOne(tx, f, *tip)
+			if err != nil {
+				return fmt.Errorf("batch %d: %w", f.id, err)
+			}
+			if again {
+				resend = append(resend, f.txid)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, txid := range resend {
+		if err := b.bc.Resend(ctx, txid); err != nil {
+			errs = append(errs, fmt.Errorf("sending %s again: %w", txid, err))
+		}
+	}
+	b.resendStale(ctx)
+	return errors.Join(errs...)
+}
+
+func (b *Batcher) followed(tx *store.Tx) ([]followed, error) {
+	rows, err := tx.Query(`SELECT bt.id, bt.state, bt.txid, bt.fee, bt.confirmations, m.height, m.hash, bt.block_hash IS NOT NULL, bt.ledger_tx_id,
+			NOT EXISTS (SELECT 1 FROM `+b.schema+`.batch_inputs i LEFT JOIN `+b.schema+`.coins c ON c.txid = i.txid AND c.vout = i.vout
+				WHERE i.batch_id = bt.id AND (c.spent_height IS NULL OR c.spent_by = bt.txid OR cur.height - c.spent_height + 1 < $1))
+		FROM `+b.schema+`.batches bt CROSS JOIN `+b.schema+`.chain_cursor cur
+		LEFT JOIN LATERAL (SELECT c.spent_height AS height, c.spent_block AS hash FROM `+b.schema+`.coins c
+			JOIN `+b.schema+`.chain_blocks cb ON cb.hash = c.spent_block AND cb.height = c.spent_height
+			WHERE c.spent_by = bt.txid LIMIT 1) m ON true
+		WHERE bt.state IN ('broadcasting', 'broadcast', 'confirmed', 'rejected', 'abandoned')
+		ORDER BY bt.id`, b.cfg.Confirmations)
+	if err != nil {
+		return nil, err
+	}
+	var out []followed
+	for rows.Next() {
+		var f followed
+		var txid []byte
+		if err := rows.Scan(&f.id, &f.state, &txid, &f.fee, &f.confs, &f.minedHeight, &f.minedHash, &f.wasInBlock, &f.ledgerTxID, &f.allSpentDeep); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		f.txid = chainhash.Hash(txid)
+		out = append(out, f)
+	}
+	rows.Close()
+	return out, rows.Err()
+}
+
+// followOne applies what the chain says about one batch; it reports
+// whether the batch's bytes should be sent again.
+func (b *Batcher) followOne(tx *store.Tx, f followed, tip int32) (bool, error) {
+	if f.minedHeight == nil {
+		switch {
+		case f.state == Confirmed:
+			// A reorganisation dropped the block that confirmed it: the
+			// booking is reversed and the same bytes are sent again.
+			if err := b.book(tx, f, -1); err != nil {
+				return false, err
+			}
+			if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'broadcast', block_hash = NULL, block_height = NULL, confirmations = 0,
+				ledger_tx_id = NULL, updated_at = now() WHERE id = $1`, f.id); err != nil {
+				return false, err
+			}
+			b.log.Warn("a confirmed batch left the best chain: booked back and sent again", "batch", f.id, "txid", f.txid)
+			return true, b.withdrawalsTo(tx, f.id, withdrawals.Confirmed, withdrawals.Broadcast, EventWithdrawalReorged, f.txid, nil)
+		case f.wasInBlock:
+			_, err := tx.Exec(`UPDATE `+b.schema+`.batches SET block_hash = NULL, block_height = NULL, confirmations = 0, updated_at = now() WHERE id = $1`, f.id)
+			b.log.Warn("a batch's block left the best chain: sent again", "batch", f.id, "txid", f.txid)
+			return true, err
+		case f.allSpentDeep && f.state != Broadcasting:
+			return false, b.markDead(tx, f)
+		}
+		return false, nil
+	}
+	conf := tip - *f.minedHeight + 1
+	switch f.state {
+	case Rejected, Abandoned, Broadcasting:
+		// Given up, or its answer lost, yet mined: it pays its withdrawals.
+		b.log.Warn("a batch that was not accepted is in a block: it pays its withdrawals", "batch", f.id, "txid", f.txid, "state", f.state)
+		if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'broadcast', updated_at = now() WHERE id = $1`, f.id); err != nil {
+			return false, err
+		}
+		if _, err := tx.Exec(`UPDATE `+b.schema+`.withdrawals w SET batch_id = bw.batch_id, vout = bw.vout, state = 'broadcast', updated_at = now()
+			FROM `+b.schema+`.batch_withdrawals bw WHERE bw.batch_id = $1 AND bw.withdrawal_id = w.id AND w.state IN ('batched', 'broadcast')`, f.id); err != nil {
+			return false, err
+		}
+		f.state = Broadcast
+	}
+	if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET block_hash = $2, block_height = $3, confirmations = $4, updated_at = now() WHERE id = $1`,
+		f.id, f.minedHash, *f.minedHeight, conf); err != nil {
+		return false, err
+	}
+	if f.state == Broadcast && conf >= int32(b.cfg.Confirmations) {
+		if err := b.book(tx, f, 1); err != nil {
+			return false, err
+		}
+		if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'confirmed', updated_at = now() WHERE id = $1`, f.id); err != nil {
+			return false, err
+		}
+		b.log.Info("batch confirmed", "batch", f.id, "txid", f.txid, "height", *f.minedHeight, "confirmations", conf)
+		return false, b.withdrawalsTo(tx, f.id, withdrawals.Broadcast, withdrawals.Confirmed, EventWithdrawalConfirmed, f.txid,
+			map[string]any{"block_height": *f.minedHeight, "block_hash": chainhash.Hash(f.minedHash).String(), "confirmations": conf})
+	}
+	return false, nil
+}
+
+// book posts a confirmed batch to the ledger (sign 1), or takes that
+// posting back (sign -1): its withdrawals leave withdrawals_pending, and
+// they and the network fee leave the hot wallet.
+func (b *Batcher) book(tx *store.Tx, f followed, sign int64) error {
+	var paid int64
+	if err := tx.QueryRow(`SELECT coalesce(sum(w.amount), 0)::bigint FROM `+b.schema+`.batch_withdrawals bw
+		JOIN `+b.schema+`.withdrawals w ON w.id = bw.withdrawal_id WHERE bw.batch_id = $1`, f.id).Scan(&paid); err != nil {
+		return err
+	}
+	pendingID, _, err := b.ledger.Internal(tx, withdrawals.PendingAccount)
+	if err != nil {
+		return err
+	}
+	hot, _, err := b.ledger.Internal(tx, ledger.HotWallet)
+	if err != nil {
+		return err
+	}
+	fees, _, err := b.ledger.Internal(tx, ledger.NetworkFees)
+	if err != nil {
+		return err
+	}
+	kind, memo := "withdrawal.paid", fmt.Sprintf("batch %d %s", f.id, f.txid)
+	if sign < 0 {
+		kind, memo = "withdrawal.reorged", fmt.Sprintf("batch %d %s left the best chain", f.id, f.txid)
+	}
+	txID, err := b.ledger.PostTx(tx, kind, memo, []ledger.Posting{
+		{AccountID: pendingID, Available: -sign * paid},
+		{AccountID: hot, Available: sign * (paid + f.fee)},
+		{AccountID: fees, Available: -sign * f.fee},
+	})
+	if err != nil {
+		return err
+	}
+	if sign > 0 {
+		_, err = tx.Exec(`UPDATE `+b.schema+`.batches SET ledger_tx_id = $2 WHERE id = $1`, f.id, txID)
+	}
+	return err
+}
+
+// markDead records that every input of a batch that never got into a
+// block is spent, deep in the chain, by other transactions: it can never
+// confirm. Its withdrawals that no other batch pays go back to requested
+// (the double-payment rule no longer counts a dead batch), and its coins
+// still unspent are released.
+func (b *Batcher) markDead(tx *store.Tx, f followed) error {
+	if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'dead', updated_at = now() WHERE id = $1`, f.id); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`UPDATE `+b.schema+`.coins SET reserved_by = NULL, updated_at = now() WHERE reserved_by = $1 AND spent_by IS NULL`, f.id); err != nil {
+		return err
+	}
+	b.log.Error("batch can never confirm: every input is spent by another transaction", "batch", f.id, "txid", f.txid)
+	if _, err := events.Emit(tx, b.ledger.Asset(), EventBatchDead, map[string]any{"batch_id": f.id, "txid": f.txid.String()}); err != nil {
+		return err
+	}
+	rows, err := tx.Query(`UPDATE `+b.schema+`.withdrawals SET state = 'requested', batch_id = NULL, vout = NULL, updated_at = now()
+		WHERE batch_id = $1 AND state IN ('batched', 'broadcast') RETURNING id, amount`, f.id)
+	if err != nil {
+		return err
+	}
+	type requeued struct{ id, amount int64 }
+	var rs []requeued
+	for rows.Next() {
+		var r requeued
+		if err := rows.Scan(&r.id, &r.amount); err != nil {
+			rows.Close()
+			return err
+		}
+		rs = append(rs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if _, err := events.Emit(tx, b.ledger.Asset(), EventWithdrawalRequeued, map[string]any{"withdrawal_id": r.id, "state": withdrawals.Requested,
+			"amount_sat": strconv.FormatInt(r.amount, 10), "dead_batch_id": f.id, "dead_txid": f.txid.String()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resendStale sends again, every Resend, the broadcast batches that are in
+// no block yet: a node that restarted or evicted them forgets them.
+func (b *Batcher) resendStale(ctx context.Context) {
+	rows, err := b.runner.Pool().Query(ctx, `SELECT id, txid FROM `+b.schema+`.batches WHERE state = 'broadcast' AND block_hash IS NULL
+		AND updated_at <= now() - make_interval(secs => $1)`, b.cfg.Resend.Seconds())
+	if err != nil {
+		b.log.Warn("listing unconfirmed batches", "err", err)
+		return
+	}
+	type item struct {
+		id   int64
+		txid chainhash.Hash
+	}
+	var items []item
+	for rows.Next() {
+		var it item
+		var txid []byte
+		if rows.Scan(&it.id, &txid) == nil {
+			it.txid = chainhash.Hash(txid)
+			items = append(items, it)
+		}
+	}
+	rows.Close()
+	for _, it := range items {
+		if last, ok := b.resent[it.id]; ok && time.Since(last) < b.cfg.Resend {
+			continue
+		}
+		b.resent[it.id] = time.Now()
+		if err := b.bc.Resend(ctx, it.txid); err != nil {
+			b.log.Warn("sending an unconfirmed batch again", "batch", it.id, "txid", it.txid, "err", err)
+		}
+	}
+}

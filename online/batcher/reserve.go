@@ -1,0 +1,374 @@
+package batcher
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/cryptoassets/cryptoassets/internal/crashpoint"
+	"github.com/cryptoassets/cryptoassets/online/addresses"
+	"github.com/cryptoassets/cryptoassets/online/chain"
+	"github.com/cryptoassets/cryptoassets/online/coinselect"
+	"github.com/cryptoassets/cryptoassets/online/events"
+	"github.com/cryptoassets/cryptoassets/online/store"
+	"github.com/cryptoassets/cryptoassets/shared/amount"
+	"github.com/cryptoassets/cryptoassets/shared/psbt/updater"
+)
+
+// pending is a withdrawal waiting for a batch.
+type pending struct {
+	id     int64
+	script []byte
+	amount int64
+}
+
+// coin is a spendable hot coin with what is needed to sign it.
+type coin struct {
+	coinselect.Coin
+	branch, index uint32
+}
+
+// refusal is a batch that was not built, and why, for an operator.
+type refusal struct{ reason string }
+
+func (r *refusal) Error() string { return r.reason }
+
+// BatchNow builds one batch of the oldest requested withdrawals, signs it
+// and broadcasts it. It returns the batch's id, 0 when nothing was built
+// (nothing waiting, or a refusal, which is logged and reported by a
+// batch.not_built event).
+func (b *Batcher) BatchNow(ctx context.Context) (int64, error) {
+	rate, err := b.feeRate(ctx)
+	if err != nil {
+		return 0, err
+	}
+	tip, _, err := b.node.Tip(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	var refused *refusal
+	err = b.runner.InTx(ctx, "batch-reserve", func(tx *store.Tx) error {
+		id, refused = 0, nil
+		if err := b.lock(tx); err != nil {
+			return err
+		}
+		ws, err := b.requested(tx)
+		if err != nil || len(ws) == 0 {
+			return err
+		}
+		id, err = b.reserveTx(tx, ws, nil, rate, tip, nil)
+		if errors.As(err, &refused) {
+			return nil // nothing written that matters: the transaction ends empty
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if refused != nil {
+		return 0, b.refuse(ctx, refused.reason)
+	}
+	if id == 0 {
+		return 0, nil
+	}
+	b.lastRefusal = ""
+	crashpoint.Hit(CrashReserved)
+	return id, b.openAndSend(ctx, id)
+}
+
+// lock serialises the batchers of one asset (several serve processes): a
+// second one waits, then sees the withdrawals already batched.
+func (b *Batcher) lock(tx *store.Tx) error {
+	_, err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended('cryptoassets.batcher.' || $1, 0))`, b.ledger.Asset())
+	return err
+}
+
+func (b *Batcher) requested(tx *store.Tx) ([]pending, error) {
+	rows, err := tx.Query(`SELECT id, script, amount FROM `+b.schema+`.withdrawals WHERE state = 'requested' ORDER BY id LIMIT $1`, b.cfg.MaxOutputs)
+	if err != nil {
+		return nil, err
+	}
+	var out []pending
+	for rows.Next() {
+		var p pending
+		if err := rows.Scan(&p.id, &p.script, &p.amount); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	rows.Close()
+	return out, rows.Err()
+}
+
+// spendable returns the hot coins a new batch may spend: unspent, in no
+// batch, and either an output of one of our own accepted batches (change,
+// spendable unconfirmed) or confirmed CoinConfirmations deep (a coinbase
+// 100 deep) in a block the follower holds.
+func (b *Batcher) spendable(tx *store.Tx) ([]coin, error) {
+	rows, err := tx.Query(`SELECT c.txid, c.vout, c.amount, c.script, c.block_height IS NOT NULL, a.branch = 1, a.branch, a.idx
+		FROM `+b.schema+`.coins c JOIN `+b.schema+`.addresses a ON a.id = c.address_id
+		CROSS JOIN `+b.schema+`.chain_cursor cur
+		WHERE c.wallet_id = $1 AND c.spent_by IS NULL AND c.reserved_by IS NULL
+		  AND (EXISTS (SELECT 1 FROM `+b.schema+`.batches bt WHERE bt.txid = c.txid AND bt.state IN ('broadcast', 'confirmed'))
+		    OR (c.block_height IS NOT NULL AND cur.height - c.block_height + 1 >= CASE WHEN c.coinbase THEN greatest($2, 100) ELSE $2 END
+		        AND EXISTS (SELECT 1 FROM `+b.schema+`.chain_blocks cb WHERE cb.height = c.block_height AND cb.hash = c.block_hash)))`,
+		addresses.HotWallet, b.cfg.CoinConfirmations)
+	if err != nil {
+		return nil, err
+	}
+	var out []coin
+	for rows.Next() {
+		var c coin
+		var txid []byte
+		var branch int16
+		var idx int32
+		if err := rows.Scan(&txid, &c.OutPoint.Index, &c.Amount, &c.Script, &c.Confirmed, &c.Change, &branch, &idx); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		copy(c.OutPoint.Hash[:], txid)
+		c.branch, c.index = uint32(branch), uint32(idx)
+		out = append(out, c)
+	}
+	rows.Close()
+	return out, rows.Err()
+}
+
+// feeRate is the node's estimate (or the fallback) within the caps.
+func (b *Batcher) feeRate(ctx context.Context) (int64, error) {
+	var est int64
+	if fe, ok := b.node.(chain.FeeEstimator); ok {
+		v, err := fe.EstimateFeeRate(ctx, b.cfg.ConfTarget)
+		if err != nil {
+			b.log.Warn("fee estimate unavailable: using the fallback rate", "err", err, "fallback_sat_per_kvb", b.cfg.FallbackFeeRate)
+		}
+		est = v
+	}
+	return coinselect.ClampFeeRate(est, b.cfg.FallbackFeeRate, b.cfg.MinRelayFeeRate, b.cfg.MaxFeeRate), nil
+}
+
+func (b *Batcher) params(rate int64, changeScript []byte) coinselect.Params {
+	return coinselect.Params{FeeRate: rate, LongTermFeeRate: b.cfg.LongTermFeeRate, ChangeScript: changeScript,
+		MaxFee: b.cfg.MaxFee, MaxFeeRatio: b.cfg.MaxFeeRatio}
+}
+
+// reserveTx builds a batch paying ws inside tx: it selects coins (all of
+// required, which the caller holds, plus what else is needed), takes a
+// change address, stores the unsigned PSBT with its txid, reserves the
+// coins and marks the withdrawals batched. When the hot wallet cannot pay
+// them all, the oldest that it can pay are batched (never for a
+// replacement, which must pay every withdrawal of the batch it replaces).
+func (b *Batcher) reserveTx(tx *store.Tx, ws []pending, required []coin, rate int64, tip int32, replaces *int64) (int64, error) {
+	coins, err := b.spendable(tx)
+	if err != nil {
+		return 0, err
+	}
+	changeScript, err := b.peekChange(tx)
+	if err != nil {
+		return 0, err
+	}
+	byOutpoint := map[wire.OutPoint]coin{}
+	selectable := make([]coinselect.Coin, 0, len(coins))
+	for _, c := range coins {
+		byOutpoint[c.OutPoint] = c
+		selectable = append(selectable, c.Coin)
+	}
+	req := make([]coinselect.Coin, 0, len(required))
+	for _, c := range required {
+		byOutpoint[c.OutPoint] = c
+		req = append(req, c.Coin)
+	}
+	choose := func(n int) (coinselect.Selection, error) {
+		outs := outputs(ws[:n])
+		p := b.params(rate, changeScript)
+		p.Required = req
+		return coinselect.Select(selectable, outs, p)
+	}
+	n := len(ws)
+	sel, err := choose(n)
+	if errors.Is(err, coinselect.ErrInsufficientFunds) && replaces == nil && n > 1 {
+		// The largest prefix of the oldest withdrawals the coins pay.
+		k := sort.Search(n, func(k int) bool {
+			_, err := choose(k + 1)
+			return errors.Is(err, coinselect.ErrInsufficientFunds)
+		})
+		if k > 0 {
+			n = k
+			sel, err = choose(n)
+		}
+	}
+	if err != nil {
+		var total int64
+		for _, c := range selectable {
+			total += c.Amount
+		}
+		switch {
+		case errors.Is(err, coinselect.ErrInsufficientFunds):
+			return 0, &refusal{fmt.Sprintf("the hot wallet's %d spendable coins (%s BTC) cannot pay withdrawal %d (%s BTC) and its fee at %s sat/vB: %v",
+				len(selectable), amount.FormatBTC(total), ws[0].id, amount.FormatBTC(ws[0].amount), rateText(rate), err)}
+		case errors.Is(err, coinselect.ErrFeeCap), errors.Is(err, coinselect.ErrFeeRatio):
+			return 0, &refusal{fmt.Sprintf("%d withdrawals not batched at %s sat/vB: %v", n, rateText(rate), err)}
+		}
+		return 0, err
+	}
+	ws = ws[:n]
+	unsigned, changeVout, err := coinselect.Assemble(sel, outputs(ws), changeScript, uint32(max(tip, 0)))
+	if err != nil {
+		return 0, err
+	}
+	p, err := btcpsbt.NewFromUnsignedTx(unsigned)
+	if err != nil {
+		return 0, err
+	}
+	acct := b.signer.Account()
+	for i, in := range unsigned.TxIn {
+		c, ok := byOutpoint[in.PreviousOutPoint]
+		if !ok {
+			return 0, fmt.Errorf("coin selection returned an unknown coin %s", in.PreviousOutPoint)
+		}
+		d, err := acct.Derive(c.branch, c.index)
+		if err != nil {
+			return 0, err
+		}
+		if !bytes.Equal(d.PkScript, c.Script) {
+			return 0, fmt.Errorf("coin %s: its address %d/%d does not derive to its script under the hot key", c.OutPoint, c.branch, c.index)
+		}
+		p.Inputs[i].WitnessUtxo = wire.NewTxOut(c.Amount, append([]byte(nil), c.Script...))
+		updater.InputKey(&p.Inputs[i], d)
+	}
+	var changeAmount *int64
+	var changeVoutArg *int
+	if sel.Change > 0 {
+		ch, err := b.issuer.NewChangeTx(tx)
+		if err != nil {
+			return 0, err
+		}
+		if !bytes.Equal(ch.Script, changeScript) {
+			return 0, errors.New("the change address taken differs from the one the batch was sized for")
+		}
+		d, err := acct.Derive(1, ch.Index)
+		if err != nil {
+			return 0, err
+		}
+		updater.OutputKey(&p.Outputs[changeVout], d)
+		changeAmount, changeVoutArg = &sel.Change, &changeVout
+	}
+	var raw bytes.Buffer
+	if err := p.Serialize(&raw); err != nil {
+		return 0, err
+	}
+	txid := unsigned.TxHash()
+	var id int64
+	if err := tx.QueryRow(`INSERT INTO `+b.schema+`.batches (state, txid, psbt, fee, fee_rate, vsize, locktime, change_vout, change_amount, replaces)
+		VALUES ('reserved', $1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		txid[:], raw.Bytes(), sel.Fee, rate, sel.VSize, int64(unsigned.LockTime), changeVoutArg, changeAmount, replaces).Scan(&id); err != nil {
+		return 0, err
+	}
+	inTxids, inVouts := make([][]byte, len(unsigned.TxIn)), make([]int64, len(unsigned.TxIn))
+	for i, in := range unsigned.TxIn {
+		h := in.PreviousOutPoint.Hash
+		inTxids[i], inVouts[i] = h[:], int64(in.PreviousOutPoint.Index)
+	}
+	if _, err := tx.Exec(`INSERT INTO `+b.schema+`.batch_inputs (batch_id, txid, vout) SELECT $1, t, v FROM unnest($2::bytea[], $3::bigint[]) AS x(t, v)`,
+		id, inTxids, inVouts); err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(`UPDATE `+b.schema+`.coins c SET reserved_by = $1, updated_at = now() FROM unnest($2::bytea[], $3::bigint[]) AS x(t, v)
+		WHERE c.txid = x.t AND c.vout = x.v AND (c.reserved_by IS NULL OR c.reserved_by = $4)`, id, inTxids, inVouts, replaces)
+	if err != nil {
+		return 0, err
+	}
+	if int(tag.RowsAffected()) != len(unsigned.TxIn) {
+		return 0, fmt.Errorf("reserving %d coins for batch %d: %d were free", len(unsigned.TxIn), id, tag.RowsAffected())
+	}
+	wIDs, wVouts := make([]int64, len(ws)), make([]int64, len(ws))
+	for i, w := range ws {
+		v := i
+		if changeVoutArg != nil && v >= changeVout {
+			v++
+		}
+		wIDs[i], wVouts[i] = w.id, int64(v)
+		if o := unsigned.TxOut[v]; o.Value != w.amount || !bytes.Equal(o.PkScript, w.script) {
+			return 0, fmt.Errorf("batch %d: output %d does not pay withdrawal %d", id, v, w.id)
+		}
+	}
+	if _, err := tx.Exec(`INSERT INTO `+b.schema+`.batch_withdrawals (batch_id, withdrawal_id, vout) SELECT $1, w, v FROM unnest($2::bigint[], $3::bigint[]) AS x(w, v)`,
+		id, wIDs, wVouts); err != nil {
+		return 0, err
+	}
+	from := "requested"
+	if replaces != nil {
+		from = "batched"
+	}
+	tag, err = tx.Exec(`UPDATE `+b.schema+`.withdrawals w SET state = 'batched', batch_id = $1, vout = x.v, updated_at = now()
+		FROM unnest($2::bigint[], $3::bigint[]) AS x(id, v) WHERE w.id = x.id AND w.state = $4`, id, wIDs, wVouts, from)
+	if err != nil {
+		return 0, err
+	}
+	if int(tag.RowsAffected()) != len(ws) {
+		return 0, fmt.Errorf("batch %d: %d of %d withdrawals changed state meanwhile", id, len(ws)-int(tag.RowsAffected()), len(ws))
+	}
+	for i, w := range ws {
+		if _, err := events.Emit(tx, b.ledger.Asset(), EventWithdrawalBatched, map[string]any{
+			"withdrawal_id": w.id, "batch_id": id, "txid": chainhash.Hash(txid).String(), "vout": wVouts[i],
+			"amount_sat": strconv.FormatInt(w.amount, 10), "state": "batched",
+		}); err != nil {
+			return 0, err
+		}
+	}
+	b.log.Info("batch reserved", "batch", id, "txid", txid, "withdrawals", len(ws), "inputs", len(unsigned.TxIn),
+		"fee_sat", sel.Fee, "fee_rate_sat_per_vb", rateText(rate), "algorithm", sel.Algorithm, "change_sat", sel.Change)
+	return id, nil
+}
+
+// peekChange is the script of the next change address, without taking it:
+// a changeless batch leaves no gap in the change branch.
+func (b *Batcher) peekChange(tx *store.Tx) ([]byte, error) {
+	var next int64
+	if err := tx.QueryRow(`SELECT next_change FROM `+b.schema+`.wallets WHERE id = $1`, addresses.HotWallet).Scan(&next); err != nil {
+		return nil, fmt.Errorf("the hot wallet is not registered (no address was ever issued): %w", err)
+	}
+	d, err := b.signer.Account().Derive(1, uint32(next))
+	if err != nil {
+		return nil, err
+	}
+	return d.PkScript, nil
+}
+
+func outputs(ws []pending) []coinselect.Output {
+	out := make([]coinselect.Output, len(ws))
+	for i, w := range ws {
+		out[i] = coinselect.Output{Script: w.script, Amount: w.amount}
+	}
+	return out
+}
+
+func rateText(satPerKvB int64) string {
+	return strconv.FormatFloat(float64(satPerKvB)/1000, 'f', -1, 64)
+}
+
+// refuse logs why no batch was built and, once per change of reason, emits
+// batch.not_built.
+func (b *Batcher) refuse(ctx context.Context, reason string) error {
+	b.log.Warn("withdrawals not batched", "reason", reason)
+	if reason == b.lastRefusal {
+		return nil
+	}
+	err := b.runner.InTx(ctx, "batch-not-built", func(tx *store.Tx) error {
+		_, err := events.Emit(tx, b.ledger.Asset(), EventBatchNotBuilt, map[string]any{"reason": reason})
+		return err
+	})
+	if err == nil {
+		b.lastRefusal = reason
+	}
+	return err
+}

@@ -1,0 +1,224 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/cryptoassets/cryptoassets/online/addresses"
+	"github.com/cryptoassets/cryptoassets/online/api"
+	"github.com/cryptoassets/cryptoassets/online/batcher"
+	"github.com/cryptoassets/cryptoassets/online/broadcast"
+	"github.com/cryptoassets/cryptoassets/online/chain"
+	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
+	"github.com/cryptoassets/cryptoassets/online/config"
+	"github.com/cryptoassets/cryptoassets/online/deposits"
+	"github.com/cryptoassets/cryptoassets/online/events"
+	"github.com/cryptoassets/cryptoassets/online/hotwallet"
+	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/store"
+	"github.com/cryptoassets/cryptoassets/online/withdrawals"
+)
+
+// RPC connects to an asset's node.
+func RPC(a *config.Asset) (*rpc.Client, error) {
+	return rpc.New(rpc.Config{URL: a.RPCURL, User: a.RPCUser, Password: a.RPCPassword, CookieFile: a.RPCCookieFile})
+}
+
+// Node is an asset's node as the workers use it.
+func Node(a *config.Asset) (*chain.RPCNode, error) {
+	c, err := RPC(a)
+	if err != nil {
+		return nil, err
+	}
+	return chain.NewRPCNode(c), nil
+}
+
+// Follower is the chain follower of asset name.
+func Follower(cfg *config.Config, runner *store.Runner, name string, log *slog.Logger) (*deposits.Follower, error) {
+	a := cfg.Assets[name]
+	l, err := ledger.New(runner, name)
+	if err != nil {
+		return nil, err
+	}
+	node, err := Node(a)
+	if err != nil {
+		return nil, fmt.Errorf("assets.%s: %w", name, err)
+	}
+	return deposits.NewFollower(l, node, deposits.Config{Confirmations: a.Confirmations, StartHeight: *a.StartHeight, Poll: a.PollInterval.Duration,
+		MinDeposit: *a.MinDepositSat, SeenExpiry: a.SeenExpiry.Duration}, log), nil
+}
+
+// Issuer is the address issuer of l's asset, or nil when no hot wallet key
+// is configured.
+func Issuer(ctx context.Context, cfg *config.Config, l *ledger.Ledger) (*addresses.Issuer, error) {
+	a := cfg.Assets[l.Asset()]
+	if a.HotWalletDescriptor == "" {
+		return nil, nil
+	}
+	key, err := addresses.ParseKey(a.HotWalletDescriptor, a.Params())
+	if err != nil {
+		return nil, fmt.Errorf("assets.%s.hot_wallet_descriptor: %w", l.Asset(), err)
+	}
+	return addresses.NewIssuer(ctx, l, key)
+}
+
+// Withdrawals is the withdrawal request service of l's asset.
+func Withdrawals(cfg *config.Config, l *ledger.Ledger) (*withdrawals.Service, error) {
+	a := cfg.Assets[l.Asset()]
+	return withdrawals.New(l, withdrawals.Config{Params: a.Params(), FeeSat: a.WithdrawalFeeSat})
+}
+
+// Broadcaster is asset name's one broadcaster.
+func Broadcaster(cfg *config.Config, runner *store.Runner, name string, log *slog.Logger) (*broadcast.Broadcaster, error) {
+	node, err := Node(cfg.Assets[name])
+	if err != nil {
+		return nil, fmt.Errorf("assets.%s: %w", name, err)
+	}
+	return broadcast.New(runner, name, node, log)
+}
+
+// API builds the HTTP API over every configured asset.
+func API(ctx context.Context, cfg *config.Config, runner *store.Runner, log *slog.Logger) (*api.Server, error) {
+	assets := map[string]api.Asset{}
+	for _, name := range cfg.AssetNames() {
+		l, err := ledger.New(runner, name)
+		if err != nil {
+			return nil, err
+		}
+		as := api.Asset{Ledger: l}
+		if as.Withdrawals, err = Withdrawals(cfg, l); err != nil {
+			return nil, err
+		}
+		iss, err := Issuer(ctx, cfg, l)
+		if err != nil {
+			return nil, err
+		}
+		if iss != nil {
+			as.Addresses = iss
+		}
+		assets[name] = as
+	}
+	return api.NewServer(runner, assets, log), nil
+}
+
+// Webhooks are the configured webhook receivers.
+func Webhooks(cfg *config.Config) ([]events.Webhook, error) {
+	var out []events.Webhook
+	for _, w := range cfg.Webhooks {
+		secret, err := w.SecretBytes()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, events.Webhook{URL: w.URL, Secret: secret})
+	}
+	return out, nil
+}
+
+// BatcherConfig is an asset's batching and fee policy.
+func BatcherConfig(a *config.Asset) batcher.Config {
+	rate := func(satPerVB float64) int64 { return int64(satPerVB*1000 + 0.5) }
+	return batcher.Config{
+		Interval: a.BatchInterval.Duration, Poll: a.PollInterval.Duration,
+		ThresholdCount: a.BatchThresholdCount, ThresholdSat: a.BatchThresholdSat, MaxOutputs: a.BatchMaxOutputs,
+		ConfTarget: a.FeeConfTarget, FallbackFeeRate: rate(a.FallbackFeeRate), MinRelayFeeRate: rate(a.MinRelayFeeRate), MaxFeeRate: rate(a.MaxFeeRate),
+		MaxFee: a.MaxFeeSat, MaxFeeRatio: a.MaxFeeRatio, Confirmations: a.Confirmations, CoinConfirmations: a.CoinConfirmations,
+	}
+}
+
+// Workers are the background workers of one serve process.
+type Workers struct {
+	Followers    []*deposits.Follower
+	Broadcasters map[string]*broadcast.Broadcaster
+	Batchers     map[string]*batcher.Batcher
+	Deliverer    *events.Deliverer
+	cfg          *config.Config
+	log          *slog.Logger
+}
+
+// NewWorkers builds every worker; hot holds the unlocked hot signers of the
+// assets that pay withdrawals (an asset without one runs no batcher).
+func NewWorkers(ctx context.Context, cfg *config.Config, runner *store.Runner, hot map[string]*hotwallet.Signer, log *slog.Logger) (*Workers, error) {
+	w := &Workers{Broadcasters: map[string]*broadcast.Broadcaster{}, Batchers: map[string]*batcher.Batcher{}, cfg: cfg, log: log}
+	for _, name := range cfg.AssetNames() {
+		a := cfg.Assets[name]
+		f, err := Follower(cfg, runner, name, log)
+		if err != nil {
+			return nil, err
+		}
+		w.Followers = append(w.Followers, f)
+		bc, err := Broadcaster(cfg, runner, name, log)
+		if err != nil {
+			return nil, err
+		}
+		w.Broadcasters[name] = bc
+		signer := hot[name]
+		if signer == nil {
+			continue
+		}
+		l, err := ledger.New(runner, name)
+		if err != nil {
+			return nil, err
+		}
+		iss, err := Issuer(ctx, cfg, l)
+		if err != nil {
+			return nil, err
+		}
+		node, err := Node(a)
+		if err != nil {
+			return nil, err
+		}
+		bt, err := batcher.New(l, node, iss, signer, bc, BatcherConfig(a), log)
+		if err != nil {
+			return nil, fmt.Errorf("assets.%s: %w", name, err)
+		}
+		w.Batchers[name] = bt
+	}
+	hooks, err := Webhooks(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(hooks) > 0 {
+		w.Deliverer = &events.Deliverer{Runner: runner, Hooks: hooks, Log: log}
+	}
+	return w, nil
+}
+
+// CheckNetworks refuses a node on another network than its asset's; a node
+// that is down is only logged (its follower checks it when it answers).
+func (w *Workers) CheckNetworks(ctx context.Context) error {
+	for _, f := range w.Followers {
+		if err := f.CheckNetwork(ctx); errors.Is(err, chain.ErrWrongNetwork) {
+			return err
+		} else if err != nil {
+			w.log.Warn("node not reachable at start: its network is checked when it answers", "err", err)
+		}
+	}
+	return nil
+}
+
+// Run runs every worker until ctx ends, and returns when all have stopped.
+func (w *Workers) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	run := func(fn func(context.Context) error) {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = fn(ctx) }()
+	}
+	for _, f := range w.Followers {
+		run(f.Run)
+	}
+	for _, name := range w.cfg.AssetNames() {
+		bc := w.Broadcasters[name]
+		interval := w.cfg.Assets[name].ResolveInterval.Duration
+		run(func(ctx context.Context) error { return bc.Run(ctx, interval) })
+		if bt := w.Batchers[name]; bt != nil {
+			run(bt.Run)
+		}
+	}
+	if w.Deliverer != nil {
+		run(w.Deliverer.Run)
+	}
+	wg.Wait()
+}
