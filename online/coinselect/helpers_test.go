@@ -124,6 +124,22 @@ func checkSelection(t testing.TB, coins []Coin, outs []Output, p Params, sel Sel
 	if sel.Algorithm == AlgorithmBnB && sel.Change != 0 {
 		t.Fatalf("a bnb selection has change %d", sel.Change)
 	}
+	if sel.Algorithm == AlgorithmBnB {
+		// Changeless only when the excess is no more than a change output
+		// would cost now and to spend later.
+		spend := int64(4*41 + 1 + 1 + 64)
+		if txscript.IsPayToWitnessPubKeyHash(p.ChangeScript) {
+			spend = 4*41 + 1 + 1 + 72 + 1 + 33
+		}
+		lt := p.LongTermFeeRate
+		if lt == 0 {
+			lt = DefaultLongTermFeeRate
+		}
+		costOfChange := (p.FeeRate*int64(4*(8+1+len(p.ChangeScript))) + lt*spend + 3999) / 4000
+		if excess := sel.Fee - (p.FeeRate*sel.VSize+999)/1000; excess > costOfChange {
+			t.Fatalf("bnb: excess %d over the cost of change %d", excess, costOfChange)
+		}
+	}
 	if sel.Algorithm != AlgorithmBnB && sel.Algorithm != AlgorithmTxAuthor {
 		t.Fatalf("algorithm %q", sel.Algorithm)
 	}

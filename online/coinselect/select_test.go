@@ -47,6 +47,13 @@ func TestSelect(t *testing.T) {
 			want: want{algorithm: AlgorithmBnB, fee: 110, vsize: 110, inputs: []int64{100_110}},
 		},
 		{
+			// At 10 sat/vB, 438 WU cost 1095 sat but 110 vB 1100: 1099 sat is
+			// short, and the big coin pays, with change.
+			name: "a satoshi short of an exact match is not changeless", coins: []Coin{coin(101_099), coin(5_000_000)},
+			outs: pay(100_000), p: with(func(p *Params) { p.FeeRate = 10_000 }),
+			want: want{algorithm: AlgorithmTxAuthor, fee: 1410, change: 5_000_000 - 100_000 - 1410, inputs: []int64{5_000_000}},
+		},
+		{
 			// 2 in, 1 out: 710 WU = 178 vB. Only 50,000 + 30,178 falls in the
 			// window.
 			name: "bnb finds the changeless pair", coins: []Coin{coin(70_000), coin(50_000), coin(30_178)},
