@@ -2,7 +2,9 @@ package cli
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"text/tabwriter"
@@ -136,9 +138,25 @@ func broadcastsCommand() *cli.Command {
 						}
 						return err
 					}
-					id, err := recordID(c)
-					if err != nil {
-						return err
+					id, err := strconv.ParseInt(c.Args().First(), 10, 64)
+					if err != nil || id <= 0 {
+						return fmt.Errorf("broadcast ID %q: want a positive whole number (see `cryptoassets broadcasts list`)", c.Args().First())
+					}
+					// The runbook's order, `resolve ID --mark-sent TXID`, puts
+					// the flags after the ID, where the flag parser stops.
+					operator := c.String("operator")
+					if tail := c.Args().Tail(); len(tail) > 0 {
+						fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
+						fs.SetOutput(io.Discard)
+						fs.StringVar(&markSent, "mark-sent", markSent, "")
+						fs.BoolVar(&abandon, "abandon", abandon, "")
+						fs.StringVar(&operator, "operator", operator, "")
+						if err := fs.Parse(tail); err != nil {
+							return fmt.Errorf("after the ID: %w (use --mark-sent TXID, --abandon, --operator NAME)", err)
+						}
+						if fs.NArg() > 0 {
+							return fmt.Errorf("unexpected %q: name one broadcast ID", fs.Arg(0))
+						}
 					}
 					var r broadcast.Record
 					switch {
@@ -149,9 +167,9 @@ func broadcastsCommand() *cli.Command {
 						if perr != nil || len(markSent) != 2*chainhash.HashSize {
 							return fmt.Errorf("--mark-sent %q: want the transaction's 64-hex-digit txid", markSent)
 						}
-						r, err = b.MarkSent(c.Context, id, *txid, c.String("operator"))
+						r, err = b.MarkSent(c.Context, id, *txid, operator)
 					case abandon:
-						r, err = b.Abandon(c.Context, id, c.String("operator"))
+						r, err = b.Abandon(c.Context, id, operator)
 					default:
 						return errors.New("with an ID, say how it is resolved: --mark-sent TXID or --abandon")
 					}
