@@ -122,7 +122,7 @@ func TestBroadcastsCommands(t *testing.T) {
 		{[]string{id, "--mark-sent", "abc", "--operator", "carol"}, "64-hex-digit txid"},
 		{[]string{id, "--mark-sent", closed.TxID.String(), "--operator", "carol"}, "is not the transaction of broadcast"},
 		{[]string{id, "--mark-sent", spent.TxID.String(), "--operator", "carol"}, "the node does not show"},
-		{[]string{id, "--abandon"}, "name the operator"}, // $USER is empty here
+		{[]string{id, "--abandon"}, "name the operator"},                                                             // $USER is empty here
 		{[]string{"--abandon", "--operator", "carol", strconv.FormatInt(closed.ID, 10)}, "already closed (accepted"}, // flags first works too
 		{[]string{id, "--abandon", "--operator", "carol", "7"}, `unexpected "7"`},
 		{[]string{id, "--abandoned"}, "after the ID: flag provided but not defined: -abandoned"},
