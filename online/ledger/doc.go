@@ -11,8 +11,14 @@
 //
 // Internal accounts (hot wallet, cold wallet, network fees, reorg losses) take
 // part in most postings, so their cached balance is spread over several rows
-// ("slots") and each posting picks one at random: concurrent postings then
-// rarely conflict on the same row. Their balance is the sum of their slots.
+// ("slots") and postings take them in turn: postings running at the same time
+// then use different rows and do not conflict. Their balance is the sum of
+// their slots.
+//
+// PostTx is the usual way to post. PostingSQL puts a posting inside a
+// caller's own statement, for a hot path that writes its rows and their
+// posting in one round trip (a withdrawal request); the same trigger guards
+// both.
 //
 // Functions ending in Tx run inside a caller's store.Runner transaction, so a
 // posting can commit together with the state change it belongs to (a deposit

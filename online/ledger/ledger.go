@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"regexp"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,10 +59,9 @@ type Ledger struct {
 	asset  string
 	q      queries
 
-	// Internal accounts are created by the migration and never change:
-	// their ids and slot counts are looked up once, not on every posting.
-	mu       sync.Mutex
-	internal map[string][2]int64
+	// Internal accounts are created by the migrations and never change:
+	// they are read once, not on every posting (see slots.go).
+	internal atomic.Pointer[internalAccounts]
 }
 
 var accountName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$`)
@@ -214,62 +212,21 @@ func (l *Ledger) TransferTx(tx *store.Tx, req TransferRequest) (Transfer, error)
 	return Transfer{TxID: *txID, From: req.From, To: req.To, Amount: req.Amount, Memo: req.Memo, CreatedAt: *created}, nil
 }
 
-// Internal returns the id and slot count of an internal account.
-func (l *Ledger) Internal(tx *store.Tx, kind string) (id int64, slots int, err error) {
-	l.mu.Lock()
-	known, ok := l.internal[kind]
-	l.mu.Unlock()
-	if ok {
-		return known[0], int(known[1]), nil
-	}
-	err = tx.QueryRow(l.q.internalAccount, kind).Scan(&id, &slots)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, 0, fmt.Errorf("%w: no internal account of kind %q (run migrate)", ErrUnknownAccount, kind)
-	}
-	if err != nil {
-		return 0, 0, err
-	}
-	l.mu.Lock()
-	if l.internal == nil {
-		l.internal = map[string][2]int64{}
-	}
-	l.internal[kind] = [2]int64{id, int64(slots)}
-	l.mu.Unlock()
-	return id, slots, nil
-}
-
 // PostTx records one balanced ledger transaction inside tx and returns its
 // id. Postings to the same account are allowed; each must be non-zero. The
-// database refuses an unbalanced set and a customer balance below zero
+// database refuses an unbalanced set, an account that does not exist
+// (ErrUnknownAccount) and a customer balance below zero
 // (ErrInsufficientFunds).
 func (l *Ledger) PostTx(tx *store.Tx, kind, memo string, postings []Posting) (int64, error) {
-	slots := map[int64]int{}
-	for _, p := range postings {
-		slots[p.AccountID] = 0
-	}
-	ids := make([]int64, 0, len(slots))
-	for id := range slots {
-		ids = append(ids, id)
-	}
-	rows, err := tx.Query(l.q.accountSlots, ids)
+	ia, err := l.internals(tx)
 	if err != nil {
 		return 0, err
 	}
-	var id int64
-	var n int
-	if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error { slots[id] = n; return nil }); err != nil {
-		return 0, err
-	}
-	for id, n := range slots {
-		if n == 0 {
-			return 0, fmt.Errorf("%w: account id %d", ErrUnknownAccount, id)
-		}
-	}
-	txID, _, err := l.post(tx, kind, memo, postings, slots)
+	txID, _, err := l.post(tx, kind, memo, postings, ia.slotFor)
 	return txID, err
 }
 
-func (l *Ledger) post(tx *store.Tx, kind, memo string, postings []Posting, slots map[int64]int) (int64, time.Time, error) {
+func (l *Ledger) post(tx *store.Tx, kind, memo string, postings []Posting, slotFor func(accountID int64) int16) (int64, time.Time, error) {
 	var sumA, sumP int64
 	accounts := make([]int64, len(postings))
 	slot := make([]int16, len(postings))
@@ -282,9 +239,7 @@ func (l *Ledger) post(tx *store.Tx, kind, memo string, postings []Posting, slots
 		sumA += p.Available
 		sumP += p.Pending
 		accounts[i], avail[i], pend[i] = p.AccountID, p.Available, p.Pending
-		if n := slots[p.AccountID]; n > 1 {
-			slot[i] = int16(rand.IntN(n))
-		}
+		slot[i] = slotFor(p.AccountID)
 	}
 	if sumA != 0 || sumP != 0 {
 		return 0, time.Time{}, fmt.Errorf("ledger: postings do not balance (available %d, pending %d)", sumA, sumP)
@@ -292,13 +247,24 @@ func (l *Ledger) post(tx *store.Tx, kind, memo string, postings []Posting, slots
 	var txID int64
 	var created time.Time
 	err := tx.QueryRow(l.q.post, kind, memo, accounts, slot, avail, pend).Scan(&txID, &created)
-	if isCheckViolation(err, "customer_balance_not_negative") {
-		return 0, time.Time{}, fmt.Errorf("%w (refused by the database)", ErrInsufficientFunds)
-	}
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("ledger: posting %s: %w", kind, err)
+		return 0, time.Time{}, postError(kind, err)
 	}
 	return txID, created, nil
+}
+
+// postError names what the database refused in a posting.
+func postError(kind string, err error) error {
+	var pg *pgconn.PgError
+	switch {
+	case isCheckViolation(err, "customer_balance_not_negative"):
+		return fmt.Errorf("%w (refused by the database)", ErrInsufficientFunds)
+	case errors.As(err, &pg) && pg.Code == "23503":
+		// The posting trigger: an entry for a balance row that does not exist.
+		return fmt.Errorf("%w: %s", ErrUnknownAccount, pg.Message)
+	default:
+		return fmt.Errorf("ledger: posting %s: %w", kind, err)
+	}
 }
 
 // Entry is one line of an account's history.

@@ -189,7 +189,7 @@ func TestDatabaseGuards(t *testing.T) {
 		}, "does not balance"},
 		{"customer below zero", func(tx *store.Tx) error {
 			hot, _, _ := l.Internal(tx, HotWallet)
-			_, _, err := l.post(tx, "x", "", []Posting{{AccountID: alice.ID, Available: -1}, {AccountID: hot, Available: 1}}, map[int64]int{alice.ID: 1, hot: 16})
+			_, _, err := l.post(tx, "x", "", []Posting{{AccountID: alice.ID, Available: -1}, {AccountID: hot, Available: 1}}, func(int64) int16 { return 0 })
 			if errors.Is(err, ErrInsufficientFunds) {
 				return errors.New("customer_balance_not_negative")
 			}
@@ -223,5 +223,88 @@ func TestDatabaseGuards(t *testing.T) {
 	}
 	if err := l.Check(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Postings to an internal account take its balance rows in turn, so
+// postings begun one after another never share a row until every row has
+// been used once (at random, 32 concurrent postings would share one of 256
+// rows about one time in nine, and one of them would retry).
+func TestInternalSlotsTakeTurns(t *testing.T) {
+	l := newLedger(t, 2)
+	ctx := testenv.Ctx(t, time.Minute)
+	err := l.Runner().InTx(ctx, "turns", func(tx *store.Tx) error {
+		hot, hotSlots, err := l.Internal(tx, HotWallet)
+		if err != nil {
+			return err
+		}
+		fees, feeSlots, err := l.Internal(tx, NetworkFees)
+		if err != nil {
+			return err
+		}
+		if hotSlots != feeSlots {
+			t.Fatalf("hot wallet has %d slots, network fees %d", hotSlots, feeSlots)
+		}
+		for range 3 * hotSlots {
+			if _, err := l.PostTx(tx, "test", "", []Posting{{AccountID: hot, Available: -1}, {AccountID: fees, Available: 1}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every slot of each account was used exactly three times.
+	rows, err := l.Runner().Pool().Query(ctx, `SELECT a.kind, e.slot, count(*) FROM btc.ledger_entries e JOIN btc.accounts a ON a.id = e.account_id
+		GROUP BY a.kind, e.slot ORDER BY a.kind, e.slot`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses := map[string][]int{}
+	for rows.Next() {
+		var kind string
+		var slot, n int
+		if err := rows.Scan(&kind, &slot, &n); err != nil {
+			t.Fatal(err)
+		}
+		uses[kind] = append(uses[kind], n)
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	for _, kind := range []string{HotWallet, NetworkFees} {
+		if len(uses[kind]) != 16 {
+			t.Errorf("%s: %d of 16 slots used: %v", kind, len(uses[kind]), uses[kind])
+			continue
+		}
+		for slot, n := range uses[kind] {
+			if n != 3 {
+				t.Errorf("%s: slot %d used %d times, want 3 (uses per slot %v)", kind, slot, n, uses[kind])
+				break
+			}
+		}
+	}
+}
+
+// PostTx looks no account up before posting; the posting trigger refuses an
+// entry for an account that does not exist, and nothing is written.
+func TestPostingToAnUnknownAccountIsRefused(t *testing.T) {
+	l := newLedger(t, 2)
+	ctx := testenv.Ctx(t, time.Minute)
+	err := l.Runner().InTx(ctx, "unknown", func(tx *store.Tx) error {
+		hot, _, err := l.Internal(tx, HotWallet)
+		if err != nil {
+			return err
+		}
+		_, err = l.PostTx(tx, "test", "", []Posting{{AccountID: hot, Available: -1}, {AccountID: 987654, Available: 1}})
+		return err
+	})
+	if !errors.Is(err, ErrUnknownAccount) || !strings.Contains(err.Error(), "987654") {
+		t.Fatalf("posting to account 987654: %v", err)
+	}
+	var n int
+	if err := l.Runner().Pool().QueryRow(ctx, `SELECT count(*) FROM btc.ledger_entries`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d entries written (%v)", n, err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 type queries struct {
 	schema string
 	createAccount, getAccount, listAccounts,
-	internalAccount, accountSlots, post, history, transfer string
+	internalAccounts, post, history, transfer string
 }
 
 func newQueries(asset string) queries {
@@ -49,8 +49,7 @@ func newQueries(asset string) queries {
 					LATERAL (VALUES (ok.src_id, -$3::bigint), (ok.dst_id, $3::bigint)) AS x(account_id, delta))
 			SELECT (SELECT kind FROM src), (SELECT available FROM src), (SELECT kind FROM dst),
 				(SELECT id FROM t), (SELECT created_at FROM t)`),
-		internalAccount: f(`SELECT id, slots FROM {s}.accounts WHERE kind = $1 AND kind <> 'customer'`),
-		accountSlots:    f(`SELECT id, slots FROM {s}.accounts WHERE id = ANY($1)`),
+		internalAccounts: f(`SELECT id, kind, slots FROM {s}.accounts WHERE kind <> 'customer'`),
 		post: f(`WITH t AS (INSERT INTO {s}.ledger_transactions (kind, memo) VALUES ($1, $2) RETURNING id, created_at),
 			e AS (INSERT INTO {s}.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
 				SELECT t.id, p.account_id, p.slot, p.available, p.pending

@@ -2,6 +2,7 @@ package withdrawals
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -75,7 +76,7 @@ func New(l *ledger.Ledger, cfg Config) (*Service, error) {
 	if cfg.RelayFee <= 0 {
 		cfg.RelayFee = mempool.DefaultMinRelayTxFee
 	}
-	return &Service{ledger: l, cfg: cfg, q: newQueries(l.Asset())}, nil
+	return &Service{ledger: l, cfg: cfg, q: newQueries(l)}, nil
 }
 
 // Asset is the schema of the service's asset.
@@ -147,84 +148,73 @@ func (s *Service) RequestTx(tx *store.Tx, req Request) (Withdrawal, error) {
 	if err != nil {
 		return Withdrawal{}, err
 	}
-	if req.IdempotencyKey != "" {
-		w, found, err := s.byKey(tx, req.TokenID, req.IdempotencyKey)
-		if err != nil {
-			return Withdrawal{}, err
-		}
-		if found {
-			if w.Account != req.Account || w.Address != d.Address || w.Amount != req.Amount {
-				return Withdrawal{}, ErrKeyReused
-			}
-			return w, nil
-		}
-	}
-	// The account and the destination's owner, in one round trip.
-	var accountID int64
-	var kind string
-	var available int64
-	var ownerID *int64
-	var ownerName *string
-	batch := &pgx.Batch{}
-	batch.Queue(s.q.account, req.Account)
-	batch.Queue(s.q.ownAddress, d.Script)
-	br := tx.SendBatch(batch)
-	accountErr := br.QueryRow().Scan(&accountID, &kind, &available)
-	ownerErr := br.QueryRow().Scan(&ownerID, &ownerName)
-	if err := br.Close(); err != nil {
-		return Withdrawal{}, err
-	}
-	if errors.Is(accountErr, pgx.ErrNoRows) {
-		return Withdrawal{}, fmt.Errorf("%w: %q", ledger.ErrUnknownAccount, truncate(req.Account, 64))
-	}
-	if accountErr != nil {
-		return Withdrawal{}, accountErr
-	}
-	if kind != ledger.Customer {
-		return Withdrawal{}, fmt.Errorf("%w: withdrawals are paid from customer accounts", ledger.ErrInternalAccount)
-	}
-	own := ownerErr == nil
-	if ownerErr != nil && !errors.Is(ownerErr, pgx.ErrNoRows) {
-		return Withdrawal{}, ownerErr
-	}
-	if own && ownerID == nil {
-		return Withdrawal{}, fmt.Errorf("%w: %s is a change or internal address, not a customer's", ErrOwnAddress, d.Address)
-	}
-	if own {
-		return s.internal(tx, req, d, accountID, *ownerID, *ownerName)
-	}
-
 	fee := s.cfg.FeeSat
-	if available < req.Amount+fee {
-		return Withdrawal{}, fmt.Errorf("%w: %q has %s BTC available, %s BTC requested (%s BTC plus a fee of %s BTC)", ledger.ErrInsufficientFunds,
-			req.Account, amount.FormatBTC(available), amount.FormatBTC(req.Amount+fee), amount.FormatBTC(req.Amount), amount.FormatBTC(fee))
-	}
-	pending, _, err := s.ledger.Internal(tx, PendingAccount)
+	pending, pendingSlot, err := s.ledger.InternalSlot(tx, PendingAccount)
 	if err != nil {
 		return Withdrawal{}, err
 	}
-	postings := []ledger.Posting{{AccountID: accountID, Available: -(req.Amount + fee)}, {AccountID: pending, Available: req.Amount}}
+	var fees int64
+	var feesSlot int16
 	if fee > 0 {
-		fees, _, err := s.ledger.Internal(tx, ledger.NetworkFees)
-		if err != nil {
+		if fees, feesSlot, err = s.ledger.InternalSlot(tx, ledger.NetworkFees); err != nil {
 			return Withdrawal{}, err
 		}
-		postings = append(postings, ledger.Posting{AccountID: fees, Available: fee})
 	}
-	// The request row and its event first, the posting last: the posting
-	// updates a shared withdrawals_pending balance row, and the shorter the
-	// transaction holds it, the fewer concurrent requests wait on it.
 	w := Withdrawal{Account: req.Account, Address: d.Address, Amount: req.Amount, Fee: fee, State: Requested}
-	if err := tx.QueryRow(s.q.insert, accountID, d.Address, d.Script, req.Amount, fee, nil, Requested, keyOwner(req), nullable(req.IdempotencyKey)).
-		Scan(&w.ID, &w.CreatedAt, &w.UpdatedAt); err != nil {
+	p := payload(w)
+	delete(p, "withdrawal_id") // the statement adds it
+	event, err := json.Marshal(p)
+	if err != nil {
 		return Withdrawal{}, err
 	}
-	if _, err := events.Emit(tx, s.ledger.Asset(), EventRequested, payload(w)); err != nil {
-		return Withdrawal{}, err
+	// One round trip: the statement writes only when every check below
+	// would pass, and returns what it found so the refusal can be named.
+	var (
+		accountID, ownerID, newID  *int64
+		kind, ownerName            *string
+		available                  *int64
+		own                        bool
+		prior                      Withdrawal
+		priorID                    *int64
+		priorAccount, priorAddress *string
+		priorAmount, priorFee      *int64
+		priorState, priorTo        *string
+		priorCreated, priorUpdated *time.Time
+		created, updated           *time.Time
+	)
+	err = tx.QueryRow(s.q.request, req.Account, d.Address, d.Script, req.Amount, fee, keyOwner(req), nullable(req.IdempotencyKey),
+		pending, pendingSlot, fees, feesSlot, s.ledger.Asset(), event).
+		Scan(&accountID, &kind, &available, &own, &ownerID, &ownerName,
+			&priorID, &priorAccount, &priorAddress, &priorAmount, &priorFee, &priorState, &priorTo, &prior.BatchID, &priorCreated, &priorUpdated,
+			&newID, &created, &updated)
+	if err != nil {
+		return Withdrawal{}, ledger.PostingError("withdrawal", err)
 	}
-	if _, err := s.ledger.PostTx(tx, "withdrawal", memo(w), postings); err != nil {
-		return Withdrawal{}, err
+	switch {
+	case priorID != nil:
+		// The key was used before: the same request gets the same answer.
+		prior.ID, prior.Account, prior.Address, prior.Amount, prior.Fee, prior.State = *priorID, *priorAccount, *priorAddress, *priorAmount, *priorFee, *priorState
+		prior.CreatedAt, prior.UpdatedAt = *priorCreated, *priorUpdated
+		if priorTo != nil {
+			prior.Internal, prior.InternalTo = true, *priorTo
+		}
+		if prior.Account != req.Account || prior.Address != d.Address || prior.Amount != req.Amount {
+			return Withdrawal{}, ErrKeyReused
+		}
+		return prior, nil
+	case accountID == nil:
+		return Withdrawal{}, fmt.Errorf("%w: %q", ledger.ErrUnknownAccount, truncate(req.Account, 64))
+	case *kind != ledger.Customer:
+		return Withdrawal{}, fmt.Errorf("%w: withdrawals are paid from customer accounts", ledger.ErrInternalAccount)
+	case own && ownerID == nil:
+		return Withdrawal{}, fmt.Errorf("%w: %s is a change or internal address, not a customer's", ErrOwnAddress, d.Address)
+	case own:
+		return s.internal(tx, req, d, *accountID, *ownerID, *ownerName)
+	case newID == nil:
+		return Withdrawal{}, fmt.Errorf("%w: %q has %s BTC available, %s BTC requested (%s BTC plus a fee of %s BTC)", ledger.ErrInsufficientFunds,
+			req.Account, amount.FormatBTC(*available), amount.FormatBTC(req.Amount+fee), amount.FormatBTC(req.Amount), amount.FormatBTC(fee))
 	}
+	w.ID, w.CreatedAt, w.UpdatedAt = *newID, *created, *updated
 	return w, nil
 }
 
@@ -329,14 +319,6 @@ func (s *Service) List(ctx context.Context, after int64, limit int) ([]Withdrawa
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Withdrawal, error) { return scan(r) })
-}
-
-func (s *Service) byKey(tx *store.Tx, token int64, key string) (Withdrawal, bool, error) {
-	w, err := s.get(tx.QueryRow(s.q.byKey, token, key))
-	if errors.Is(err, ErrUnknownWithdrawal) {
-		return Withdrawal{}, false, nil
-	}
-	return w, err == nil, err
 }
 
 func (s *Service) get(row pgx.Row) (Withdrawal, error) {
