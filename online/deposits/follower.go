@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cryptoassets/cryptoassets/online/chain"
+	"github.com/cryptoassets/cryptoassets/online/coins"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
@@ -292,6 +293,7 @@ func (f *Follower) connect(ctx context.Context, cur cursor, height int32, blk *w
 	}
 	hash := blk.BlockHash()
 	c := matchTxs(blk.Transactions, f.watch.lookup, f.rules(), f.mempool.watching())
+	cm := coins.Match(blk.Transactions, f.watch.coin)
 	replaced := f.mempool.conflicts(c.spent)
 	err := f.runner.InTx(ctx, "connect-block", func(tx *store.Tx) error {
 		if err := f.lockChain(tx); err != nil {
@@ -307,6 +309,9 @@ func (f *Follower) connect(ctx context.Context, cur cursor, height int32, blk *w
 		if err := tx.QueryRow(`SELECT hash FROM `+f.schema+`.chain_blocks WHERE height = $1`, height).Scan(&stored); err == nil {
 			if old := chainhash.Hash(stored); old != hash {
 				if err := f.unconfirmBlock(tx, old, nil); err != nil {
+					return err
+				}
+				if err := coins.DisconnectBlockTx(tx, f.ledger.Asset(), old); err != nil {
 					return err
 				}
 			}
@@ -326,10 +331,16 @@ func (f *Follower) connect(ctx context.Context, cur cursor, height int32, blk *w
 				return err
 			}
 		}
+		if err := coins.ConnectBlockTx(tx, f.ledger.Asset(), hash, height, cm); err != nil {
+			return err
+		}
 		for txid, by := range replaced {
 			if err := f.markReplaced(tx, txid, &by); err != nil {
 				return err
 			}
+		}
+		if err := coins.DropConflictedTx(tx, f.ledger.Asset(), keys(replaced)); err != nil {
+			return err
 		}
 		return f.updateConfirmations(tx, height)
 	})
@@ -342,8 +353,8 @@ func (f *Follower) connect(ctx context.Context, cur cursor, height int32, blk *w
 		resolved = append(resolved, id)
 	}
 	f.mempool.forget(resolved)
-	if len(c.deposits) > 0 || len(c.ignored) > 0 {
-		f.log.Info("block connected", "height", height, "hash", hash, "deposits", len(c.deposits), "ignored_outputs", len(c.ignored))
+	if len(c.deposits) > 0 || len(c.ignored) > 0 || len(cm.Outputs) > 0 {
+		f.log.Info("block connected", "height", height, "hash", hash, "deposits", len(c.deposits), "coins", len(cm.Outputs), "ignored_outputs", len(c.ignored))
 	}
 	f.logIgnored(c.ignored)
 	return nil
@@ -429,6 +440,9 @@ func (f *Follower) disconnect(ctx context.Context, cur cursor) error {
 		if err := f.unconfirmBlock(tx, cur.hash, inMempool); err != nil {
 			return err
 		}
+		if err := coins.DisconnectBlockTx(tx, f.ledger.Asset(), cur.hash); err != nil {
+			return err
+		}
 		_, err := tx.Exec(`DELETE FROM `+f.schema+`.chain_blocks WHERE height = $1`, cur.height)
 		return err
 	})
@@ -454,4 +468,12 @@ func (f *Follower) depositTxidsInBlock(ctx context.Context, hash chainhash.Hash)
 		return nil
 	})
 	return out, err
+}
+
+func keys(m map[chainhash.Hash]chainhash.Hash) []chainhash.Hash {
+	out := make([]chainhash.Hash, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cryptoassets/cryptoassets/online/chain"
+	"github.com/cryptoassets/cryptoassets/online/coins"
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
 
@@ -152,6 +153,7 @@ func (f *Follower) scanMempool(ctx context.Context) error {
 		fetchedIDs = append(fetchedIDs, id)
 	}
 	c := matchTxs(txs, f.watch.lookup, f.rules(), true)
+	cm := coins.Match(txs, f.watch.coin)
 	for _, m := range c.deposits {
 		f.mempool.track(m.txid, decodeSpends(m.spends))
 	}
@@ -160,7 +162,11 @@ func (f *Follower) scanMempool(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(c.deposits) > 0 || len(c.ignored) > 0 || len(replaced) > 0 || !res.empty() {
+	vanished, err := coins.FindVanished(ctx, f.runner.Pool(), f.ledger.Asset(), f.node, current)
+	if err != nil {
+		return err
+	}
+	if len(c.deposits) > 0 || len(c.ignored) > 0 || len(replaced) > 0 || !res.empty() || !cm.Empty() || !vanished.Empty() {
 		err := f.runner.InTx(ctx, "mempool", func(tx *store.Tx) error {
 			if err := f.recordIgnored(tx, c.ignored, nil); err != nil {
 				return err
@@ -175,7 +181,17 @@ func (f *Follower) scanMempool(ctx context.Context) error {
 					return err
 				}
 			}
-			return f.applyMissing(tx, res)
+			if err := f.applyMissing(tx, res); err != nil {
+				return err
+			}
+			if err := coins.MempoolTx(tx, f.ledger.Asset(), cm); err != nil {
+				return err
+			}
+			// Deposit transactions a conflict replaced can never confirm.
+			if err := coins.DropConflictedTx(tx, f.ledger.Asset(), append(keys(replaced), res.gone...)); err != nil {
+				return err
+			}
+			return coins.ForgetVanishedTx(tx, f.ledger.Asset(), vanished)
 		})
 		if err != nil {
 			return err

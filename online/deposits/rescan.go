@@ -8,6 +8,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cryptoassets/cryptoassets/online/coins"
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
 
@@ -16,7 +17,8 @@ type Progress func(done, total int)
 
 // Rescan reads blocks from height from up to the follower's cursor again and
 // records any deposit to a watched address that is not recorded yet (for
-// example an address imported after its payment confirmed). It changes
+// example an address imported after its payment confirmed), and the coins
+// of our addresses and their spends in those blocks. It changes
 // nothing that is already right, so running it twice is harmless. It refuses
 // to run ahead of the follower, and stops if the chain changed under it.
 func (f *Follower) Rescan(ctx context.Context, from int32, progress Progress) (found int, err error) {
@@ -52,7 +54,8 @@ func (f *Follower) Rescan(ctx context.Context, from int32, progress Progress) (f
 			return found, err
 		}
 		c := matchTxs(blk.Transactions, f.watch.lookup, f.rules(), false)
-		if len(c.deposits) > 0 || len(c.ignored) > 0 {
+		cm := coins.Match(blk.Transactions, f.watch.coin)
+		if len(c.deposits) > 0 || len(c.ignored) > 0 || !cm.Empty() {
 			n := 0
 			err := f.runner.InTx(ctx, "rescan-block", func(tx *store.Tx) error {
 				n = 0
@@ -75,6 +78,11 @@ func (f *Follower) Rescan(ctx context.Context, from int32, progress Progress) (f
 					return errChanged(h)
 				}
 				if err := f.recordIgnored(tx, c.ignored, &hash); err != nil {
+					return err
+				}
+				// Coins are written as the block says; what is already
+				// right is left as it is.
+				if err := coins.ConnectBlockTx(tx, f.ledger.Asset(), hash, h, cm); err != nil {
 					return err
 				}
 				for _, m := range c.deposits {

@@ -5,12 +5,15 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cryptoassets/cryptoassets/online/coins"
 )
 
 // watched is what the follower knows about a watched script.
 type watched struct {
 	addressID int64
 	accountID int64 // 0 for change and internal addresses
+	walletID  int16
 	address   string
 }
 
@@ -29,6 +32,13 @@ func (w *watchSet) lookup(script []byte) (watched, bool) {
 	defer w.mu.RUnlock()
 	a, ok := w.scripts[string(script)]
 	return a, ok
+}
+
+// coin is lookup as the coins matcher asks it: every address of ours,
+// customer or change, hot or cold.
+func (w *watchSet) coin(script []byte) (coins.Watched, bool) {
+	a, ok := w.lookup(script)
+	return coins.Watched{AddressID: a.addressID, WalletID: a.walletID}, ok
 }
 
 func (w *watchSet) size() int {
@@ -55,7 +65,7 @@ func (w *watchSet) refreshBatch(ctx context.Context, pool *pgxpool.Pool, schema 
 	w.mu.RLock()
 	after := w.maxID
 	w.mu.RUnlock()
-	rows, err := pool.Query(ctx, `SELECT id, script, coalesce(account_id, 0), address FROM `+schema+`.addresses
+	rows, err := pool.Query(ctx, `SELECT id, script, coalesce(account_id, 0), wallet_id, address FROM `+schema+`.addresses
 		WHERE id > $1 ORDER BY id LIMIT $2`, after, refreshBatch)
 	if err != nil {
 		return 0, err
@@ -67,7 +77,7 @@ func (w *watchSet) refreshBatch(ctx context.Context, pool *pgxpool.Pool, schema 
 	for rows.Next() {
 		var a watched
 		var script []byte
-		if err := rows.Scan(&a.addressID, &script, &a.accountID, &a.address); err != nil {
+		if err := rows.Scan(&a.addressID, &script, &a.accountID, &a.walletID, &a.address); err != nil {
 			return n, err
 		}
 		w.scripts[string(script)] = a

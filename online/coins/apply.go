@@ -1,0 +1,314 @@
+package coins
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cryptoassets/cryptoassets/online/store"
+)
+
+// The schema argument of every function is the asset's schema name as
+// configured (btc, tbtc…), not yet quoted.
+func ident(schema string) string { return pgx.Identifier{schema}.Sanitize() }
+
+// ours is true for a transaction we built: a batch or a broadcast record.
+const ours = `(EXISTS (SELECT 1 FROM %[1]s.batches b WHERE b.txid = %[2]s) OR EXISTS (SELECT 1 FROM %[1]s.broadcasts r WHERE r.txid = %[2]s))`
+
+func oursSQL(s, col string) string { return fmt.Sprintf(ours, s, col) }
+
+// ConnectBlockTx records what the block (hash, height) did to our coins:
+// its outputs paying us become confirmed coins (a coin seen in the mempool
+// keeps its row), its inputs spending our coins mark them spent in it, and
+// transactions that lost one of our coins to it lose their unconfirmed
+// coins. It runs inside the follower's block transaction.
+func ConnectBlockTx(tx *store.Tx, schema string, hash chainhash.Hash, height int32, m Matched) error {
+	s := ident(schema)
+	if err := insertOutputs(tx, s, m.Outputs, &hash, height); err != nil {
+		return err
+	}
+	losers, err := recordSpends(tx, s, m.Spends, &hash, height)
+	if err != nil {
+		return err
+	}
+	return dropConflicted(tx, s, losers)
+}
+
+// DisconnectBlockTx undoes what the block did: the coins it confirmed are
+// unconfirmed again, the spends it recorded are mempool spends again (the
+// spender kept). Its coinbase coins are deleted: they can never come back.
+func DisconnectBlockTx(tx *store.Tx, schema string, hash chainhash.Hash) error {
+	s := ident(schema)
+	rows, err := tx.Query(`DELETE FROM `+s+`.coins WHERE block_hash = $1 AND coinbase AND reserved_by IS NULL
+		RETURNING spent_by`, hash[:])
+	if err != nil {
+		return err
+	}
+	spenders, err := collectHashes(rows)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`UPDATE `+s+`.coins SET block_hash = NULL, block_height = NULL, updated_at = now() WHERE block_hash = $1`, hash[:]); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`UPDATE `+s+`.coins SET spent_block = NULL, spent_height = NULL, updated_at = now() WHERE spent_block = $1`, hash[:]); err != nil {
+		return err
+	}
+	return dropConflicted(tx, s, spenders)
+}
+
+// MempoolTx records what new mempool transactions imply: unconfirmed coins,
+// and mempool spends of our coins (a spend already in a block is kept). A
+// transaction whose spend of our coin another mempool transaction replaced
+// loses its unconfirmed coins.
+func MempoolTx(tx *store.Tx, schema string, m Matched) error {
+	s := ident(schema)
+	if err := insertOutputs(tx, s, m.Outputs, nil, 0); err != nil {
+		return err
+	}
+	losers, err := recordSpends(tx, s, m.Spends, nil, 0)
+	if err != nil {
+		return err
+	}
+	return dropConflicted(tx, s, losers)
+}
+
+// DropConflictedTx deletes the unconfirmed coins of transactions that can
+// never confirm (a conflicting transaction spent one of their inputs, as
+// the deposits' replacement tracking finds for payments from outside), and
+// those of transactions spending them. A reserved coin is kept.
+func DropConflictedTx(tx *store.Tx, schema string, txids []chainhash.Hash) error {
+	return dropConflicted(tx, ident(schema), txids)
+}
+
+func insertOutputs(tx *store.Tx, s string, outs []Output, block *chainhash.Hash, height int32) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	txids := make([][]byte, len(outs))
+	vouts := make([]int32, len(outs))
+	wallets := make([]int16, len(outs))
+	addrs := make([]int64, len(outs))
+	amounts := make([]int64, len(outs))
+	scripts := make([][]byte, len(outs))
+	coinbase := make([]bool, len(outs))
+	for i, o := range outs {
+		txids[i] = o.OutPoint.Hash[:]
+		vouts[i] = int32(o.OutPoint.Index)
+		wallets[i], addrs[i], amounts[i], scripts[i], coinbase[i] = o.WalletID, o.AddressID, o.Amount, o.Script, o.Coinbase
+	}
+	const cols = `INSERT INTO %s.coins (txid, vout, wallet_id, address_id, amount, script, coinbase, block_hash, block_height)
+		SELECT u.*, $8::bytea, $9::integer FROM unnest($1::bytea[], $2::integer[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bytea[], $7::boolean[]) AS u `
+	if block == nil {
+		_, err := tx.Exec(fmt.Sprintf(cols, s)+`ON CONFLICT (txid, vout) DO NOTHING`,
+			txids, vouts, wallets, addrs, amounts, scripts, coinbase, nil, nil)
+		return err
+	}
+	_, err := tx.Exec(fmt.Sprintf(cols, s)+`ON CONFLICT (txid, vout) DO UPDATE
+		SET block_hash = excluded.block_hash, block_height = excluded.block_height, updated_at = now()
+		WHERE coins.block_hash IS DISTINCT FROM excluded.block_hash OR coins.block_height IS DISTINCT FROM excluded.block_height`,
+		txids, vouts, wallets, addrs, amounts, scripts, coinbase, block[:], height)
+	return err
+}
+
+// recordSpends marks our coins among spends as spent, in the block or (nil)
+// in the mempool, and returns the transactions that had spent one of them
+// before and lost it to another spender.
+func recordSpends(tx *store.Tx, s string, spends []Spend, block *chainhash.Hash, height int32) ([]chainhash.Hash, error) {
+	if len(spends) == 0 {
+		return nil, nil
+	}
+	txids := make([][]byte, len(spends))
+	vouts := make([]int32, len(spends))
+	bys := make([][]byte, len(spends))
+	for i, sp := range spends {
+		txids[i], vouts[i], bys[i] = sp.OutPoint.Hash[:], int32(sp.OutPoint.Index), sp.By[:]
+	}
+	// Both parts read the rows as they were before the update (one
+	// snapshot): "old" finds the spenders that lose.
+	var q string
+	args := []any{txids, vouts, bys}
+	if block == nil {
+		q = `WITH u AS (SELECT * FROM unnest($1::bytea[], $2::integer[], $3::bytea[]) AS u(txid, vout, spender)),
+		old AS (SELECT c.spent_by FROM ` + s + `.coins c JOIN u ON c.txid = u.txid AND c.vout = u.vout
+			WHERE c.spent_block IS NULL AND c.spent_by <> u.spender),
+		upd AS (UPDATE ` + s + `.coins c SET spent_by = u.spender, updated_at = now() FROM u
+			WHERE c.txid = u.txid AND c.vout = u.vout AND c.spent_block IS NULL AND c.spent_by IS DISTINCT FROM u.spender RETURNING 1)
+		SELECT DISTINCT spent_by FROM old`
+	} else {
+		q = `WITH u AS (SELECT * FROM unnest($1::bytea[], $2::integer[], $3::bytea[]) AS u(txid, vout, spender)),
+		old AS (SELECT c.spent_by FROM ` + s + `.coins c JOIN u ON c.txid = u.txid AND c.vout = u.vout
+			WHERE c.spent_by <> u.spender),
+		upd AS (UPDATE ` + s + `.coins c SET spent_by = u.spender, spent_block = $4, spent_height = $5, updated_at = now() FROM u
+			WHERE c.txid = u.txid AND c.vout = u.vout
+			  AND (c.spent_by IS DISTINCT FROM u.spender OR c.spent_block IS DISTINCT FROM $4 OR c.spent_height IS DISTINCT FROM $5) RETURNING 1)
+		SELECT DISTINCT spent_by FROM old`
+		args = append(args, block[:], height)
+	}
+	rows, err := tx.Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collectHashes(rows)
+}
+
+// dropConflicted deletes the unconfirmed, unreserved coins of txids and of
+// every transaction spending them, recursively.
+func dropConflicted(tx *store.Tx, s string, txids []chainhash.Hash) error {
+	if len(txids) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(`WITH RECURSIVE doomed(txid) AS (
+			SELECT unnest($1::bytea[])
+			UNION
+			SELECT c.spent_by FROM `+s+`.coins c JOIN doomed d ON c.txid = d.txid
+			WHERE c.block_hash IS NULL AND c.spent_by IS NOT NULL
+		)
+		DELETE FROM `+s+`.coins c USING doomed d
+		WHERE c.txid = d.txid AND c.block_hash IS NULL AND c.reserved_by IS NULL`, hashBytes(txids))
+	return err
+}
+
+func hashBytes(hs []chainhash.Hash) [][]byte {
+	out := make([][]byte, len(hs))
+	for i := range hs {
+		out[i] = hs[i][:]
+	}
+	return out
+}
+
+func collectHashes(rows pgx.Rows) ([]chainhash.Hash, error) {
+	var out []chainhash.Hash
+	var b []byte
+	_, err := pgx.ForEachRow(rows, []any{&b}, func() error {
+		if len(b) == chainhash.HashSize {
+			out = append(out, chainhash.Hash(b))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// UTXOs is what FindVanished asks the node.
+type UTXOs interface {
+	// IsUnspent reports whether an output exists and is unspent in the
+	// node's best chain or mempool (a mempool spend counts as spent).
+	IsUnspent(ctx context.Context, op wire.OutPoint) (bool, error)
+}
+
+// maxVanishedChecks bounds the node calls of one FindVanished.
+const maxVanishedChecks = 200
+
+// Vanished is what a caught-up mempool scan found gone from both the node's
+// mempool and its chain.
+type Vanished struct {
+	// Txs have unconfirmed coins of ours and are in no block and not in the
+	// mempool.
+	Txs []chainhash.Hash
+	// Spends are mempool spends of our coins by transactions in neither.
+	Spends []Spend
+}
+
+// Empty reports whether v changes nothing.
+func (v Vanished) Empty() bool { return len(v.Txs) == 0 && len(v.Spends) == 0 }
+
+// FindVanished looks at the unconfirmed coins and the mempool spends of
+// transactions we did not build whose transaction is not in inMempool (the
+// node's mempool) and asks the node whether the coin still exists. Run only
+// when the follower is caught up with the node: a transaction mined in a
+// block not read yet still has its outputs, and a wrong guess in a race is
+// written over by the next block.
+func FindVanished(ctx context.Context, pool *pgxpool.Pool, schema string, node UTXOs, inMempool map[chainhash.Hash]bool) (Vanished, error) {
+	s := ident(schema)
+	var v Vanished
+	rows, err := pool.Query(ctx, `SELECT c.txid, c.vout, c.block_hash IS NULL AND NOT `+oursSQL(s, "c.txid")+`,
+			c.spent_by, c.spent_by IS NOT NULL AND c.spent_block IS NULL AND NOT `+oursSQL(s, "c.spent_by")+`
+		FROM `+s+`.coins c
+		WHERE c.reserved_by IS NULL AND (c.block_hash IS NULL OR (c.spent_by IS NOT NULL AND c.spent_block IS NULL))
+		ORDER BY c.txid, c.vout`)
+	if err != nil {
+		return v, err
+	}
+	type cand struct {
+		op                  wire.OutPoint
+		coinGone, spendGone bool
+		by                  chainhash.Hash
+	}
+	var cands []cand
+	var txid, by []byte
+	var vout int32
+	var unconf, mempoolSpend bool
+	if _, err := pgx.ForEachRow(rows, []any{&txid, &vout, &unconf, &by, &mempoolSpend}, func() error {
+		c := cand{op: wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}}
+		c.coinGone = unconf && !inMempool[c.op.Hash]
+		if mempoolSpend {
+			c.by = chainhash.Hash(by)
+			c.spendGone = !inMempool[c.by]
+		}
+		if c.coinGone || c.spendGone {
+			cands = append(cands, c)
+		}
+		return nil
+	}); err != nil {
+		return v, err
+	}
+	checks := 0
+	goneTx := map[chainhash.Hash]bool{}
+	for _, c := range cands {
+		if goneTx[c.op.Hash] {
+			continue
+		}
+		if checks >= maxVanishedChecks {
+			break // the next scan goes on
+		}
+		checks++
+		unspent, err := node.IsUnspent(ctx, c.op)
+		if err != nil {
+			return v, err
+		}
+		switch {
+		case c.coinGone && !unspent:
+			// Neither in the mempool nor in the chain (or spent in a block
+			// not read yet, which re-creates the row).
+			goneTx[c.op.Hash] = true
+			v.Txs = append(v.Txs, c.op.Hash)
+		case c.spendGone && unspent:
+			v.Spends = append(v.Spends, Spend{OutPoint: c.op, By: c.by})
+		}
+	}
+	return v, nil
+}
+
+// ForgetVanishedTx applies what FindVanished found, checking every rule
+// again inside the caller's transaction: an unconfirmed coin is deleted
+// only if still unconfirmed, unreserved and not of a transaction we built;
+// a spend is cleared only if still the same mempool spend by a transaction
+// we did not build.
+func ForgetVanishedTx(tx *store.Tx, schema string, v Vanished) error {
+	s := ident(schema)
+	if len(v.Txs) > 0 {
+		if _, err := tx.Exec(`DELETE FROM `+s+`.coins c WHERE c.txid = ANY($1::bytea[])
+			AND c.block_hash IS NULL AND c.reserved_by IS NULL AND NOT `+oursSQL(s, "c.txid"), hashBytes(v.Txs)); err != nil {
+			return err
+		}
+	}
+	if len(v.Spends) > 0 {
+		txids := make([][]byte, len(v.Spends))
+		vouts := make([]int32, len(v.Spends))
+		bys := make([][]byte, len(v.Spends))
+		for i, sp := range v.Spends {
+			txids[i], vouts[i], bys[i] = sp.OutPoint.Hash[:], int32(sp.OutPoint.Index), sp.By[:]
+		}
+		if _, err := tx.Exec(`UPDATE `+s+`.coins c SET spent_by = NULL, updated_at = now()
+			FROM unnest($1::bytea[], $2::integer[], $3::bytea[]) AS u(txid, vout, spender)
+			WHERE c.txid = u.txid AND c.vout = u.vout AND c.spent_by = u.spender AND c.spent_block IS NULL
+			  AND NOT `+oursSQL(s, "c.spent_by"), txids, vouts, bys); err != nil {
+			return err
+		}
+	}
+	return nil
+}
