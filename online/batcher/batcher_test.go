@@ -47,7 +47,11 @@ type env struct {
 	b        *Batcher
 }
 
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t *testing.T, cfg Config) *env { return newEnvWith(t, cfg, nil) }
+
+// newEnvWith is newEnv with the broadcaster and the batcher talking to the
+// node through wrap (to inject a fault a real node cannot produce).
+func newEnvWith(t *testing.T, cfg Config, wrap func(chain.Node) chain.Node) *env {
 	t.Helper()
 	e := &env{t: t, ctx: testenv.Ctx(t, 5*time.Minute)}
 	e.node = testenv.NewNode(t, devenv.BtcdOptions{})
@@ -82,7 +86,11 @@ func newEnv(t *testing.T, cfg Config) *env {
 		t.Fatal(err)
 	}
 	e.follower = deposits.NewFollower(e.ledger, e.chain, deposits.Config{Confirmations: 1, StartHeight: tip}, nil)
-	if e.bc, err = broadcast.New(e.runner, "btc", e.chain, nil); err != nil {
+	var sender chain.Node = e.chain
+	if wrap != nil {
+		sender = wrap(e.chain)
+	}
+	if e.bc, err = broadcast.New(e.runner, "btc", sender, nil); err != nil {
 		t.Fatal(err)
 	}
 	if e.w, err = withdrawals.New(e.ledger, withdrawals.Config{Params: regtest}); err != nil {
@@ -93,7 +101,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 	if cfg.ThresholdCount == 0 {
 		cfg.ThresholdCount = 1
 	}
-	if e.b, err = New(e.ledger, e.chain, e.issuer, e.signer, e.bc, cfg, nil); err != nil {
+	if e.b, err = New(e.ledger, sender, e.issuer, e.signer, e.bc, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	e.sync()
