@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cryptoassets/cryptoassets/internal/crashpoint"
 	"strings"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -61,8 +62,13 @@ func (b *Broadcaster) Send(ctx context.Context, txid chainhash.Hash) (Record, er
 	return b.send(ctx, r, tx)
 }
 
+// CrashSent is the crash point (internal/crashpoint) between the node's
+// answer and the close.
+const CrashSent = "broadcast.sent"
+
 func (b *Broadcaster) send(ctx context.Context, r Record, tx *wire.MsgTx) (Record, error) {
 	_, err := b.node.Broadcast(ctx, tx)
+	crashpoint.Hit(CrashSent)
 	outcome, msg := classify(err)
 	if outcome == "" {
 		b.log.Warn("broadcast outcome unknown", "id", r.ID, "txid", r.TxID, "err", err)
