@@ -63,6 +63,15 @@ func (f *fixture) hookLog(t *testing.T) {
 
 func logHook(what string, fail *atomic.Bool) func(*store.Tx, Record) error {
 	return func(t *store.Tx, r Record) error {
+		// Only inside the transaction that closes the record does the hook
+		// see it closed.
+		var seen *string
+		if err := t.QueryRow(`SELECT outcome FROM btc.broadcasts WHERE id = $1`, r.ID).Scan(&seen); err != nil {
+			return err
+		}
+		if seen == nil || *seen != r.Outcome {
+			return fmt.Errorf("the %s hook sees outcome %v, was handed %q: it is not in the close's transaction", what, seen, r.Outcome)
+		}
 		if _, err := t.Exec(`INSERT INTO btc.hook_log VALUES ($1, $2, $3)`, r.ID, what, r.Outcome); err != nil {
 			return err
 		}
