@@ -34,7 +34,7 @@ func App() *cli.App {
 			tokenCommand(),
 			ledgerCommand(),
 			addressCommand(),
-			depositsCommand(),
+			depositsCommand(), coinsCommand(),
 			rescanCommand(),
 			eventsCommand(),
 			broadcastsCommand(),
