@@ -8,18 +8,24 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 )
 
-// TransferTPS runs pgbench with clients for 8 seconds against dsn and
-// returns its transactions per second. A transaction is a serializable
+// Transfers is pgbench's transfer baseline on one server: a serializable
 // transfer between two of 1,000 rows (two balance updates and two entry
 // inserts, retried on conflict); with hot, every transfer leaves row 1, so
 // all of them touch one row.
-func TransferTPS(tb testing.TB, dsn string, clients int, hot bool) float64 {
+type Transfers struct {
+	bin, dsn, script string
+}
+
+// NewTransfers creates the baseline's tables in dsn's database (public.pgb_*,
+// replacing any earlier ones) and writes its script.
+func NewTransfers(tb testing.TB, dsn string, hot bool) *Transfers {
 	tb.Helper()
 	bin, err := devenv.PostgresProgram("pgbench")
 	if err != nil {
@@ -53,7 +59,16 @@ END;
 	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	out, err := exec.Command(bin, "-n", "-c", strconv.Itoa(clients), "-j", "2", "-T", "8", "--max-tries=1000", "-f", file, dsn).CombinedOutput()
+	return &Transfers{bin: bin, dsn: dsn, script: file}
+}
+
+// TPS runs pgbench with clients for d (whole seconds, at least one) and
+// returns its transactions per second.
+func (p *Transfers) TPS(tb testing.TB, clients int, d time.Duration) float64 {
+	tb.Helper()
+	secs := max(1, int(d.Round(time.Second)/time.Second))
+	out, err := exec.Command(p.bin, "-n", "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(secs),
+		"--max-tries=1000", "-f", p.script, p.dsn).CombinedOutput()
 	if err != nil {
 		tb.Fatalf("pgbench: %v\n%s", err, out)
 	}
@@ -66,4 +81,11 @@ END;
 		tb.Fatalf("pgbench tps %q: %v", m[1], err)
 	}
 	return tps
+}
+
+// TransferTPS runs the transfer baseline with clients for 8 seconds against
+// dsn and returns its transactions per second.
+func TransferTPS(tb testing.TB, dsn string, clients int, hot bool) float64 {
+	tb.Helper()
+	return NewTransfers(tb, dsn, hot).TPS(tb, clients, 8*time.Second)
 }
