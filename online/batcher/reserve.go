@@ -19,6 +19,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/store"
 	"github.com/cryptoassets/cryptoassets/shared/amount"
+	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
 	"github.com/cryptoassets/cryptoassets/shared/psbt/updater"
 )
 
@@ -221,32 +222,7 @@ func (b *Batcher) reserveTx(tx *store.Tx, ws []pending, required []coin, rate in
 		return 0, err
 	}
 	ws = ws[:n]
-	unsigned, changeVout, err := coinselect.Assemble(sel, outputs(ws), changeScript, uint32(max(tip, 0)))
-	if err != nil {
-		return 0, err
-	}
-	p, err := btcpsbt.NewFromUnsignedTx(unsigned)
-	if err != nil {
-		return 0, err
-	}
-	acct := b.signer.Account()
-	for i, in := range unsigned.TxIn {
-		c, ok := byOutpoint[in.PreviousOutPoint]
-		if !ok {
-			return 0, fmt.Errorf("coin selection returned an unknown coin %s", in.PreviousOutPoint)
-		}
-		d, err := acct.Derive(c.branch, c.index)
-		if err != nil {
-			return 0, err
-		}
-		if !bytes.Equal(d.PkScript, c.Script) {
-			return 0, fmt.Errorf("coin %s: its address %d/%d does not derive to its script under the hot key", c.OutPoint, c.branch, c.index)
-		}
-		p.Inputs[i].WitnessUtxo = wire.NewTxOut(c.Amount, append([]byte(nil), c.Script...))
-		updater.InputKey(&p.Inputs[i], d)
-	}
-	var changeAmount *int64
-	var changeVoutArg *int
+	var changeIndex uint32
 	if sel.Change > 0 {
 		ch, err := b.issuer.NewChangeTx(tx)
 		if err != nil {
@@ -255,11 +231,16 @@ func (b *Batcher) reserveTx(tx *store.Tx, ws []pending, required []coin, rate in
 		if !bytes.Equal(ch.Script, changeScript) {
 			return 0, errors.New("the change address taken differs from the one the batch was sized for")
 		}
-		d, err := acct.Derive(1, ch.Index)
-		if err != nil {
-			return 0, err
-		}
-		updater.OutputKey(&p.Outputs[changeVout], d)
+		changeIndex = ch.Index
+	}
+	p, changeVout, err := skeleton(b.signer.Account(), sel, ws, byOutpoint, changeScript, changeIndex, tip)
+	if err != nil {
+		return 0, err
+	}
+	unsigned := p.UnsignedTx
+	var changeAmount *int64
+	var changeVoutArg *int
+	if sel.Change > 0 {
 		changeAmount, changeVoutArg = &sel.Change, &changeVout
 	}
 	var raw bytes.Buffer
@@ -328,6 +309,49 @@ func (b *Batcher) reserveTx(tx *store.Tx, ws []pending, required []coin, rate in
 	b.log.Info("batch reserved", "batch", id, "txid", txid, "withdrawals", len(ws), "inputs", len(unsigned.TxIn),
 		"fee_sat", sel.Fee, "fee_rate_sat_per_vb", rateText(rate), "algorithm", sel.Algorithm, "change_sat", sel.Change)
 	return id, nil
+}
+
+// skeleton is the unsigned batch transaction as a PSBT: nVersion 2, RBF
+// on every input, locktime at the tip, the withdrawals' outputs in order
+// with the change at a random place, and for each input its coin and the
+// hot key's origin (and the change output's), so the one signer role finds
+// and checks every key. It touches no database.
+func skeleton(acct *hdkeys.AccountKey, sel coinselect.Selection, ws []pending, byOutpoint map[wire.OutPoint]coin,
+	changeScript []byte, changeIndex uint32, tip int32) (*btcpsbt.Packet, int, error) {
+	unsigned, changeVout, err := coinselect.Assemble(sel, outputs(ws), changeScript, uint32(max(tip, 0)))
+	if err != nil {
+		return nil, 0, err
+	}
+	p, err := btcpsbt.NewFromUnsignedTx(unsigned)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, in := range unsigned.TxIn {
+		c, ok := byOutpoint[in.PreviousOutPoint]
+		if !ok {
+			return nil, 0, fmt.Errorf("coin selection returned an unknown coin %s", in.PreviousOutPoint)
+		}
+		d, err := acct.Derive(c.branch, c.index)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !bytes.Equal(d.PkScript, c.Script) {
+			return nil, 0, fmt.Errorf("coin %s: its address %d/%d does not derive to its script under the hot key", c.OutPoint, c.branch, c.index)
+		}
+		p.Inputs[i].WitnessUtxo = wire.NewTxOut(c.Amount, append([]byte(nil), c.Script...))
+		updater.InputKey(&p.Inputs[i], d)
+	}
+	if sel.Change > 0 {
+		d, err := acct.Derive(1, changeIndex)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !bytes.Equal(d.PkScript, changeScript) {
+			return nil, 0, errors.New("the change output's key does not derive to the change script")
+		}
+		updater.OutputKey(&p.Outputs[changeVout], d)
+	}
+	return p, changeVout, nil
 }
 
 // peekChange is the script of the next change address, without taking it:
