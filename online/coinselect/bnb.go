@@ -1,10 +1,5 @@
 package coinselect
 
-import (
-	"cmp"
-	"slices"
-)
-
 // maxBnBSteps bounds the search, as Bitcoin Core does.
 const maxBnBSteps = 100_000
 
@@ -27,8 +22,7 @@ const maxBnBSteps = 100_000
 // is accepted only when its inputs pay the outputs and the fee of the
 // whole transaction's vsize, rounded up, for its own input count.
 func (pr *problem) branchAndBound() (Selection, bool) {
-	pool := append([]candidate(nil), pr.pool...)
-	slices.SortStableFunc(pool, func(a, b candidate) int { return cmp.Compare(b.effU, a.effU) })
+	pool := pr.pool // largest effective value first
 	n := len(pool)
 	// ahead[i]: the effective value of pool[i:], all undecided from level i.
 	ahead := make([]int64, n+1)

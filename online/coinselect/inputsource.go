@@ -1,7 +1,6 @@
 package coinselect
 
 import (
-	"cmp"
 	"errors"
 	"slices"
 
@@ -30,17 +29,19 @@ import (
 // instead. If the exact changeless fee is still not covered (a rounding
 // case), the next coin in the same order is added.
 func (pr *problem) txAuthor() (Selection, error) {
-	order := append([]candidate(nil), pr.pool...)
-	slices.SortStableFunc(order, func(a, b candidate) int {
-		if a.Confirmed != b.Confirmed {
-			if a.Confirmed {
-				return -1
-			}
-			return 1
+	// The pool is sorted largest first: split it, keeping that order.
+	order := make([]candidate, 0, len(pr.required)+len(pr.pool))
+	order = append(order, pr.required...)
+	for _, c := range pr.pool {
+		if c.Confirmed {
+			order = append(order, c)
 		}
-		return cmp.Compare(b.effU, a.effU)
-	})
-	order = append(append([]candidate(nil), pr.required...), order...)
+	}
+	for _, c := range pr.pool {
+		if !c.Confirmed {
+			order = append(order, c)
+		}
+	}
 	prefix := make([]int64, len(order)+1) // prefix[k]: amount of order[:k]
 	for i, c := range order {
 		prefix[i+1] = prefix[i] + c.Amount
