@@ -90,7 +90,8 @@ var (
 	ErrFeeRatio = errors.New("fee over the fee-to-amount cap")
 	// ErrNoOutputs: nothing to pay.
 	ErrNoOutputs = errors.New("no outputs to pay")
-	// ErrTooLarge: the transaction would be over the standard weight.
+	// ErrTooLarge: the transaction would be over the standard weight; such
+	// an error is ErrInsufficientFunds too (fewer outputs may be payable).
 	ErrTooLarge = errors.New("transaction over the standard weight")
 	// ErrInvalid: malformed input (a coin listed twice, an unsupported
 	// script, a bad amount or parameter).

@@ -246,7 +246,10 @@ func (pr *problem) settle(inputs []candidate, withChange bool, algorithm string)
 func (pr *problem) checkCaps(sel Selection) error {
 	at := fmt.Sprintf("at %s sat/vB for %d vB", rateText(pr.p.FeeRate), sel.VSize)
 	if 4*sel.VSize > MaxStandardWeight {
-		return fmt.Errorf("%w: %d inputs make %d vB, over %d vB", ErrTooLarge, len(sel.Inputs), sel.VSize, MaxStandardWeight/4)
+		// Also ErrInsufficientFunds: the coins cannot pay this batch in one
+		// standard transaction, and a smaller batch may be payable.
+		return fmt.Errorf("%w (%w within one transaction): %d inputs make %d vB, over %d vB",
+			ErrTooLarge, ErrInsufficientFunds, len(sel.Inputs), sel.VSize, MaxStandardWeight/4)
 	}
 	if pr.p.MaxFee > 0 && sel.Fee > pr.p.MaxFee {
 		return fmt.Errorf("%w: the fee would be %d sat (%s), over the cap of %d sat", ErrFeeCap, sel.Fee, at, pr.p.MaxFee)

@@ -228,3 +228,26 @@ func amounts(cs []Coin) []int64 {
 	}
 	return out
 }
+
+// TestSelectRefusesANonStandardTransaction: 2,000 coins of 10,000 sat
+// would pay 19,000,000 sat only in a transaction over 100,000 vB; the
+// refusal is ErrTooLarge and, so that a caller pays fewer outputs,
+// ErrInsufficientFunds.
+func TestSelectRefusesANonStandardTransaction(t *testing.T) {
+	var coins []Coin
+	for range 2_000 {
+		coins = append(coins, coin(10_000))
+	}
+	_, err := Select(coins, pay(19_000_000), Params{FeeRate: 1_000, ChangeScript: p2wpkh(1)})
+	if !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrInsufficientFunds) {
+		t.Fatalf("err = %v, want ErrTooLarge and ErrInsufficientFunds", err)
+	}
+	if !strings.Contains(err.Error(), "100000 vB") {
+		t.Fatalf("error %q does not name the limit", err)
+	}
+	sel, err := Select(coins, pay(9_000_000), Params{FeeRate: 1_000, ChangeScript: p2wpkh(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSelection(t, coins, pay(9_000_000), Params{FeeRate: 1_000, ChangeScript: p2wpkh(1)}, sel)
+}
