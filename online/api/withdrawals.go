@@ -12,22 +12,30 @@ import (
 )
 
 type withdrawalJSON struct {
-	ID         int64     `json:"id"`
-	Account    string    `json:"account"`
-	Address    string    `json:"address"`
-	Amount     string    `json:"amount"`
-	AmountSat  string    `json:"amount_sat"`
-	Fee        string    `json:"fee"`
-	FeeSat     string    `json:"fee_sat"`
-	State      string    `json:"state"`
-	Internal   bool      `json:"internal"`
-	InternalTo *string   `json:"internal_to"`
-	BatchID    *int64    `json:"batch_id"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ID         int64   `json:"id"`
+	Account    string  `json:"account"`
+	Address    string  `json:"address"`
+	Amount     string  `json:"amount"`
+	AmountSat  string  `json:"amount_sat"`
+	Fee        string  `json:"fee"`
+	FeeSat     string  `json:"fee_sat"`
+	State      string  `json:"state"`
+	Internal   bool    `json:"internal"`
+	InternalTo *string `json:"internal_to"`
+	BatchID    *int64  `json:"batch_id"`
+	// TxID and Vout: the output that pays it, once batched (null before);
+	// BlockHeight and Confirmations once mined (null and 0 before).
+	TxID          *string   `json:"txid"`
+	Vout          *uint32   `json:"vout"`
+	BlockHeight   *int32    `json:"block_height"`
+	Confirmations int32     `json:"confirmations"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
-func withdrawalOut(w withdrawals.Withdrawal) withdrawalJSON {
+// withdrawalOut is the JSON of a withdrawal and, when it is batched, of
+// the output that pays it (p nil: not in a batch).
+func withdrawalOut(w withdrawals.Withdrawal, p *withdrawals.Payment) withdrawalJSON {
 	out := withdrawalJSON{
 		ID: w.ID, Account: w.Account, Address: w.Address, State: w.State, Internal: w.Internal, BatchID: w.BatchID,
 		Amount: amount.FormatBTC(w.Amount), AmountSat: strconv.FormatInt(w.Amount, 10),
@@ -36,6 +44,10 @@ func withdrawalOut(w withdrawals.Withdrawal) withdrawalJSON {
 	}
 	if w.Internal {
 		out.InternalTo = &w.InternalTo
+	}
+	if p != nil {
+		txid, vout := p.TxID.String(), p.Vout
+		out.TxID, out.Vout, out.BlockHeight, out.Confirmations = &txid, &vout, p.BlockHeight, p.Confirmations
 	}
 	return out
 }
@@ -114,7 +126,7 @@ func (s *Server) requestWithdrawal(req *request) error {
 		if err != nil {
 			return 0, nil, withdrawalError(err) // mapped here, so mutate stores the refusal
 		}
-		return http.StatusCreated, withdrawalOut(w), nil
+		return http.StatusCreated, withdrawalOut(w, nil), nil // not batched yet
 	})
 	return withdrawalError(err)
 }
@@ -132,7 +144,11 @@ func (s *Server) getWithdrawal(req *request) error {
 	if err != nil {
 		return withdrawalError(err)
 	}
-	writeJSON(req.w, http.StatusOK, withdrawalOut(w))
+	p, err := svc.Payment(req.r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(req.w, http.StatusOK, withdrawalOut(w, p))
 	return nil
 }
 
@@ -153,8 +169,20 @@ func (s *Server) listWithdrawals(req *request) error {
 		Withdrawals []withdrawalJSON `json:"withdrawals"`
 		NextAfter   *int64           `json:"next_after"`
 	}{Withdrawals: []withdrawalJSON{}}
+	ids := make([]int64, len(ws))
+	for i, w := range ws {
+		ids[i] = w.ID
+	}
+	ps, err := svc.Payments(req.r.Context(), ids)
+	if err != nil {
+		return err
+	}
 	for _, w := range ws {
-		out.Withdrawals = append(out.Withdrawals, withdrawalOut(w))
+		var p *withdrawals.Payment
+		if v, ok := ps[w.ID]; ok {
+			p = &v
+		}
+		out.Withdrawals = append(out.Withdrawals, withdrawalOut(w, p))
 	}
 	if len(ws) == limit {
 		out.NextAfter = &ws[len(ws)-1].ID
@@ -181,7 +209,7 @@ func (s *Server) cancelWithdrawal(req *request) error {
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, withdrawalOut(w), nil
+		return http.StatusOK, withdrawalOut(w, nil), nil // cancelled: never batched
 	})
 	return withdrawalError(err)
 }
