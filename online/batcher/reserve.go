@@ -15,6 +15,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/internal/crashpoint"
 	"github.com/cryptoassets/cryptoassets/online/addresses"
 	"github.com/cryptoassets/cryptoassets/online/chain"
+	"github.com/cryptoassets/cryptoassets/online/coins"
 	"github.com/cryptoassets/cryptoassets/online/coinselect"
 	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/store"
@@ -110,38 +111,24 @@ func (b *Batcher) requested(tx *store.Tx) ([]pending, error) {
 	return out, rows.Err()
 }
 
-// spendable returns the hot coins a new batch may spend: unspent, in no
-// batch, and either an output of one of our own accepted batches (change,
-// spendable unconfirmed) or confirmed CoinConfirmations deep (a coinbase
-// 100 deep) in a block the follower holds.
+// spendable returns the hot coins a new batch may spend (coins.SpendableTx:
+// unspent, in no batch, and either our own change or confirmed
+// CoinConfirmations deep), against the follower's stored tip.
 func (b *Batcher) spendable(tx *store.Tx) ([]coin, error) {
-	rows, err := tx.Query(`SELECT c.txid, c.vout, c.amount, c.script, c.block_height IS NOT NULL, a.branch = 1, a.branch, a.idx
-		FROM `+b.schema+`.coins c JOIN `+b.schema+`.addresses a ON a.id = c.address_id
-		CROSS JOIN `+b.schema+`.chain_cursor cur
-		WHERE c.wallet_id = $1 AND c.spent_by IS NULL AND c.reserved_by IS NULL
-		  AND (EXISTS (SELECT 1 FROM `+b.schema+`.batches bt WHERE bt.txid = c.txid AND bt.state IN ('broadcast', 'confirmed'))
-		    OR (c.block_height IS NOT NULL AND cur.height - c.block_height + 1 >= CASE WHEN c.coinbase THEN greatest($2, 100) ELSE $2 END
-		        AND EXISTS (SELECT 1 FROM `+b.schema+`.chain_blocks cb WHERE cb.height = c.block_height AND cb.hash = c.block_hash)))`,
-		addresses.HotWallet, b.cfg.CoinConfirmations)
+	var tip *int32
+	if err := tx.QueryRow(`SELECT height FROM ` + b.schema + `.chain_cursor`).Scan(&tip); err != nil || tip == nil {
+		return nil, err
+	}
+	cs, err := coins.SpendableTx(tx, b.ledger.Asset(), addresses.HotWallet, int32(b.cfg.CoinConfirmations), *tip)
 	if err != nil {
 		return nil, err
 	}
-	var out []coin
-	for rows.Next() {
-		var c coin
-		var txid []byte
-		var branch int16
-		var idx int32
-		if err := rows.Scan(&txid, &c.OutPoint.Index, &c.Amount, &c.Script, &c.Confirmed, &c.Change, &branch, &idx); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		copy(c.OutPoint.Hash[:], txid)
-		c.branch, c.index = uint32(branch), uint32(idx)
-		out = append(out, c)
+	out := make([]coin, len(cs))
+	for i, c := range cs {
+		out[i] = coin{Coin: coinselect.Coin{OutPoint: c.OutPoint, Amount: c.Amount, Script: c.Script, Confirmed: c.BlockHeight != nil, Change: c.Branch == 1},
+			branch: c.Branch, index: c.Index}
 	}
-	rows.Close()
-	return out, rows.Err()
+	return out, nil
 }
 
 // feeRate is the node's estimate (or the fallback) within the caps.

@@ -187,16 +187,17 @@ func scanCoins(rows pgx.Rows, tip int32) ([]Coin, error) {
 
 // SpendableTx returns, inside the caller's transaction, the coins of the
 // wallet the batcher may spend, smallest first: unspent, not reserved, and
-// either confirmed with at least minConf confirmations at tip (a coinbase
-// coin also needs 100), or an unconfirmed output of one of our own batches
-// the node accepted (state broadcast). minConf below 1 counts as 1.
+// either an output of one of our own batches the node accepted (change:
+// spendable at once, confirmed or not), or confirmed with at least minConf
+// confirmations at tip (a coinbase coin also needs 100). minConf below 1
+// counts as 1.
 func SpendableTx(tx *store.Tx, schema string, walletID int16, minConf, tip int32) ([]Coin, error) {
 	s := ident(schema)
 	minConf = max(minConf, 1)
 	rows, err := tx.Query(`SELECT `+coinColumns+` FROM `+coinFrom(s)+`
 		WHERE c.wallet_id = $1 AND c.spent_by IS NULL AND c.reserved_by IS NULL
 		  AND (c.block_height <= $3::integer - (CASE WHEN c.coinbase THEN greatest($2::integer, $4::integer) ELSE $2::integer END) + 1
-		       OR (c.block_hash IS NULL AND EXISTS (SELECT 1 FROM `+s+`.batches b WHERE b.txid = c.txid AND b.state = 'broadcast')))
+		       OR EXISTS (SELECT 1 FROM `+s+`.batches b WHERE b.txid = c.txid AND b.state IN ('broadcast', 'confirmed')))
 		ORDER BY c.amount, c.txid, c.vout`, walletID, minConf, tip, coinbaseMaturity)
 	if err != nil {
 		return nil, err
