@@ -21,7 +21,9 @@ const maxBnBSteps = 100_000
 // Values are in 1/4000 sat (see candidate), so the window is exact: a set
 // is accepted only when its inputs pay the outputs and the fee of the
 // whole transaction's vsize, rounded up, for its own input count.
-func (pr *problem) branchAndBound() (Selection, bool) {
+//
+// It returns the steps taken too, for the tests.
+func (pr *problem) branchAndBound() (_ Selection, ok bool, steps int) {
 	pool := pr.pool // largest effective value first
 	n := len(pool)
 	// ahead[i]: the effective value of pool[i:], all undecided from level i.
@@ -47,7 +49,7 @@ func (pr *problem) branchAndBound() (Selection, bool) {
 	// target for pruning, never above the real one.
 	lowTargetU := outU + rate*pr.fixedWeight(max(nReq, 1), false)
 	if valueU+ahead[0] < lowTargetU {
-		return Selection{}, false
+		return Selection{}, false, 0
 	}
 
 	var taken []int // pool indexes in the current branch
@@ -55,7 +57,7 @@ func (pr *problem) branchAndBound() (Selection, bool) {
 	bestWasteU := int64(1<<63 - 1)
 	found := false
 	level := 0
-	for step := 0; step < maxBnBSteps; step++ {
+	for ; steps < maxBnBSteps; steps++ {
 		nIn := nReq + len(taken)
 		fixed := pr.fixedWeight(max(nIn, 1), false)
 		targetU := outU + rate*fixed
@@ -102,12 +104,12 @@ func (pr *problem) branchAndBound() (Selection, bool) {
 		level++
 	}
 	if !found {
-		return Selection{}, false
+		return Selection{}, false, steps
 	}
 	inputs := append([]candidate(nil), pr.required...)
 	for _, i := range best {
 		inputs = append(inputs, pool[i])
 	}
 	sel, ok := pr.settle(inputs, false, AlgorithmBnB)
-	return sel, ok
+	return sel, ok, steps
 }

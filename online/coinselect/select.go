@@ -53,7 +53,7 @@ func Select(coins []Coin, outs []Output, p Params) (Selection, error) {
 		return Selection{}, err
 	}
 	var capErr error
-	if sel, ok := pr.branchAndBound(); ok {
+	if sel, ok, _ := pr.branchAndBound(); ok {
 		if capErr = pr.checkCaps(sel); capErr == nil {
 			return sel, nil
 		}

@@ -251,3 +251,64 @@ func TestSelectRefusesANonStandardTransaction(t *testing.T) {
 	}
 	checkSelection(t, coins, pay(9_000_000), Params{FeeRate: 1_000, ChangeScript: p2wpkh(1)}, sel)
 }
+
+// TestBnBPrefersLeastWaste: a one-coin and a two-coin set both pay
+// exactly. Above the long-term rate each input wastes, so the one-coin
+// set wins; below it spending now is cheaper than later, so the two-coin
+// set wins (a consolidation).
+func TestBnBPrefersLeastWaste(t *testing.T) {
+	tests := []struct {
+		name      string
+		rate      int64
+		one, a, b int64 // one pays alone, a+b together
+		want      []int64
+		waste     int64
+	}{
+		// 1 in: 110 vB; 2 in: 178 vB. Waste per p2wpkh input: (rate − 10 sat/vB) × 68 vB.
+		{"above the long-term rate: fewer inputs", 20_000, 100_000 + 2_200, 60_000, 40_000 + 3_560, []int64{102_200}, 680},
+		{"below the long-term rate: more inputs", 2_000, 100_000 + 220, 60_000, 40_000 + 356, []int64{60_000, 40_356}, -1088},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			coins := []Coin{coin(tc.one), coin(tc.a), coin(tc.b)}
+			p := Params{FeeRate: tc.rate, LongTermFeeRate: 10_000, ChangeScript: p2wpkh(3)}
+			sel, err := Select(coins, pay(100_000), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSelection(t, coins, pay(100_000), p, sel)
+			got := amounts(sel.Inputs)
+			if sel.Algorithm != AlgorithmBnB || len(got) != len(tc.want) || sel.Waste != tc.waste {
+				t.Fatalf("%s selected %v (waste %d), want bnb %v (waste %d)", sel.Algorithm, got, sel.Waste, tc.want, tc.waste)
+			}
+		})
+	}
+}
+
+// TestBnBStopsAfter100000Steps: no subset of these coins lands in the
+// window (their effective values are multiples of 10,000 sat, the window
+// is a few hundred sat wide and between two of them), and the tree has
+// 2^40 leaves: the search stops at its bound and txauthor pays, with change.
+func TestBnBStopsAfter100000Steps(t *testing.T) {
+	var coins []Coin
+	for k := int64(1); k <= 40; k++ {
+		coins = append(coins, coin(10_000*k+68)) // effective value 10,000k at 1 sat/vB
+	}
+	p := Params{FeeRate: 1_000, ChangeScript: p2wpkh(3)}
+	outs := pay(5_005_000)
+	pr, err := newProblem(coins, outs, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, steps := pr.branchAndBound(); ok || steps != maxBnBSteps {
+		t.Fatalf("bnb found %v after %d steps, want nothing after %d", ok, steps, maxBnBSteps)
+	}
+	sel, err := Select(coins, outs, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSelection(t, coins, outs, p, sel)
+	if sel.Algorithm != AlgorithmTxAuthor || sel.Change == 0 {
+		t.Fatalf("%s with change %d, want txauthor with change", sel.Algorithm, sel.Change)
+	}
+}
