@@ -48,6 +48,17 @@ func (b *Broadcaster) quickFind(ctx context.Context, tx *wire.MsgTx) (string, er
 			return "among the chain's coins", nil
 		}
 	}
+	// The follower saw it spend one of our coins in a block (it undoes that
+	// when the block leaves the chain).
+	for _, in := range tx.TxIn {
+		s, err := b.coinSpender(ctx, in.PreviousOutPoint)
+		if err != nil {
+			return "", err
+		}
+		if s != nil && s.txid == txid && s.height >= 0 {
+			return fmt.Sprintf("in block %d (it spends our coin %s there)", s.height, in.PreviousOutPoint), nil
+		}
+	}
 	return "", nil
 }
 

@@ -551,3 +551,29 @@ func TestRunResolvesAnOpenRecord(t *testing.T) {
 		t.Fatalf("the node had it; Run sent it %d times", f.node.sent.Load())
 	}
 }
+
+// A transaction the follower saw spend one of our coins in a block counts
+// as found even when the node no longer shows it (its outputs spent, its
+// block older than the blocks read): it cannot be abandoned, it can be
+// marked sent.
+func TestFollowersRecordOfABlockCountsAsFound(t *testing.T) {
+	f := newFixture(t)
+	tx := f.tx(t)
+	r := f.open(t, KindColdTopup, tx)
+	op := tx.TxIn[0].PreviousOutPoint
+	f.recordCoin(t, op, 1_000_000, tx.TxHash())
+	if _, err := f.b.runner.Pool().Exec(f.ctx, `UPDATE btc.coins SET spent_block = $1, spent_height = 7 WHERE txid = $2`, make([]byte, 32), op.Hash[:]); err != nil {
+		t.Fatal(err)
+	}
+	before := f.row(t, r.ID)
+	if _, err := f.b.Abandon(f.ctx, r.ID, "bob"); err == nil || !strings.Contains(err.Error(), "in block 7 (it spends our coin "+op.String()+" there)): it may confirm") {
+		t.Fatalf("abandon: %v", err)
+	}
+	if after := f.row(t, r.ID); after != before {
+		t.Fatalf("a refused abandon changed the record:\n%s\n%s", before, after)
+	}
+	got, err := f.b.MarkSent(f.ctx, r.ID, r.TxID, "alice")
+	if err != nil || got.Outcome != Accepted || !strings.Contains(got.Error, "in block 7") || f.node.sent.Load() != 0 {
+		t.Fatalf("mark-sent: %+v %v (sent %d)", got, err, f.node.sent.Load())
+	}
+}
