@@ -37,7 +37,7 @@ func App() *cli.App {
 			depositsCommand(), coinsCommand(),
 			rescanCommand(),
 			eventsCommand(),
-			broadcastsCommand(),
+			broadcastsCommand(), batchesCommand(),
 			coldCommand(),
 			hotkeyCommand(),
 			demoMovedCommand(),

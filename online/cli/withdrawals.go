@@ -130,7 +130,11 @@ func withdrawalsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					fmt.Fprintln(c.App.Writer, describeWithdrawal(w))
+					p, err := s.Payment(c.Context, id)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(c.App.Writer, describeWithdrawal(w)+describePayment(p))
 					return nil
 				}),
 			},

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cryptoassets/cryptoassets/internal/testenv"
+)
+
+// batches list and show print what the batches tables hold (a confirmed
+// batch and the rejected one it replaced), as tables or JSON, and refuse
+// bad arguments naming the choices; withdrawals show names the output that
+// pays a batched withdrawal. The batcher's own tests build real batches
+// against a node; these rows only feed the printing.
+func TestBatchesListShowCommands(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	dsn := testenv.NewDatabase(t)
+	conf := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("[database]\nurl = %q\n[assets.btc]\nnetwork = \"regtest\"\nrpc_url = \"http://127.0.0.1:1\"\nrpc_user = \"u\"\nrpc_password = \"p\"\n", dsn)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, conf, "migrate"); err != nil {
+		t.Fatal(err, out)
+	}
+	if out, err := run(t, conf, "batches", "list"); err != nil || !strings.Contains(out, "no batches") {
+		t.Fatalf("empty: %v %s", err, out)
+	}
+	if out, err := run(t, conf, "account", "create", "alice"); err != nil {
+		t.Fatal(err, out)
+	}
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	h := func(b byte) []byte { x := make([]byte, 32); x[0] = b; return x }
+	txid := func(b byte) string { return chainhash.Hash(h(b)).String() }
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO btc.wallets (id, name, descriptor, script_type) VALUES (1, 'hot', 'h', 'p2wpkh')`, nil},
+		{`INSERT INTO btc.addresses (id, wallet_id, branch, idx, address, script) VALUES (1, 1, 1, 0, 'bcrt1qchange', '\x0014bb')`, nil},
+		{`UPDATE btc.chain_cursor SET height = 110, hash = $1`, []any{h(0xcc)}},
+		{`INSERT INTO btc.coins (txid, vout, wallet_id, address_id, amount, script, block_hash, block_height, spent_by, spent_block, spent_height)
+			VALUES ($1, 0, 1, 1, 1000000, '\x0014bb', $3, 100, $2, $4, 109)`, []any{h(1), h(0x22), h(0xbb), h(0xcc)}},
+		{`INSERT INTO btc.batches (id, state, txid, psbt, fee, fee_rate, vsize, locktime) VALUES (1, 'rejected', $1, '\x00', 300, 2000, 150, 108)`, []any{h(0x11)}},
+		{`INSERT INTO btc.batches (id, state, txid, psbt, fee, fee_rate, vsize, locktime, change_vout, change_amount, replaces, block_hash, block_height)
+			VALUES (2, 'confirmed', $1, '\x00', 600, 4000, 150, 108, 1, 499400, 1, $2, 109)`, []any{h(0x22), h(0xcc)}},
+		{`INSERT INTO btc.batch_inputs (batch_id, txid, vout) VALUES (1, $1, 0), (2, $1, 0)`, []any{h(1)}},
+		{`INSERT INTO btc.withdrawals (id, account_id, address, script, amount, state, batch_id, vout)
+			SELECT 1, id, 'bcrt1qdest', '\x0014dd', 500000, 'confirmed', 2, 0 FROM btc.accounts WHERE name = 'alice'`, nil},
+		{`INSERT INTO btc.batch_withdrawals (batch_id, withdrawal_id, vout) VALUES (1, 1, 0), (2, 1, 0)`, nil},
+		{`INSERT INTO btc.broadcasts (txid, raw_tx, kind, closed_at, outcome, error) VALUES ($1, '\x00', 'withdrawal', now(), 'rejected', 'insufficient fee')`, []any{h(0x11)}},
+		{`INSERT INTO btc.broadcasts (txid, raw_tx, kind, closed_at, outcome) VALUES ($1, '\x00', 'withdrawal', now(), 'accepted')`, []any{h(0x22)}},
+	} {
+		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+			t.Fatal(q.sql, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		args    []string
+		want    []string
+		notWant []string
+		wantErr string
+	}{
+		{args: []string{"batches", "list"}, want: []string{"ID", "confirmed", txid(0x22), "0.00500000", "600", "4", "2  ", "rejected", txid(0x11)}},
+		{args: []string{"batches", "list", "--state", "rejected"}, want: []string{txid(0x11)}, notWant: []string{txid(0x22)}},
+		{args: []string{"batches", "list", "--limit", "1"}, want: []string{txid(0x22), "next page: --before 2"}, notWant: []string{txid(0x11)}},
+		{args: []string{"batches", "show", "2"}, want: []string{"batch 2  confirmed  txid " + txid(0x22), "fee 600 sat at 4 sat/vB (150 vbytes)", "change 0.00499400 BTC at output 1",
+			"mined in block 109", "2 confirmations", "replaces batch 1", "closed", "accepted", "bcrt1qdest", txid(1) + ":0", "this batch"}},
+		{args: []string{"batches", "show", "1"}, want: []string{"rejected", "replaced by batch 2", "the node said: insufficient fee", txid(0x22)}},
+		{args: []string{"withdrawals", "show", "1"}, want: []string{"paid by output " + txid(0x22) + ":0 (batch 2", "mined at height 109, 2 confirmations"}},
+		{args: []string{"batches", "list", "--state", "paid"}, wantErr: "use one of reserved, broadcasting, broadcast, confirmed, rejected, abandoned, dead"},
+		{args: []string{"batches", "list", "--limit", "0"}, wantErr: "use 1 to 1000"},
+		{args: []string{"batches", "show"}, wantErr: "name one batch ID"},
+		{args: []string{"batches", "show", "x"}, wantErr: "want a positive whole number"},
+		{args: []string{"batches", "show", "9"}, wantErr: "batch 9: no such batch"},
+	} {
+		out, err := run(t, conf, s.args...)
+		if s.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), s.wantErr) {
+				t.Fatalf("%v: want error %q, got %v\n%s", s.args, s.wantErr, err, out)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", s.args, err, out)
+		}
+		for _, w := range s.want {
+			if !strings.Contains(out, w) {
+				t.Fatalf("%v: no %q in\n%s", s.args, w, out)
+			}
+		}
+		for _, w := range s.notWant {
+			if strings.Contains(out, w) {
+				t.Fatalf("%v: %q in\n%s", s.args, w, out)
+			}
+		}
+	}
+	out, err := run(t, conf, "batches", "show", "2", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	pays, _ := got["payments"].([]any)
+	bc, _ := got["broadcast"].(map[string]any)
+	if got["txid"] != txid(0x22) || got["fee_sat"] != "600" || got["confirmations"] != float64(2) || got["replaces"] != float64(1) ||
+		len(pays) != 1 || pays[0].(map[string]any)["vout"] != float64(0) || bc["outcome"] != "accepted" {
+		t.Fatalf("json %s", out)
+	}
+	out, err = run(t, conf, "batches", "list", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 2 || list[0]["id"] != float64(2) || list[1]["state"] != "rejected" {
+		t.Fatalf("list json %v %s", err, out)
+	}
+}
