@@ -21,7 +21,7 @@ const maxFeeRate = 10_000_000
 // costs. Values named ...U are in units of 1/4000 sat, in which the fee of
 // w weight units at r sat/kvB is exactly r×w: no rounding until the end.
 type candidate struct {
-	Coin
+	*Coin  // the caller's, never written
 	weight int64
 	effU   int64 // 4000×amount − rate×weight: the coin's effective value
 	wasteU int64 // (rate − long-term rate)×weight: its share of the waste
@@ -121,14 +121,13 @@ func newProblem(coins []Coin, outs []Output, p Params) (*problem, error) {
 		pr.outWU += outputWeight(o.Script)
 	}
 
-	seen := make(map[wire.OutPoint]struct{}, len(coins)+len(p.Required))
+	seen := newOutPointSet(len(coins) + len(p.Required))
 	pr.pool = make([]candidate, 0, len(coins))
 	var total int64
-	take := func(c Coin, required bool) error {
-		if _, dup := seen[c.OutPoint]; dup {
+	take := func(c *Coin, required bool) error {
+		if seen.add(&c.OutPoint) {
 			return invalid("coin %s is listed twice", c.OutPoint)
 		}
-		seen[c.OutPoint] = struct{}{}
 		if c.Amount < 0 || c.Amount > btcutil.MaxSatoshi {
 			return invalid("coin %s: amount %d sat", c.OutPoint, c.Amount)
 		}
@@ -157,13 +156,13 @@ func newProblem(coins []Coin, outs []Output, p Params) (*problem, error) {
 		}
 		return nil
 	}
-	for _, c := range p.Required {
-		if err := take(c, true); err != nil {
+	for i := range p.Required {
+		if err := take(&p.Required[i], true); err != nil {
 			return nil, err
 		}
 	}
-	for _, c := range coins {
-		if err := take(c, false); err != nil {
+	for i := range coins {
+		if err := take(&coins[i], false); err != nil {
 			return nil, err
 		}
 	}
@@ -218,7 +217,7 @@ func (pr *problem) settle(inputs []candidate, withChange bool, algorithm string)
 	}
 	sel := Selection{Algorithm: algorithm, Inputs: make([]Coin, len(inputs))}
 	for i, c := range inputs {
-		sel.Inputs[i] = c.Coin
+		sel.Inputs[i] = *c.Coin
 	}
 	if withChange {
 		vsize := vsizeOf(pr.fixedWeight(len(inputs), true) + inWU)
