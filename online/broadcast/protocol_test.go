@@ -577,3 +577,44 @@ func TestFollowersRecordOfABlockCountsAsFound(t *testing.T) {
 		t.Fatalf("mark-sent: %+v %v (sent %d)", got, err, f.node.sent.Load())
 	}
 }
+
+// A reorg drops the block holding a closed record's transaction: Resend
+// sends the same bytes (the node may already have them back in its
+// mempool, which is fine), no new record is made, and the transaction
+// confirms again in the new chain.
+func TestResendAfterAReorgConfirmsAgain(t *testing.T) {
+	f := newFixture(t)
+	tx := f.tx(t)
+	if r, err := f.b.Submit(f.ctx, KindColdTopup, tx); err != nil || r.Outcome != Accepted {
+		t.Fatalf("submit: %+v %v", r, err)
+	}
+	hashes, err := f.btcd.Generate(f.ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.btcd.Client.Call(f.ctx, nil, "invalidateblock", hashes[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.b.Resend(f.ctx, tx.TxHash()); err != nil {
+		t.Fatalf("resend after the reorg: %v", err)
+	}
+	if _, err := f.btcd.Generate(f.ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	tip, _, err := f.node.Tip(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, _, err := f.b.scanBlocks(f.ctx, blockRange{From: tip - 1, To: tip}, map[chainhash.Hash]bool{tx.TxHash(): true}, nil)
+	if err != nil || len(found) != 1 {
+		t.Fatalf("not in the new chain's blocks %d..%d: %v %v", tip-1, tip, found, err)
+	}
+	r, err := f.b.Get(f.ctx, tx.TxHash())
+	if err != nil || r.Attempts != 2 || r.Outcome != Accepted || f.count(t, `SELECT count(*) FROM btc.broadcasts`) != 1 || f.node.sent.Load() != 2 {
+		t.Fatalf("after the reorg: %+v %v, sent %d", r, err, f.node.sent.Load())
+	}
+	blk, err := f.node.BlockHash(f.ctx, tip-1)
+	if err != nil || blk.String() == hashes[0] {
+		t.Fatalf("the dropped block is still in the chain: %v", err)
+	}
+}
