@@ -16,7 +16,7 @@ import (
 const SequenceRBF = 0xfffffffd
 
 // Assemble lays out the unsigned transaction of sel: nVersion 2, the
-// inputs in sel's order, each with nSequence SequenceRBF, nLockTime
+// inputs in a random order, each with nSequence SequenceRBF, nLockTime
 // locktime (the caller passes the tip height, so that a miner reorganising
 // the tip cannot take the fee: anti fee sniping), outs in the given order
 // and, when sel has change, the change output inserted at a uniformly
@@ -27,8 +27,8 @@ func Assemble(sel Selection, outs []Output, changeScript []byte, locktime uint32
 	return AssembleWith(sel, outs, changeScript, locktime, cryptoIntN)
 }
 
-// AssembleWith is Assemble with the change position drawn by intn, which
-// returns an integer in [0, n).
+// AssembleWith is Assemble with the input order and the change position
+// drawn by intn, which returns an integer in [0, n).
 func AssembleWith(sel Selection, outs []Output, changeScript []byte, locktime uint32, intn func(n int) int) (*wire.MsgTx, int, error) {
 	if len(outs) == 0 {
 		return nil, -1, ErrNoOutputs
@@ -55,6 +55,13 @@ func AssembleWith(sel Selection, outs []Output, changeScript []byte, locktime ui
 		}
 	}
 
+	draw := func(n int) (int, error) {
+		v := intn(n)
+		if v < 0 || v >= n {
+			return 0, fmt.Errorf("random position %d is not in [0, %d)", v, n)
+		}
+		return v, nil
+	}
 	tx := wire.NewMsgTx(2)
 	tx.LockTime = locktime
 	for _, c := range sel.Inputs {
@@ -63,11 +70,20 @@ func AssembleWith(sel Selection, outs []Output, changeScript []byte, locktime ui
 		txin.Sequence = SequenceRBF
 		tx.AddTxIn(txin)
 	}
+	// Shuffled (Fisher-Yates), as Bitcoin Core does: the selection's order
+	// (largest first) would tell how the coins were chosen.
+	for i := len(tx.TxIn) - 1; i > 0; i-- {
+		j, err := draw(i + 1)
+		if err != nil {
+			return nil, -1, err
+		}
+		tx.TxIn[i], tx.TxIn[j] = tx.TxIn[j], tx.TxIn[i]
+	}
 	changeVout := -1
 	if sel.Change > 0 {
-		changeVout = intn(len(outs) + 1)
-		if changeVout < 0 || changeVout > len(outs) {
-			return nil, -1, fmt.Errorf("change position %d is not in [0, %d]", changeVout, len(outs))
+		var err error
+		if changeVout, err = draw(len(outs) + 1); err != nil {
+			return nil, -1, err
 		}
 	}
 	for i, o := range outs {

@@ -12,14 +12,21 @@ func TestAssembleSignalsRBFAndLocksToTheTip(t *testing.T) {
 	change := p2tr(42)
 	sel := Selection{Inputs: []Coin{a, b}, Change: 499_000, Fee: 1_000}
 	for pos := 0; pos <= len(outs); pos++ {
+		// Draws: the input shuffle's (from [0, 2): keep them in place),
+		// then the change position's (from [0, 4)).
+		var draws []int
 		tx, vout, err := AssembleWith(sel, outs, change, 871_234, func(n int) int {
-			if n != len(outs)+1 {
-				t.Fatalf("change position drawn from [0, %d), want [0, %d)", n, len(outs)+1)
+			draws = append(draws, n)
+			if n == len(outs)+1 {
+				return pos
 			}
-			return pos
+			return n - 1
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(draws) != 2 || draws[0] != 2 || draws[1] != len(outs)+1 {
+			t.Fatalf("draws from %v, want [2 %d]", draws, len(outs)+1)
 		}
 		if tx.Version != 2 || tx.LockTime != 871_234 {
 			t.Fatalf("version %d, locktime %d", tx.Version, tx.LockTime)
@@ -50,21 +57,31 @@ func TestAssembleSignalsRBFAndLocksToTheTip(t *testing.T) {
 	}
 }
 
-// TestAssembleChangePositionIsRandom: over many draws from crypto/rand
-// the change lands at every position.
-func TestAssembleChangePositionIsRandom(t *testing.T) {
-	sel := Selection{Inputs: []Coin{coin(100_000)}, Change: 39_000, Fee: 1_000}
-	seen := map[int]int{}
+// TestAssembleShufflesInputsAndPlacesChangeAtRandom: over many draws from
+// crypto/rand the change lands at every position and every input first.
+func TestAssembleShufflesInputsAndPlacesChangeAtRandom(t *testing.T) {
+	sel := Selection{Inputs: []Coin{coin(50_000), coin(30_000), coin(20_000)}, Change: 39_000, Fee: 1_000}
+	changeAt, first := map[int]int{}, map[int64]int{}
 	for range 200 {
-		_, vout, err := Assemble(sel, pay(20_000, 20_000, 20_000), p2wpkh(1), 10)
+		tx, vout, err := Assemble(sel, pay(20_000, 20_000, 20_000), p2wpkh(1), 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen[vout]++
+		changeAt[vout]++
+		for _, c := range sel.Inputs {
+			if c.OutPoint == tx.TxIn[0].PreviousOutPoint {
+				first[c.Amount]++
+			}
+		}
 	}
 	for pos := 0; pos <= 3; pos++ {
-		if seen[pos] == 0 {
-			t.Fatalf("change never at %d in 200 draws: %v", pos, seen)
+		if changeAt[pos] == 0 {
+			t.Fatalf("change never at %d in 200 draws: %v", pos, changeAt)
+		}
+	}
+	for _, c := range sel.Inputs {
+		if first[c.Amount] == 0 {
+			t.Fatalf("input of %d sat never first in 200 draws: %v", c.Amount, first)
 		}
 	}
 }

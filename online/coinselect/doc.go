@@ -25,6 +25,7 @@
 //
 // Assemble turns a Selection into the unsigned transaction: version 2,
 // every input signalling replaceability (BIP125), the lock time the caller
-// gives (the tip height, against fee sniping), the outputs in the caller's
-// order with the change output at a random position.
+// gives (the tip height, against fee sniping), the inputs shuffled, the
+// outputs in the caller's order with the change output at a random
+// position.
 package coinselect
