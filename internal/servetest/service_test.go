@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryptoassets/cryptoassets/internal/crashpoint"
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 )
@@ -83,4 +84,15 @@ func TestWaitReadyReportsAServeThatExited(t *testing.T) {
 		t.Fatalf("serve on a taken port ended with %v %v", st, werr)
 	}
 	t.Logf("reported: %.300s", err)
+}
+
+// The harness's binary is the crash-point build and reaches every point of
+// the batch and broadcast protocol.
+func TestBinaryCarriesEveryCrashPoint(t *testing.T) {
+	if missing := MissingCrashPoints(t, Binary(t), crashpoint.Points...); len(missing) > 0 {
+		t.Fatalf("the crash-point build of cryptoassets lacks %v", missing)
+	}
+	if missing := MissingCrashPoints(t, Binary(t), "no.such.point"); len(missing) != 1 {
+		t.Fatal("a point the program does not name was found in it: the check looks at the wrong thing")
+	}
 }

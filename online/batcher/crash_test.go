@@ -1,0 +1,324 @@
+package batcher_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cryptoassets/cryptoassets/internal/chainscan"
+	"github.com/cryptoassets/cryptoassets/internal/crashpoint"
+	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/internal/faultproxy"
+	"github.com/cryptoassets/cryptoassets/internal/servetest"
+	"github.com/cryptoassets/cryptoassets/internal/testenv"
+	"github.com/cryptoassets/cryptoassets/online/chain"
+)
+
+// The proofs of the money-out protocol run the real `cryptoassets serve`
+// (internal/servetest, built with crash points) against a real btcd and
+// PostgreSQL, and count payments by scanning the chain's blocks
+// (internal/chainscan), not by reading the service's tables.
+
+const (
+	funding     = int64(100_000_000) // one deposit to the customer, in sat
+	withdrawals = 3                  // per batch; the batch threshold
+)
+
+// crashTOML batches as soon as the withdrawals are all requested, and
+// follows, resolves and confirms at test speed.
+const crashTOML = `confirmations = 1
+coin_confirmations = 1
+poll_interval = "100ms"
+batch_interval = "1h"
+batch_threshold_count = 3
+resolve_interval = "1s"
+`
+
+// wallet is a serve installation with one funded customer.
+type wallet struct {
+	t     *testing.T
+	ctx   context.Context
+	btcd  *devenv.Btcd
+	node  chain.Node // the node itself, never through a proxy
+	serve *servetest.Service
+}
+
+// newWallet starts serve on a fresh database (rpcURL: the node, or a proxy
+// in front of it), funds customer alice with one confirmed deposit, and
+// leaves serve running.
+func newWallet(t *testing.T, ctx context.Context, btcd *devenv.Btcd, rpcURL string) *wallet {
+	t.Helper()
+	w := &wallet{t: t, ctx: ctx, btcd: btcd, node: chain.NewRPCNode(btcd.Client)}
+	w.serve = servetest.New(t, servetest.Options{RPCURL: rpcURL, AssetTOML: crashTOML})
+	w.serve.StartReady()
+	w.api(http.MethodPost, "/v1/btc/accounts", `{"name":"alice"}`, "acct", http.StatusCreated, nil)
+	var addr struct {
+		Address string `json:"address"`
+	}
+	w.api(http.MethodPost, "/v1/btc/accounts/alice/addresses", "", "addr", http.StatusCreated, &addr)
+	if _, err := devenv.NewFaucet(w.node).Pay(ctx, devenv.Payment{Address: addr.Address, Amount: funding}); err != nil {
+		t.Fatal(err)
+	}
+	w.mine(1)
+	w.eventually("alice's deposit credited", func() bool { return w.available() == funding })
+	return w
+}
+
+// api sends a request and fails the test unless it is answered want; the
+// body is decoded into out when out is not nil.
+func (w *wallet) api(method, path, body, key string, want int, out any) {
+	w.t.Helper()
+	status, b, err := w.serve.Do(method, path, body, key)
+	if err != nil || status != want {
+		w.t.Fatalf("%s %s: %d %s %v, want %d", method, path, status, b, err, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			w.t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+}
+
+func (w *wallet) available() int64 {
+	w.t.Helper()
+	var a struct {
+		AvailableSat string `json:"available_sat"`
+	}
+	w.api(http.MethodGet, "/v1/btc/accounts/alice", "", "", http.StatusOK, &a)
+	n, _ := strconv.ParseInt(a.AvailableSat, 10, 64)
+	return n
+}
+
+func (w *wallet) mine(n int) {
+	w.t.Helper()
+	if _, err := w.btcd.Generate(w.ctx, n); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// eventually polls cond for up to two minutes.
+func (w *wallet) eventually(what string, cond func() bool) {
+	w.t.Helper()
+	w.eventuallyMining(what, false, cond)
+}
+
+// eventuallyMining is eventually, mining a block every second when mine is
+// set (so batches confirm).
+func (w *wallet) eventuallyMining(what string, mine bool, cond func() bool) {
+	w.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	last := time.Now()
+	for !cond() {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("%s: not within 2 minutes (the serve log follows)", what)
+		}
+		if mine && time.Since(last) > time.Second {
+			w.mine(1)
+			last = time.Now()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// withdrawal is one request as the API answered it.
+type withdrawal struct {
+	ID        int64  `json:"id"`
+	Address   string `json:"address"`
+	AmountSat string `json:"amount_sat"`
+	FeeSat    string `json:"fee_sat"`
+	State     string `json:"state"`
+	BatchID   *int64 `json:"batch_id"`
+}
+
+func (x withdrawal) amount() int64 { n, _ := strconv.ParseInt(x.AmountSat, 10, 64); return n }
+func (x withdrawal) fee() int64    { n, _ := strconv.ParseInt(x.FeeSat, 10, 64); return n }
+
+// request asks for n withdrawals from alice to fresh outside addresses,
+// each a distinct amount, through the API.
+func (w *wallet) request(n int, tag string) []withdrawal {
+	w.t.Helper()
+	var out []withdrawal
+	for i := 0; i < n; i++ {
+		var h [20]byte
+		_, _ = rand.Read(h[:])
+		a, err := btcutil.NewAddressWitnessPubKeyHash(h[:], &chaincfg.RegressionNetParams)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		var x withdrawal
+		body := fmt.Sprintf(`{"account":"alice","address":%q,"amount_sat":"%d"}`, a.EncodeAddress(), 1_000_000+int64(i)*10_000)
+		w.api(http.MethodPost, "/v1/btc/withdrawals", body, fmt.Sprintf("%s-%d", tag, i), http.StatusCreated, &x)
+		out = append(out, x)
+	}
+	return out
+}
+
+func (w *wallet) state(id int64) withdrawal {
+	w.t.Helper()
+	var x withdrawal
+	w.api(http.MethodGet, fmt.Sprintf("/v1/btc/withdrawals/%d", id), "", "", http.StatusOK, &x)
+	return x
+}
+
+// confirmAll mines until every withdrawal is confirmed.
+func (w *wallet) confirmAll(ws []withdrawal) {
+	w.t.Helper()
+	w.eventuallyMining("every withdrawal confirmed", true, func() bool {
+		for _, x := range ws {
+			if w.state(x.ID).State != "confirmed" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// paidOnceOnChain scans every block of the node's chain and its mempool:
+// each withdrawal's output (its address, its amount) is in exactly one
+// confirmed output and nowhere in the mempool.
+func (w *wallet) paidOnceOnChain(ws []withdrawal) {
+	w.t.Helper()
+	var scan *chainscan.Scan
+	var err error
+	for i := 0; i < 5; i++ { // a block mined during the scan: scan again
+		if scan, err = chainscan.EveryBlock(w.ctx, w.node); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, x := range ws {
+		script, err := chainscan.AddressScript(x.Address, &chaincfg.RegressionNetParams)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if c, m := scan.Confirmed(script, x.amount()), scan.Unconfirmed(script, x.amount()); c != 1 || m != 0 {
+			w.t.Fatalf("withdrawal %d (%s sat to %s) is paid by %d outputs on the chain and %d in the mempool, want exactly 1 and 0: %+v",
+				x.ID, x.AmountSat, x.Address, c, m, scan.Paid(script, x.amount()))
+		}
+	}
+	w.t.Logf("chain scan: %d blocks, %d transactions; each of %d withdrawals paid once", scan.Blocks, scan.Txs, len(ws))
+}
+
+// moneyHolds checks the ledger's invariants with the real CLI and that
+// alice was debited each withdrawal (and its fee) once.
+func (w *wallet) moneyHolds(ws []withdrawal) {
+	w.t.Helper()
+	if out, err := w.serve.CLI("ledger", "check"); err != nil || !strings.Contains(out, "consistent") {
+		w.t.Fatalf("ledger check: %v\n%s", err, out)
+	}
+	want := funding
+	for _, x := range ws {
+		want -= x.amount() + x.fee()
+	}
+	if got := w.available(); got != want {
+		w.t.Fatalf("alice has %d sat available, want %d", got, want)
+	}
+}
+
+func (w *wallet) query(sql string, args ...any) int {
+	w.t.Helper()
+	conn, err := pgx.Connect(w.ctx, w.serve.DB)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer conn.Close(w.ctx)
+	var n int
+	if err := conn.QueryRow(w.ctx, sql, args...).Scan(&n); err != nil {
+		w.t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// TestServeKilledAtEveryBatchStepPaysEachWithdrawalExactlyOnce kills the
+// real serve process with SIGKILL at each crash point of the batch and
+// broadcast protocol, restarts it without, and finds every withdrawal paid
+// exactly once on the chain.
+func TestServeKilledAtEveryBatchStepPaysEachWithdrawalExactlyOnce(t *testing.T) {
+	if missing := servetest.MissingCrashPoints(t, servetest.Binary(t), crashpoint.Points...); len(missing) > 0 {
+		t.Fatalf("the crash-point build of cryptoassets never reaches %v: the test would wait for deaths that never come", missing)
+	}
+	for _, point := range crashpoint.Points {
+		t.Run(point, func(t *testing.T) {
+			ctx := testenv.Ctx(t, 5*time.Minute)
+			btcd := testenv.NewNode(t, devenv.BtcdOptions{})
+			w := newWallet(t, ctx, btcd, btcd.RPCURL())
+			w.serve.Stop()
+
+			// The run that dies: the third request makes a batch due.
+			w.serve.Start("CRYPTOASSETS_CRASH_AT=" + point)
+			if err := w.serve.WaitReady(time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			ws := w.request(withdrawals, "w")
+			w.serve.WaitKilled(2 * time.Minute)
+			if want := "crashpoint: killing at " + point + " (hit 1)"; !strings.Contains(w.serve.Log(), want) {
+				t.Fatalf("serve died, but not at %s:\n%s", point, w.serve.LogTail(40))
+			}
+
+			// The run after the crash finishes the protocol.
+			w.serve.StartReady()
+			w.confirmAll(ws)
+			w.paidOnceOnChain(ws)
+			w.moneyHolds(ws)
+			if n := w.query(`SELECT count(*) FROM btc.batches`); n != 1 {
+				t.Fatalf("%d batches were built for one set of withdrawals, want 1", n)
+			}
+			w.serve.Stop()
+		})
+	}
+}
+
+// TestLostSendrawtransactionReplyNeverBuildsASecondTransaction puts a TCP
+// proxy between serve and the node that cuts every sendrawtransaction reply
+// in the middle: the node has the transaction, serve never hears so. The
+// resolver finds it on the node and closes the record; no second
+// transaction is built; the chain pays each withdrawal once.
+func TestLostSendrawtransactionReplyNeverBuildsASecondTransaction(t *testing.T) {
+	ctx := testenv.Ctx(t, 5*time.Minute)
+	btcd := testenv.NewNode(t, devenv.BtcdOptions{})
+	proxy, err := faultproxy.Start(strings.TrimPrefix(btcd.RPCURL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	w := newWallet(t, ctx, btcd, proxy.URL())
+	proxy.CutReplies("sendrawtransaction", faultproxy.All)
+
+	ws := w.request(withdrawals, "lost")
+	start := time.Now()
+	w.eventually("a broadcast opened and closed by the resolver", func() bool {
+		return w.query(`SELECT count(*) FROM btc.broadcasts WHERE kind = 'withdrawal'`) >= 1 &&
+			w.query(`SELECT count(*) FROM btc.broadcasts WHERE kind = 'withdrawal' AND closed_at IS NULL`) == 0
+	})
+	if !strings.Contains(w.serve.Log(), "broadcast resolved") {
+		t.Fatal("the record was closed, but not by the resolver finding the transaction (the serve log follows)")
+	}
+	if proxy.Cut() < 1 {
+		t.Fatalf("the proxy cut no sendrawtransaction reply (saw %d): the test proved nothing", proxy.Seen())
+	}
+	t.Logf("resolved %v after the requests", time.Since(start))
+	w.confirmAll(ws)
+	t.Logf("confirmed %v after the requests", time.Since(start))
+	w.paidOnceOnChain(ws)
+	w.moneyHolds(ws)
+	batches := w.query(`SELECT count(*) FROM btc.batches`)
+	paidBy := w.query(`SELECT count(DISTINCT batch_id) FROM btc.batch_withdrawals`)
+	records := w.query(`SELECT count(*) FROM btc.broadcasts WHERE kind = 'withdrawal'`)
+	if batches != 1 || paidBy != 1 || records != 1 {
+		t.Fatalf("%d batches, %d paying the withdrawals, %d broadcast records: want one of each", batches, paidBy, records)
+	}
+	t.Logf("the proxy saw %d sendrawtransaction calls and cut %d replies", proxy.Seen(), proxy.Cut())
+	w.serve.Stop()
+}
