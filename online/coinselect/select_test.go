@@ -113,6 +113,13 @@ func TestSelect(t *testing.T) {
 			want: want{err: ErrFeeRatio, msg: []string{"7050", "500", "10000", "50 sat/vB"}},
 		},
 		{
+			// The changeless set pays 500 sat over its fee (within the cost of
+			// change): 610 sat is over the cap, and change makes it 141.
+			name: "a changeless set over the fee cap gives way to change", coins: []Coin{coin(100_610), coin(1_000_000)}, outs: pay(100_000),
+			p:    with(func(p *Params) { p.MaxFee = 300 }),
+			want: want{algorithm: AlgorithmTxAuthor, fee: 141, change: 899_859, inputs: []int64{1_000_000}},
+		},
+		{
 			name: "fees under both caps pass", coins: []Coin{coin(1_000_000)}, outs: pay(100_000),
 			p:    with(func(p *Params) { p.MaxFee = 141; p.MaxFeeRatio = 0.0015 }),
 			want: want{algorithm: AlgorithmTxAuthor, fee: 141, change: -1},
