@@ -1,0 +1,495 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/internal/storetest"
+	"github.com/cryptoassets/cryptoassets/internal/testenv"
+	"github.com/cryptoassets/cryptoassets/online/addresses"
+	"github.com/cryptoassets/cryptoassets/online/batcher"
+	"github.com/cryptoassets/cryptoassets/online/broadcast"
+	"github.com/cryptoassets/cryptoassets/online/chain"
+	"github.com/cryptoassets/cryptoassets/online/deposits"
+	"github.com/cryptoassets/cryptoassets/online/hotwallet"
+	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/store"
+	"github.com/cryptoassets/cryptoassets/online/withdrawals"
+	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var regtest = &chaincfg.RegressionNetParams
+
+// flatFee is the withdrawal fee the env's customers pay (to network_fees).
+const flatFee = 1_000
+
+// minDeposit: smaller outputs to a customer address are ignored deposits
+// (coins no ledger posting stands for: surplus).
+const minDeposit = 10_000
+
+// env is a whole money-out stack on a real regtest node and a real
+// PostgreSQL (the shape of online/batcher's tests), with an auditor.
+type env struct {
+	t        *testing.T
+	ctx      context.Context
+	node     *devenv.Btcd
+	chain    *chain.RPCNode
+	faucet   *devenv.Faucet
+	runner   *store.Runner
+	ledger   *ledger.Ledger
+	master   *hdkeys.Master
+	issuer   *addresses.Issuer
+	follower *deposits.Follower
+	w        *withdrawals.Service
+	b        *batcher.Batcher
+	a        *Auditor
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, ctx: testenv.Ctx(t, 5*time.Minute)}
+	e.node = testenv.NewNode(t, devenv.BtcdOptions{})
+	e.chain = chain.NewRPCNode(e.node.Client)
+	e.faucet = devenv.NewFaucet(e.chain)
+	e.runner = storetest.Runner(t, 8, "btc")
+	var err error
+	if e.ledger, err = ledger.New(e.runner, "btc"); err != nil {
+		t.Fatal(err)
+	}
+	if e.master, err = hdkeys.NewMaster(bytes.Repeat([]byte{7}, 64), regtest); err != nil {
+		t.Fatal(err)
+	}
+	acct, err := e.master.Account(hdkeys.P2WPKH, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := hotwallet.New(e.master, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(signer.Close)
+	key, err := addresses.ParseKey(acct.Descriptor(), regtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.issuer, err = addresses.NewIssuer(e.ctx, e.ledger, key); err != nil {
+		t.Fatal(err)
+	}
+	tip, _, err := e.chain.Tip(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.follower = deposits.NewFollower(e.ledger, e.chain, deposits.Config{Confirmations: 1, StartHeight: tip, MinDeposit: minDeposit}, nil)
+	bc, err := broadcast.New(e.runner, "btc", e.chain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.w, err = withdrawals.New(e.ledger, withdrawals.Config{Params: regtest, FeeSat: flatFee}); err != nil {
+		t.Fatal(err)
+	}
+	if e.b, err = batcher.New(e.ledger, e.chain, e.issuer, signer, bc, batcher.Config{Confirmations: 1, CoinConfirmations: 1, ThresholdCount: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e.a, err = New(e.runner, "btc", e.chain, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.sync()
+	return e
+}
+
+func (e *env) sync() {
+	e.t.Helper()
+	if err := e.follower.SyncToTip(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) mine(n int) {
+	e.t.Helper()
+	if _, err := e.node.Generate(e.ctx, n); err != nil {
+		e.t.Fatal(err)
+	}
+	e.sync()
+}
+
+func (e *env) step() {
+	e.t.Helper()
+	if err := e.b.Step(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) address(account string) string {
+	e.t.Helper()
+	if _, err := e.ledger.CreateAccount(e.ctx, account); err != nil && !errors.Is(err, ledger.ErrAccountExists) {
+		e.t.Fatal(err)
+	}
+	addrs, err := e.issuer.NewAddresses(e.ctx, account, "", 1)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return addrs[0].Address
+}
+
+// pay pays each amount to a new address of account, in one transaction,
+// not mined.
+func (e *env) pay(account string, amounts ...int64) {
+	e.t.Helper()
+	var pays []devenv.Payment
+	for _, a := range amounts {
+		pays = append(pays, devenv.Payment{Address: e.address(account), Amount: a})
+	}
+	if _, err := e.faucet.Pay(e.ctx, pays...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) request(account, address string, amount int64) withdrawals.Withdrawal {
+	e.t.Helper()
+	w, err := e.w.Request(e.ctx, withdrawals.Request{Account: account, Address: address, Amount: amount})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return w
+}
+
+func (e *env) exec(q string, args ...any) {
+	e.t.Helper()
+	if _, err := e.runner.Pool().Exec(e.ctx, q, args...); err != nil {
+		e.t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func (e *env) count(q string, args ...any) int {
+	e.t.Helper()
+	var n int
+	if err := e.runner.Pool().QueryRow(e.ctx, q, args...).Scan(&n); err != nil {
+		e.t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func (e *env) audit() *Result {
+	e.t.Helper()
+	r, err := e.a.Audit(e.ctx, Options{FromHeight: -1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if !r.Settled {
+		e.t.Fatalf("audit not settled: %s", r.Unsettled)
+	}
+	return r
+}
+
+// subjects lists what the mismatches name.
+func subjects(r *Result) []string {
+	var s []string
+	for _, m := range r.Mismatches {
+		s = append(s, m.Subject())
+	}
+	slices.Sort(s)
+	return s
+}
+
+func (e *env) requireClean(r *Result) {
+	e.t.Helper()
+	if !r.OK() {
+		var d []string
+		for _, m := range r.Mismatches {
+			d = append(d, m.Subject()+": "+m.Detail)
+		}
+		e.t.Fatalf("the audit found %d mismatches:\n  %s", len(r.Mismatches), strings.Join(d, "\n  "))
+	}
+	if err := e.ledger.Check(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// outside is an address of nobody in this service.
+func outside(t *testing.T, i byte) string {
+	t.Helper()
+	a, err := btcutil.NewAddressWitnessPubKeyHash(bytes.Repeat([]byte{i}, 20), regtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.EncodeAddress()
+}
+
+// busy builds a history with every kind of posting: credited deposits, a
+// seen deposit, an ignored dust output, a confirmed batch, a batch in
+// flight, a cancelled withdrawal and an internal transfer. It returns the
+// txid of the confirmed batch.
+func (e *env) busy() chainhash.Hash {
+	e.t.Helper()
+	e.pay("alice", 3_000_000, 1_000_000)
+	e.pay("bob", 2_000_000)
+	e.mine(1)
+	e.pay("alice", 5_000) // below minDeposit: an ignored output, surplus
+	e.mine(1)
+
+	// A confirmed batch, booked.
+	e.request("alice", outside(e.t, 1), 1_200_000)
+	e.step()
+	e.mine(1)
+	e.step()
+	var confirmed []byte
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT txid FROM btc.batches WHERE state = 'confirmed'`).Scan(&confirmed); err != nil {
+		e.t.Fatalf("no confirmed batch: %v", err)
+	}
+	// A cancelled withdrawal (refunded with its fee) and an internal one.
+	c := e.request("bob", outside(e.t, 2), 100_000)
+	if _, err := e.w.Cancel(e.ctx, c.ID); err != nil {
+		e.t.Fatal(err)
+	}
+	if w := e.request("bob", e.address("carol"), 50_000); !w.Internal {
+		e.t.Fatalf("a withdrawal to carol's address is not internal: %+v", w)
+	}
+	// A batch in flight: in the mempool, seen by the follower.
+	e.request("bob", outside(e.t, 3), 700_000)
+	e.step()
+	e.sync()
+	// A deposit seen in the mempool.
+	e.pay("dave", 400_000)
+	e.sync()
+	return chainhash.Hash(confirmed)
+}
+
+// The audit passes on a busy real history (deposits seen and credited, an
+// ignored output, a confirmed batch, one in flight, a cancelled and an
+// internal withdrawal), with the in-flight batch reported as such and the
+// reserves adding up; and a batch the node holds in its mempool before the
+// follower has seen it is in flight, not a mismatch.
+func TestAuditPassesOnABusyHistory(t *testing.T) {
+	e := newEnv(t)
+	e.busy()
+	r := e.audit()
+	e.requireClean(r)
+	if len(r.InFlight) != 1 || r.InFlight[0].PaidSat != 700_000 || r.InFlight[0].FeeSat <= 0 {
+		t.Fatalf("in flight: %+v, want the one batch paying 700000", r.InFlight)
+	}
+	if r.SurplusSat != 5_000 {
+		t.Fatalf("surplus %d, want the ignored 5000 sat output", r.SurplusSat)
+	}
+	if r.CoinsChecked == 0 || r.BlocksScanned < 4 {
+		t.Fatalf("checked %d coins and %d blocks", r.CoinsChecked, r.BlocksScanned)
+	}
+	res := r.Reserves
+	if res.CustomersPending != 400_000 || res.WithdrawalsPending != 700_000 {
+		t.Fatalf("reserves %+v: want dave's 400000 pending and bob's 700000 in withdrawals_pending", res)
+	}
+	if res.Liabilities != res.CustomersAvailable+res.CustomersPending+res.WithdrawalsPending || res.Held != res.HotCoins+res.ColdCoins+res.InFlight {
+		t.Fatalf("reserves do not add up: %+v", res)
+	}
+	// Held = owed + surplus + flat fees - network fees the service paid.
+	if res.Ratio == "" || res.Held-res.Liabilities != r.SurplusSat+r.Ledger["network_fees"] {
+		t.Fatalf("held %d, owed %d, surplus %d, network_fees %d, ratio %q", res.Held, res.Liabilities, r.SurplusSat, r.Ledger["network_fees"], res.Ratio)
+	}
+
+	// Everything confirmed, then the next batch, sent but not yet seen by
+	// the follower: its coins are reserved, still unspent in our tables, and
+	// nothing is a mismatch (Bitcoin Core's gettxout counts the mempool
+	// spend, and the coin is then reported as spent by a transaction of
+	// ours in the mempool; btcd's does not).
+	e.mine(1)
+	e.step()
+	e.requireClean(e.audit())
+	e.request("alice", outside(e.t, 4), 300_000)
+	e.step()
+	if n := e.count(`SELECT count(*) FROM btc.batches WHERE state = 'broadcast' AND block_hash IS NULL`); n != 1 {
+		t.Fatalf("%d batches broadcast and unmined, want 1", n)
+	}
+	e.requireClean(e.audit())
+	e.sync()
+	e.mine(1)
+	e.step()
+	e.requireClean(e.audit())
+}
+
+// Each kind of tampering is caught and named: a coin row deleted, a spent
+// coin marked unspent, a stray ledger entry between internal accounts or
+// between a customer and withdrawals_pending. After each is undone the
+// audit passes again.
+func TestAuditNamesEachTampering(t *testing.T) {
+	e := newEnv(t)
+	batchTxid := e.busy()
+	e.requireClean(e.audit())
+
+	// A credited deposit's coin, unspent; and a coin the confirmed batch spent.
+	var unspent, spent wire.OutPoint
+	var txid []byte
+	var vout int32
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT c.txid, c.vout FROM btc.coins c JOIN btc.deposits d ON d.txid = c.txid AND d.vout = c.vout
+		WHERE d.state = 'credited' AND c.spent_by IS NULL ORDER BY c.amount DESC LIMIT 1`).Scan(&txid, &vout); err != nil {
+		t.Fatal(err)
+	}
+	unspent = wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT txid, vout FROM btc.coins WHERE spent_by = $1 LIMIT 1`, batchTxid[:]).Scan(&txid, &vout); err != nil {
+		t.Fatal(err)
+	}
+	spent = wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
+	e.exec(`CREATE TABLE public.saved_coins (LIKE btc.coins)`)
+
+	stray := func(from, to string, sat int64) func() {
+		return func() {
+			e.exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
+				INSERT INTO btc.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
+				SELECT t.id, a.id, 0, v.d, 0 FROM t, (VALUES ($1::text, $3::bigint), ($2::text, -$3::bigint)) AS v(name, d)
+				JOIN btc.accounts a ON a.name = v.name`, from, to, sat)
+		}
+	}
+	cases := []struct {
+		name       string
+		tamper     func()
+		undo       func()
+		want       []string
+		wantDetail string
+	}{
+		{
+			name: "coin row deleted",
+			tamper: func() {
+				e.exec(`WITH d AS (DELETE FROM btc.coins WHERE txid = $1 AND vout = $2 RETURNING *) INSERT INTO public.saved_coins SELECT * FROM d`, unspent.Hash[:], int32(unspent.Index))
+			},
+			undo: func() {
+				e.exec(`WITH s AS (DELETE FROM public.saved_coins RETURNING *) INSERT INTO btc.coins SELECT * FROM s`)
+			},
+			want: []string{DepositWithoutCoin + " " + unspent.String(), HotWalletCoins + " hot_wallet total", OutputNotInCoins + " " + unspent.String()},
+		},
+		{
+			name: "spent coin marked unspent",
+			tamper: func() {
+				e.exec(`WITH d AS (SELECT * FROM btc.coins WHERE txid = $1 AND vout = $2) INSERT INTO public.saved_coins SELECT * FROM d`, spent.Hash[:], int32(spent.Index))
+				e.exec(`UPDATE btc.coins SET spent_by = NULL, spent_block = NULL, spent_height = NULL WHERE txid = $1 AND vout = $2`, spent.Hash[:], int32(spent.Index))
+			},
+			undo: func() {
+				e.exec(`UPDATE btc.coins c SET spent_by = s.spent_by, spent_block = s.spent_block, spent_height = s.spent_height FROM public.saved_coins s
+					WHERE c.txid = s.txid AND c.vout = s.vout`)
+				e.exec(`DELETE FROM public.saved_coins`)
+			},
+			want: []string{CoinSpentOnNode + " " + spent.String(), HotWalletCoins + " hot_wallet total"},
+		},
+		{
+			name:   "stray entry between two internal accounts",
+			tamper: stray("internal:hot_wallet", "internal:network_fees", 12_345),
+			undo:   stray("internal:network_fees", "internal:hot_wallet", 12_345),
+			want: []string{AccountBalance + " hot_wallet available", AccountBalance + " network_fees available",
+				HotWalletCoins + " hot_wallet total"},
+			wantDetail: "off by +12345",
+		},
+		{
+			name:   "stray entry from a customer into withdrawals_pending",
+			tamper: stray("internal:withdrawals_pending", "alice", 777),
+			undo:   stray("alice", "internal:withdrawals_pending", 777),
+			want:   []string{AccountBalance + " withdrawals_pending available"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.tamper()
+			r := e.audit()
+			if got := subjects(r); !slices.Equal(got, c.want) {
+				t.Errorf("mismatches %q, want %q", got, c.want)
+			}
+			if c.wantDetail != "" && !strings.Contains(r.Mismatches[0].Detail, c.wantDetail) {
+				t.Errorf("detail %q does not say %q", r.Mismatches[0].Detail, c.wantDetail)
+			}
+			c.undo()
+			if r := e.audit(); !r.OK() {
+				t.Fatalf("still %q after undoing", subjects(r))
+			}
+		})
+	}
+}
+
+// A coin spent behind the service's back, with the hot key, directly on the
+// node, is named as spent by a transaction we did not build, in the mempool
+// and once mined, and the hot wallet no longer equals its coins; while the
+// follower is a block behind the result is not settled.
+func TestAuditNamesACoinSpentBehindTheServicesBack(t *testing.T) {
+	e := newEnv(t)
+	e.busy()
+	e.mine(1)
+	e.step()
+	e.requireClean(e.audit())
+
+	var txid, script []byte
+	var vout int32
+	var amount int64
+	var branch int16
+	var idx int32
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT c.txid, c.vout, c.amount, c.script, a.branch, a.idx FROM btc.coins c
+		JOIN btc.addresses a ON a.id = c.address_id JOIN btc.deposits d ON d.txid = c.txid AND d.vout = c.vout
+		WHERE d.state = 'credited' AND c.spent_by IS NULL AND c.reserved_by IS NULL ORDER BY c.amount DESC LIMIT 1`).
+		Scan(&txid, &vout, &amount, &script, &branch, &idx); err != nil {
+		t.Fatal(err)
+	}
+	op := wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
+	acct, err := e.master.Account(hdkeys.P2WPKH, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := e.master.PrivKey(append(slices.Clone(acct.Origin.Path), uint32(branch), uint32(idx)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	thief, err := btcutil.DecodeAddress(outside(t, 9), regtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thiefScript, err := txscript.PayToAddrScript(thief)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := wire.NewMsgTx(2)
+	tx.AddTxIn(wire.NewTxIn(&op, nil, nil))
+	tx.AddTxOut(wire.NewTxOut(amount-2_000, thiefScript))
+	fetcher := txscript.NewCannedPrevOutputFetcher(script, amount)
+	wit, err := txscript.WitnessSignature(tx, txscript.NewTxSigHashes(tx, fetcher), 0, amount, script, txscript.SigHashAll, priv, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.TxIn[0].Witness = wit
+	if _, err := e.chain.Broadcast(e.ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+
+	e.sync()
+	want := []string{CoinSpentByUnknown + " " + op.String(), HotWalletCoins + " hot_wallet total"}
+	r := e.audit()
+	if got := subjects(r); !slices.Equal(got, want) {
+		t.Fatalf("with the spend in the mempool: %q, want %q", got, want)
+	}
+	if !strings.Contains(r.Mismatches[0].Detail, tx.TxHash().String()) {
+		t.Fatalf("the mismatch does not name the spender %s: %s", tx.TxHash(), r.Mismatches[0].Detail)
+	}
+	// Mined, before the follower reads the block: the node says the coin
+	// is spent, our tables say it is spent in the mempool; the result is
+	// not settled (serve waits for the follower before raising an alert).
+	if _, err := e.node.Generate(e.ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	r, err = e.a.Audit(e.ctx, Options{FromHeight: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Settled || r.Unsettled == "" {
+		t.Fatalf("settled %v (%q) with the follower a block behind", r.Settled, r.Unsettled)
+	}
+	e.sync()
+	if got := subjects(e.audit()); !slices.Equal(got, want) {
+		t.Fatalf("with the spend mined: %q, want %q", got, want)
+	}
+}
