@@ -286,4 +286,3 @@ func ratio(held, owed int64) string {
 	}
 	return new(big.Rat).SetFrac(big.NewInt(held), big.NewInt(owed)).FloatString(4)
 }
-

@@ -2,29 +2,32 @@
 // the ledger against the coins it stands for. It never changes anything:
 // a mismatch is an alert for an operator, never silently "fixed".
 //
-// Three layers are checked, each mismatch naming the coin or the account:
+// Three layers are checked, each mismatch naming the coin or the account.
 //
-//  1. Coins against the node. Every coin our tables call confirmed and
-//     unspent is unspent on the node (gettxout, mempool included). A coin
-//     spent in the node's mempool by one of our own transactions (a batch
-//     or a broadcast record) is in flight, not a mismatch.
-//  2. The chain against our coins. Every output of the best chain paying
-//     one of our addresses, from the wallet's birth (the follower's first
-//     stored block) to the follower's last block, is a coin row with the
-//     same amount, confirmed in that block. Blocks are matched with
-//     coins.Match, the follower's own matcher.
-//  3. The ledger against our tables and our coins. How the postings go
-//     (online/deposits, online/withdrawals, online/batcher) gives, for each
-//     internal account, what its balance must be:
+// Coins against the node: every coin our tables call confirmed and unspent
+// is unspent on the node (gettxout, mempool included). A coin spent in the
+// node's mempool by one of our own transactions (a batch or a broadcast
+// record) is in flight, not a mismatch.
+//
+// The chain against our coins: every output of the best chain paying one
+// of our addresses, from the wallet's birth (the follower's first stored
+// block) to the follower's last block, is a coin row with the same amount,
+// confirmed in that block. Blocks are matched with coins.Match, the
+// follower's own matcher.
+//
+// The ledger against our tables and our coins: how the postings go
+// (online/deposits, online/withdrawals, online/batcher) gives, for each
+// internal account, what its balance must be:
 //
 //	hot_wallet pending   = −Σ deposits seen or confirmed
 //	hot_wallet available = −Σ deposits credited + Σ booked batches (paid + fee)
-//	withdrawals_pending  =  Σ withdrawals not yet confirmed, cancelled or failed
-//	                        (chain withdrawals only: an internal one never posts to it)
+//	withdrawals_pending  =  Σ chain withdrawals not yet confirmed, cancelled or failed
 //	network_fees         =  Σ flat fees of withdrawals not refunded − Σ booked batches' fees
 //	reorg_losses         = −Σ deposits' outstanding loss
 //	cold_wallet          =  0 (nothing books cold coins yet)
 //
+// (an internal withdrawal, to a customer address of ours, is a transfer
+// and never posts to withdrawals_pending),
 // where a booked batch is one whose confirmation was posted
 // (batches.ledger_tx_id set), paid is the sum of the withdrawals it pays
 // and fee its network fee. And the hot wallet's account equals minus the
