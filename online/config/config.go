@@ -140,6 +140,9 @@ type Asset struct {
 	// ResolveInterval is how often serve's resolver settles open
 	// broadcasts and looks for broken ones. Default 30s.
 	ResolveInterval Duration `toml:"resolve_interval"`
+	// AuditInterval is how often serve audits the ledger and our coins
+	// against the node (docs/runbook.md, "Reading the audit"). Default 10m.
+	AuditInterval Duration `toml:"audit_interval"`
 }
 
 // Networks are the accepted network names.
@@ -327,6 +330,9 @@ func (c *Config) defaults() {
 		if a.ResolveInterval.Duration == 0 {
 			a.ResolveInterval.Duration = 30 * time.Second
 		}
+		if a.AuditInterval.Duration == 0 {
+			a.AuditInterval.Duration = 10 * time.Minute
+		}
 		if a.BatchThresholdCount == 0 {
 			a.BatchThresholdCount = 50
 		}
@@ -431,6 +437,9 @@ func (c *Config) Validate() error {
 		}
 		if a.ResolveInterval.Duration < time.Second || a.ResolveInterval.Duration > time.Hour {
 			bad(key+".resolve_interval", "%s: use 1s to 1h (30s is the default)", a.ResolveInterval.Duration)
+		}
+		if a.AuditInterval.Duration < time.Minute || a.AuditInterval.Duration > 24*time.Hour {
+			bad(key+".audit_interval", "%s: use 1m to 24h (10m is the default)", a.AuditInterval.Duration)
 		}
 		if a.BatchThresholdCount < 1 || a.BatchThresholdCount > 10_000 {
 			bad(key+".batch_threshold_count", "%d is out of range: use 1 to 10000", a.BatchThresholdCount)

@@ -58,6 +58,9 @@ func TestLoadGood(t *testing.T) {
 	if cfg.Assets["btc"].Confirmations != 6 || cfg.Assets["tbtc"].Confirmations != 1 {
 		t.Fatalf("default confirmations: btc %d, tbtc %d", cfg.Assets["btc"].Confirmations, cfg.Assets["tbtc"].Confirmations)
 	}
+	if a := cfg.Assets["tbtc"]; a.AuditInterval.Duration != 10*time.Minute {
+		t.Fatalf("default audit_interval %s", a.AuditInterval.Duration)
+	}
 	if a := cfg.Assets["tbtc"]; a.BroadcastBrokenAfter.Duration != time.Hour || a.ResolveInterval.Duration != 30*time.Second {
 		t.Fatalf("default broadcast_broken_after %s, resolve_interval %s", a.BroadcastBrokenAfter.Duration, a.ResolveInterval.Duration)
 	}
@@ -129,6 +132,8 @@ func TestLoadRefusals(t *testing.T) {
 		{"broken after too long", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nbroadcast_broken_after = \"721h\"", 1), nil, "assets.tbtc.broadcast_broken_after: 721h0m0s: use 1m to 720h"},
 		{"resolve interval too short", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nresolve_interval = \"500ms\"", 1), nil, "assets.tbtc.resolve_interval: 500ms: use 1s to 1h"},
 		{"resolve interval too long", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nresolve_interval = \"2h\"", 1), nil, "assets.tbtc.resolve_interval: 2h0m0s: use 1s to 1h"},
+		{"audit interval too short", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\naudit_interval = \"30s\"", 1), nil, "assets.tbtc.audit_interval: 30s: use 1m to 24h"},
+		{"audit interval too long", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\naudit_interval = \"25h\"", 1), nil, "assets.tbtc.audit_interval: 25h0m0s: use 1m to 24h"},
 		{"hot passphrase without keystore", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nhot_passphrase_file = \"/etc/x\"", 1), nil, "assets.tbtc.hot_passphrase_file: set without hot_keystore"},
 	}
 	for _, tc := range tests {
