@@ -28,10 +28,7 @@ func oursSQL(s, col string) string { return fmt.Sprintf(ours, s, col) }
 // coins. It runs inside the follower's block transaction.
 func ConnectBlockTx(tx *store.Tx, schema string, hash chainhash.Hash, height int32, m Matched) error {
 	s := ident(schema)
-	if err := insertOutputs(tx, s, m.Outputs, &hash, height); err != nil {
-		return err
-	}
-	losers, err := recordSpends(tx, s, m.Spends, &hash, height)
+	losers, err := record(tx, s, m, &hash, height)
 	if err != nil {
 		return err
 	}
@@ -67,10 +64,7 @@ func DisconnectBlockTx(tx *store.Tx, schema string, hash chainhash.Hash) error {
 // loses its unconfirmed coins.
 func MempoolTx(tx *store.Tx, schema string, m Matched) error {
 	s := ident(schema)
-	if err := insertOutputs(tx, s, m.Outputs, nil, 0); err != nil {
-		return err
-	}
-	losers, err := recordSpends(tx, s, m.Spends, nil, 0)
+	losers, err := record(tx, s, m, nil, 0)
 	if err != nil {
 		return err
 	}
@@ -85,10 +79,45 @@ func DropConflictedTx(tx *store.Tx, schema string, txids []chainhash.Hash) error
 	return dropConflicted(tx, ident(schema), txids)
 }
 
-func insertOutputs(tx *store.Tx, s string, outs []Output, block *chainhash.Hash, height int32) error {
-	if len(outs) == 0 {
-		return nil
+// record writes m's outputs, then its spends (an output may be spent in
+// the same block), in one round trip, and returns the transactions that
+// lost a coin of ours to another spender.
+func record(tx *store.Tx, s string, m Matched, block *chainhash.Hash, height int32) ([]chainhash.Hash, error) {
+	if m.Empty() {
+		return nil, nil
 	}
+	b := &pgx.Batch{}
+	if len(m.Outputs) > 0 {
+		q, args := insertOutputs(s, m.Outputs, block, height)
+		b.Queue(q, args...)
+	}
+	if len(m.Spends) > 0 {
+		q, args := recordSpends(s, m.Spends, block, height)
+		b.Queue(q, args...)
+	}
+	br := tx.SendBatch(b)
+	defer br.Close()
+	if len(m.Outputs) > 0 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	var losers []chainhash.Hash
+	if len(m.Spends) > 0 {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, err
+		}
+		if losers, err = collectHashes(rows); err != nil {
+			return nil, err
+		}
+	}
+	return losers, br.Close()
+}
+
+// insertOutputs is the statement inserting outs: confirmed in block, or
+// (nil) unconfirmed, never undoing a confirmation.
+func insertOutputs(s string, outs []Output, block *chainhash.Hash, height int32) (string, []any) {
 	txids := make([][]byte, len(outs))
 	vouts := make([]int32, len(outs))
 	wallets := make([]int16, len(outs))
@@ -104,56 +133,55 @@ func insertOutputs(tx *store.Tx, s string, outs []Output, block *chainhash.Hash,
 	const cols = `INSERT INTO %s.coins (txid, vout, wallet_id, address_id, amount, script, coinbase, block_hash, block_height)
 		SELECT u.*, $8::bytea, $9::integer FROM unnest($1::bytea[], $2::integer[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bytea[], $7::boolean[]) AS u `
 	if block == nil {
-		_, err := tx.Exec(fmt.Sprintf(cols, s)+`ON CONFLICT (txid, vout) DO NOTHING`,
-			txids, vouts, wallets, addrs, amounts, scripts, coinbase, nil, nil)
-		return err
+		return fmt.Sprintf(cols, s) + `ON CONFLICT (txid, vout) DO NOTHING`,
+			[]any{txids, vouts, wallets, addrs, amounts, scripts, coinbase, nil, nil}
 	}
-	_, err := tx.Exec(fmt.Sprintf(cols, s)+`ON CONFLICT (txid, vout) DO UPDATE
+	return fmt.Sprintf(cols, s) + `ON CONFLICT (txid, vout) DO UPDATE
 		SET block_hash = excluded.block_hash, block_height = excluded.block_height, updated_at = now()
 		WHERE coins.block_hash IS DISTINCT FROM excluded.block_hash OR coins.block_height IS DISTINCT FROM excluded.block_height`,
-		txids, vouts, wallets, addrs, amounts, scripts, coinbase, block[:], height)
-	return err
+		[]any{txids, vouts, wallets, addrs, amounts, scripts, coinbase, block[:], height}
 }
 
-// recordSpends marks our coins among spends as spent, in the block or (nil)
-// in the mempool, and returns the transactions that had spent one of them
-// before and lost it to another spender.
-func recordSpends(tx *store.Tx, s string, spends []Spend, block *chainhash.Hash, height int32) ([]chainhash.Hash, error) {
-	if len(spends) == 0 {
-		return nil, nil
-	}
+// recordSpends is the statement marking our coins among spends as spent,
+// in the block or (nil) in the mempool, and returning the transactions that
+// had spent one of them before and lost it to another spender.
+func recordSpends(s string, spends []Spend, block *chainhash.Hash, height int32) (string, []any) {
 	txids := make([][]byte, len(spends))
 	vouts := make([]int32, len(spends))
 	bys := make([][]byte, len(spends))
 	for i, sp := range spends {
 		txids[i], vouts[i], bys[i] = sp.OutPoint.Hash[:], int32(sp.OutPoint.Index), sp.By[:]
 	}
-	// Both parts read the rows as they were before the update (one
-	// snapshot): "old" finds the spenders that lose.
+	// Each input is looked up by primary key (LATERAL … LIMIT 1 keeps the
+	// planner from hashing the whole table for a block of thousands of
+	// inputs), and only the few rows found are updated, by ctid. Both parts
+	// read the rows as they were before the update (one snapshot): "hit"
+	// keeps each old spender, so the ones that lost are returned.
 	var q string
 	args := []any{txids, vouts, bys}
 	if block == nil {
-		q = `WITH u AS (SELECT * FROM unnest($1::bytea[], $2::integer[], $3::bytea[]) AS u(txid, vout, spender)),
-		old AS (SELECT c.spent_by FROM ` + s + `.coins c JOIN u ON c.txid = u.txid AND c.vout = u.vout
-			WHERE c.spent_block IS NULL AND c.spent_by <> u.spender),
-		upd AS (UPDATE ` + s + `.coins c SET spent_by = u.spender, updated_at = now() FROM u
-			WHERE c.txid = u.txid AND c.vout = u.vout AND c.spent_block IS NULL AND c.spent_by IS DISTINCT FROM u.spender RETURNING 1)
-		SELECT DISTINCT spent_by FROM old`
+		q = `WITH hit AS (
+			SELECT k.ctid AS row_id, k.spent_by AS old_by, u.spender
+			FROM unnest($1::bytea[], $2::integer[], $3::bytea[]) AS u(txid, vout, spender)
+			CROSS JOIN LATERAL (SELECT c.ctid, c.spent_by, c.spent_block FROM ` + s + `.coins c
+				WHERE c.txid = u.txid AND c.vout = u.vout LIMIT 1) k
+			WHERE k.spent_block IS NULL AND k.spent_by IS DISTINCT FROM u.spender),
+		upd AS (UPDATE ` + s + `.coins c SET spent_by = hit.spender, updated_at = now() FROM hit
+			WHERE c.ctid = ANY (ARRAY(SELECT row_id FROM hit)) AND c.ctid = hit.row_id RETURNING 1)
+		SELECT DISTINCT old_by FROM hit WHERE old_by IS NOT NULL`
 	} else {
-		q = `WITH u AS (SELECT * FROM unnest($1::bytea[], $2::integer[], $3::bytea[]) AS u(txid, vout, spender)),
-		old AS (SELECT c.spent_by FROM ` + s + `.coins c JOIN u ON c.txid = u.txid AND c.vout = u.vout
-			WHERE c.spent_by <> u.spender),
-		upd AS (UPDATE ` + s + `.coins c SET spent_by = u.spender, spent_block = $4, spent_height = $5, updated_at = now() FROM u
-			WHERE c.txid = u.txid AND c.vout = u.vout
-			  AND (c.spent_by IS DISTINCT FROM u.spender OR c.spent_block IS DISTINCT FROM $4 OR c.spent_height IS DISTINCT FROM $5) RETURNING 1)
-		SELECT DISTINCT spent_by FROM old`
+		q = `WITH hit AS (
+			SELECT k.ctid AS row_id, k.spent_by AS old_by, u.spender
+			FROM unnest($1::bytea[], $2::integer[], $3::bytea[]) AS u(txid, vout, spender)
+			CROSS JOIN LATERAL (SELECT c.ctid, c.spent_by, c.spent_block, c.spent_height FROM ` + s + `.coins c
+				WHERE c.txid = u.txid AND c.vout = u.vout LIMIT 1) k
+			WHERE k.spent_by IS DISTINCT FROM u.spender OR k.spent_block IS DISTINCT FROM $4 OR k.spent_height IS DISTINCT FROM $5),
+		upd AS (UPDATE ` + s + `.coins c SET spent_by = hit.spender, spent_block = $4, spent_height = $5, updated_at = now() FROM hit
+			WHERE c.ctid = ANY (ARRAY(SELECT row_id FROM hit)) AND c.ctid = hit.row_id RETURNING 1)
+		SELECT DISTINCT old_by FROM hit WHERE old_by IS NOT NULL AND old_by <> spender`
 		args = append(args, block[:], height)
 	}
-	rows, err := tx.Query(q, args...)
-	if err != nil {
-		return nil, err
-	}
-	return collectHashes(rows)
+	return q, args
 }
 
 // dropConflicted deletes the unconfirmed, unreserved coins of txids and of
