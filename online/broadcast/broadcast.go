@@ -91,6 +91,10 @@ type Broadcaster struct {
 
 	mu    sync.RWMutex
 	hooks map[string]Hooks
+
+	scanMu  sync.Mutex
+	absent  absentFrom               // the resolver's blocks already read
+	chainAt map[int32]chainhash.Hash // the best chain's hashes it read them at
 }
 
 // Option configures a Broadcaster.
@@ -115,7 +119,7 @@ func New(runner *store.Runner, asset string, node chain.Node, log *slog.Logger, 
 		log = slog.New(slog.DiscardHandler)
 	}
 	b := &Broadcaster{runner: runner, node: node, asset: asset, schema: pgx.Identifier{asset}.Sanitize(),
-		log: log.With("asset", asset), brokenAfter: DefaultBrokenAfter, hooks: map[string]Hooks{}}
+		log: log.With("asset", asset), brokenAfter: DefaultBrokenAfter, hooks: map[string]Hooks{}, absent: absentFrom{}, chainAt: map[int32]chainhash.Hash{}}
 	for _, o := range opts {
 		o(b)
 	}

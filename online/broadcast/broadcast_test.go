@@ -27,6 +27,7 @@ type faultyNode struct {
 	chain.Node
 	lostReply, refused atomic.Bool
 	sent               atomic.Int32
+	blocks             atomic.Int32 // blocks read
 	mu                 sync.Mutex
 	last               []byte // the bytes of the last transaction sent
 }
@@ -46,6 +47,11 @@ func (f *faultyNode) Broadcast(ctx context.Context, tx *wire.MsgTx) (chainhash.H
 		return chainhash.Hash{}, errors.New("read tcp: connection reset by peer")
 	}
 	return h, err
+}
+
+func (f *faultyNode) Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, error) {
+	f.blocks.Add(1)
+	return f.Node.Block(ctx, hash)
 }
 
 type fixture struct {

@@ -92,20 +92,59 @@ type spend struct {
 // height of each wanted transaction found and the spender of each watched
 // outpoint.
 func (b *Broadcaster) scanBlocks(ctx context.Context, r blockRange, want map[chainhash.Hash]bool, watch map[wire.OutPoint]bool) (map[chainhash.Hash]int32, map[wire.OutPoint]spend, error) {
+	return b.scanBlocksCached(ctx, r, want, watch, nil)
+}
+
+// absentFrom remembers, per open record's txid, the blocks already read
+// that do not hold it, so the resolver's next pass reads only new blocks
+// (and those a reorg put in the range) rather than a day of blocks every
+// interval. Only the resolver uses it; it is pruned to the open records.
+type absentFrom map[chainhash.Hash]map[chainhash.Hash]bool
+
+// scanBlocksCached is scanBlocks skipping, when no outpoint is watched, the
+// blocks absent already says hold none of the wanted transactions, and
+// recording in absent the blocks it reads.
+func (b *Broadcaster) scanBlocksCached(ctx context.Context, r blockRange, want map[chainhash.Hash]bool, watch map[wire.OutPoint]bool, absent absentFrom) (map[chainhash.Hash]int32, map[wire.OutPoint]spend, error) {
 	found := map[chainhash.Hash]int32{}
 	spenders := map[wire.OutPoint]spend{}
+	// Below the first height whose hash is the one seen last pass, the
+	// chain is the same (each block commits to its parent): its hashes
+	// are not asked again.
+	same := false
 	for h := r.To; h >= r.From && (len(found) < len(want) || len(spenders) < len(watch)); h-- {
-		hash, err := b.node.BlockHash(ctx, h)
-		if err != nil {
-			return nil, nil, err
+		hash, known := b.chainAt[h]
+		if absent == nil || !same || !known {
+			got, err := b.node.BlockHash(ctx, h)
+			if err != nil {
+				return nil, nil, err
+			}
+			if absent != nil {
+				same = known && got == hash
+				b.chainAt[h] = got
+			}
+			hash = got
+		}
+		if absent != nil && len(watch) == 0 {
+			read := true
+			for id := range want {
+				if _, ok := found[id]; !ok && !absent[id][hash] {
+					read = false
+					break
+				}
+			}
+			if read {
+				continue
+			}
 		}
 		blk, err := b.node.Block(ctx, hash)
 		if err != nil {
 			return nil, nil, err
 		}
+		here := map[chainhash.Hash]bool{}
 		for _, t := range blk.Transactions {
 			id := t.TxHash()
 			if want[id] {
+				here[id] = true
 				if _, seen := found[id]; !seen {
 					found[id] = h
 				}
@@ -115,6 +154,16 @@ func (b *Broadcaster) scanBlocks(ctx context.Context, r blockRange, want map[cha
 					if _, seen := spenders[in.PreviousOutPoint]; !seen {
 						spenders[in.PreviousOutPoint] = spend{txid: id, height: h}
 					}
+				}
+			}
+		}
+		if absent != nil {
+			for id := range want {
+				if !here[id] {
+					if absent[id] == nil {
+						absent[id] = map[chainhash.Hash]bool{}
+					}
+					absent[id][hash] = true
 				}
 			}
 		}

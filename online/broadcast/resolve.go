@@ -101,8 +101,12 @@ func (b *Broadcaster) scanFor(ctx context.Context, pending []*openRecord) error 
 			continue
 		}
 		want[o.rec.TxID] = true
-		for _, op := range o.spent {
-			watch[op] = true
+		if o.rec.BrokenAt == nil {
+			// Spenders name the reason a record becomes broken; once it
+			// is, they are not looked for again.
+			for _, op := range o.spent {
+				watch[op] = true
+			}
 		}
 		if oldest.IsZero() || o.rec.OpenedAt.Before(oldest) {
 			oldest = o.rec.OpenedAt
@@ -115,7 +119,19 @@ func (b *Broadcaster) scanFor(ctx context.Context, pending []*openRecord) error 
 	if err != nil {
 		return err
 	}
-	found, spenders, err := b.scanBlocks(ctx, r, want, watch)
+	b.scanMu.Lock()
+	for id := range b.absent {
+		if !want[id] {
+			delete(b.absent, id)
+		}
+	}
+	for h := range b.chainAt {
+		if h < r.From || h > r.To {
+			delete(b.chainAt, h)
+		}
+	}
+	found, spenders, err := b.scanBlocksCached(ctx, r, want, watch, b.absent)
+	b.scanMu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -131,6 +147,10 @@ func (b *Broadcaster) scanFor(ctx context.Context, pending []*openRecord) error 
 func (b *Broadcaster) explainSpent(ctx context.Context, pending []*openRecord, spenders map[wire.OutPoint]spend, r blockRange) error {
 	for _, o := range pending {
 		if o.where != "" || len(o.spent) == 0 {
+			continue
+		}
+		if o.rec.BrokenAt != nil {
+			o.reason = o.rec.BrokenReason // already broken: not sent again
 			continue
 		}
 		var parts []string

@@ -3,6 +3,7 @@ package broadcast
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -91,5 +92,57 @@ func TestResolveNeedsNoTransactionIndex(t *testing.T) {
 	}
 	if rs[0].Outcome != Accepted || f.node.sent.Load() != 1 {
 		t.Fatalf("a confirmed broadcast resolved as %q (%s), sent %d times", rs[0].Outcome, rs[0].Error, f.node.sent.Load())
+	}
+}
+
+// The resolver reads a block once per open record, not a day of blocks
+// every pass: a pass after the first reads only new blocks, and finds the
+// record there.
+func TestResolverReadsEachBlockOnce(t *testing.T) {
+	f := newFixture(t)
+	b, err := New(f.b.runner, "btc", noTxIndexNode{f.node}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := f.tx(t)
+	f.node.refused.Store(true)
+	if _, err := b.Submit(f.ctx, KindColdTopup, tx); err == nil {
+		t.Fatal("the refused connection was not noticed")
+	}
+	if _, err := b.Resolve(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := f.node.blocks.Load()
+	if first < 100 {
+		t.Fatalf("the first pass read %d blocks, want the last day's", first)
+	}
+	if _, err := b.Resolve(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again := f.node.blocks.Load() - first; again != 0 {
+		t.Fatalf("the second pass read %d blocks already read", again)
+	}
+	// The transaction reaches the chain another way and its outputs are
+	// spent: only the blocks' contents show it.
+	if _, err := f.node.Node.Broadcast(f.ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.btcd.Generate(f.ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.node.Node.Broadcast(f.ctx, spendAll(t, tx)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.btcd.Generate(f.ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	before := f.node.blocks.Load()
+	var rs []Record
+	rs, err = b.Resolve(f.ctx)
+	if err != nil || len(rs) != 1 || rs[0].Outcome != Accepted || !strings.Contains(rs[0].Error, "in block") {
+		t.Fatalf("resolve: %+v %v", rs, err)
+	}
+	if read := f.node.blocks.Load() - before; read != 2 {
+		t.Fatalf("the pass read %d blocks, want the 2 new ones", read)
 	}
 }
