@@ -35,6 +35,7 @@ func App() *cli.App {
 			ledgerCommand(),
 			addressCommand(),
 			depositsCommand(), coinsCommand(),
+			auditCommand(),
 			rescanCommand(),
 			eventsCommand(),
 			broadcastsCommand(), batchesCommand(),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cryptoassets/cryptoassets/online/addresses"
 	"github.com/cryptoassets/cryptoassets/online/api"
+	"github.com/cryptoassets/cryptoassets/online/audit"
 	"github.com/cryptoassets/cryptoassets/online/batcher"
 	"github.com/cryptoassets/cryptoassets/online/broadcast"
 	"github.com/cryptoassets/cryptoassets/online/chain"
@@ -134,6 +135,7 @@ type Workers struct {
 	Broadcasters map[string]*broadcast.Broadcaster
 	Batchers     map[string]*batcher.Batcher
 	Deliverer    *events.Deliverer
+	Audits       []*audit.Worker // per asset; Auditor.LastResult is what the metrics endpoint reads
 	cfg          *config.Config
 	log          *slog.Logger
 }
@@ -176,6 +178,11 @@ func NewWorkers(ctx context.Context, cfg *config.Config, runner *store.Runner, h
 		}
 		w.Batchers[name] = bt
 	}
+	audits, err := auditWorkers(cfg, runner, log)
+	if err != nil {
+		return nil, err
+	}
+	w.Audits = audits
 	hooks, err := Webhooks(cfg)
 	if err != nil {
 		return nil, err
@@ -219,6 +226,9 @@ func (w *Workers) Run(ctx context.Context) {
 	}
 	if w.Deliverer != nil {
 		run(w.Deliverer.Run)
+	}
+	for _, a := range w.Audits {
+		run(a.Run)
 	}
 	wg.Wait()
 }
