@@ -493,3 +493,66 @@ func TestAuditNamesACoinSpentBehindTheServicesBack(t *testing.T) {
 		t.Fatalf("with the spend mined: %q, want %q", got, want)
 	}
 }
+
+// serve's worker raises audit.mismatch once per distinct set of
+// mismatches, not at every run; a set that clears and comes back is
+// raised again; an unsettled result (the follower behind) raises nothing.
+func TestWorkerEmitsAuditMismatchOncePerDistinctSet(t *testing.T) {
+	e := newEnv(t)
+	e.pay("alice", 1_000_000)
+	e.mine(1)
+	w := NewWorker(e.a, time.Minute)
+	w.settleWait = 10 * time.Millisecond
+	events := func() int {
+		return e.count(`SELECT count(*) FROM public.events WHERE type = $1`, EventMismatch)
+	}
+	step := func(want int) {
+		t.Helper()
+		if err := w.Step(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := events(); got != want {
+			t.Fatalf("%d audit.mismatch events, want %d", got, want)
+		}
+	}
+	stray := func(from, to string, sat int64) {
+		e.exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
+			INSERT INTO btc.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
+			SELECT t.id, a.id, 0, v.d, 0 FROM t, (VALUES ($1::text, $3::bigint), ($2::text, -$3::bigint)) AS v(name, d)
+			JOIN btc.accounts a ON a.name = v.name`, from, to, sat)
+	}
+	step(0)
+	stray("internal:withdrawals_pending", "alice", 500)
+	step(1)
+	step(1)
+	stray("internal:withdrawals_pending", "alice", 1) // the same set, other amounts
+	step(1)
+	stray("internal:hot_wallet", "internal:network_fees", 300)
+	step(2)
+	if last := w.Auditor.LastResult(); last == nil || len(last.Mismatches) != 4 {
+		t.Fatalf("last result: %+v", last)
+	}
+	var payload string
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT payload::text FROM public.events WHERE type = $1 ORDER BY seq DESC LIMIT 1`, EventMismatch).Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`"account_balance network_fees available"`, `"account_balance withdrawals_pending available"`, `"count": 4`} {
+		if !strings.Contains(payload, s) {
+			t.Fatalf("the event does not say %s: %s", s, payload)
+		}
+	}
+	stray("internal:network_fees", "internal:hot_wallet", 300)
+	stray("alice", "internal:withdrawals_pending", 501)
+	step(2)
+	// The follower a block behind while a mismatch exists: nothing raised.
+	stray("internal:withdrawals_pending", "alice", 500)
+	if _, err := e.node.Generate(e.ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	step(2)
+	if last := w.Auditor.LastResult(); last.Settled {
+		t.Fatal("the last result is settled with the follower behind")
+	}
+	e.sync()
+	step(3)
+}

@@ -35,11 +35,12 @@ type Worker struct {
 
 	scannedTo   int32 // the end of the previous run's scan; -1 before
 	fingerprint string
+	settleWait  time.Duration
 }
 
 // NewWorker returns serve's audit worker for a.
 func NewWorker(a *Auditor, interval time.Duration) *Worker {
-	return &Worker{Auditor: a, Interval: interval, scannedTo: -1}
+	return &Worker{Auditor: a, Interval: interval, scannedTo: -1, settleWait: settleWait}
 }
 
 // Run audits every interval until ctx ends.
@@ -84,7 +85,7 @@ func (w *Worker) Step(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(settleWait):
+			case <-time.After(w.settleWait):
 			}
 		}
 	}
