@@ -343,3 +343,26 @@ func TestListFiltersAndPages(t *testing.T) {
 		t.Fatalf("balances %+v", bs)
 	}
 }
+
+// A coin created and spent in the same block is recorded spent in it; the
+// block leaving the chain leaves both in the mempool, as before it.
+func TestCoinCreatedAndSpentInOneBlock(t *testing.T) {
+	d := newDB(t)
+	parent, child := chainhash.Hash{0x50}, chainhash.Hash{0x51}
+	mempool := Matched{Outputs: []Output{out(wire.OutPoint{Hash: parent}, 1, 9000), out(wire.OutPoint{Hash: child}, 2, 8000)},
+		Spends: []Spend{{OutPoint: wire.OutPoint{Hash: parent}, By: child}}}
+	d.tx(func(tx *store.Tx) error { return MempoolTx(tx, "btc", mempool) })
+	before := d.table()
+	blk := chainhash.Hash{0xc}
+	d.tx(func(tx *store.Tx) error { return ConnectBlockTx(tx, "btc", blk, 7, mempool) })
+	if s := d.state(wire.OutPoint{Hash: parent}); s != Spent {
+		t.Fatalf("parent %s", s)
+	}
+	if s := d.state(wire.OutPoint{Hash: child}); s != Confirmed {
+		t.Fatalf("child %s", s)
+	}
+	d.tx(func(tx *store.Tx) error { return DisconnectBlockTx(tx, "btc", blk) })
+	if got := d.table(); got != before {
+		t.Fatalf("before the block:\n%s\nafter it left:\n%s", before, got)
+	}
+}
