@@ -47,7 +47,9 @@ echo "abandon abandon abandon abandon abandon abandon abandon abandon abandon ab
 	bin/cryptoassets hotkey restore --passphrase-fd 3 3<<<"demo hot passphrase"
 bin/cryptoassets hotkey xpub --passphrase-fd 3 3<<<"demo hot passphrase"
 
-step "serve: the API, the follower and webhooks; it unlocks the hot keystore and checks the node's network and the server's durability"
+step "serve: the API, the follower, webhooks and the batcher; it unlocks the hot keystore and checks the node's network and the server's durability"
+# The demo batches quickly: a withdrawal waits at most 2s, three at once go at once.
+printf 'batch_interval = "2s"\nbatch_threshold_count = 3\n' >>"$dir/cryptoassets.toml"
 export CRYPTOASSETS_HTTP_LISTEN="127.0.0.1:$((20000 + RANDOM % 20000))"
 bin/cryptoassets serve >"$dir/serve.log" 2>&1 &
 serve_pid=$!
@@ -64,16 +66,72 @@ bin/cryptoassets account balance dave
 
 step "withdrawal requests: debited at once; bad ones refused and change nothing"
 expect_refused() { if "$@"; then echo "demo: expected a refusal: $*" >&2; exit 1; fi; }
+wid() { sed -n 's/^withdrawal \([0-9]*\) .*/\1/p' | head -1; }
 expect_refused bin/cryptoassets withdraw dave "$faucet" 5
 expect_refused bin/cryptoassets withdraw dave "$faucet" 100sat
 expect_refused bin/cryptoassets withdraw dave bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq 0.1
-bin/cryptoassets withdraw --idempotency-key demo-w1 dave "$faucet" 0.1
+echo "a request cancelled before the batcher takes it: refunded in the same transaction"
+out=$(bin/cryptoassets withdraw --idempotency-key demo-w2 dave "$faucet" 0.05) && echo "$out"
+w2=$(echo "$out" | wid)
+bin/cryptoassets withdrawals cancel "$w2"
+out=$(bin/cryptoassets withdraw --idempotency-key demo-w1 dave "$faucet" 0.1) && echo "$out"
+w1=$(echo "$out" | wid)
 echo "the same key again: the first withdrawal, nothing debited twice"
 bin/cryptoassets withdraw --idempotency-key demo-w1 dave "$faucet" 0.1
-bin/cryptoassets withdraw --idempotency-key demo-w2 dave "$faucet" 0.05
-bin/cryptoassets withdrawals cancel 2
-bin/cryptoassets withdrawals list
+
+step "withdrawals through the API (Idempotency-Key required); one over the balance refused"
+token=$(bin/cryptoassets token create demo-payouts 2>/dev/null)
+api() { curl -sS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
+base="http://$CRYPTOASSETS_HTTP_LISTEN/v1/btc/withdrawals"
+field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p"; }
+over=$(api -X POST "$base" -H 'Idempotency-Key: demo-api-over' -d "{\"account\":\"dave\",\"address\":\"$faucet\",\"amount\":\"5\"}")
+echo "$over"
+case "$over" in *'"insufficient_funds"'*) ;; *) echo "demo: a withdrawal over the balance was not refused" >&2; exit 1 ;; esac
+ids=("$w1")
+for i in 1 2; do
+	out=$(api -X POST "$base" -H "Idempotency-Key: demo-api-$i" -d "{\"account\":\"dave\",\"address\":\"$faucet\",\"amount\":\"0.0$((i + 1))\"}")
+	echo "$out"
+	ids+=("$(echo "$out" | field id)")
+done
 bin/cryptoassets account balance dave
+
+# wait_state ID STATE: poll the API until the withdrawal is in STATE (bounded).
+wait_state() {
+	local out=
+	for _ in $(seq 150); do
+		out=$(api "$base/$1")
+		case "$out" in *"\"state\":\"$2\""*) return 0 ;; esac
+		sleep 0.2
+	done
+	echo "demo: withdrawal $1 is not $2 after 30s; the API says: $out" >&2
+	echo "serve's log ends:" >&2
+	tail -20 "$dir/serve.log" >&2
+	exit 1
+}
+
+step "the batcher pays them: one transaction, change to a fresh hot address, signed with the hot key, opened, sent"
+for id in "${ids[@]}"; do wait_state "$id" broadcast; done
+bin/cryptoassets withdrawals list
+bin/cryptoassets batches list
+bin/cryptoassets broadcasts list
+
+step "mined: confirmed at the asset's 3 confirmations, booked out of the hot wallet"
+bin/cryptoassets-dev mine 3
+for id in "${ids[@]}"; do wait_state "$id" confirmed; done
+batch=$(api "$base/${ids[0]}" | field batch_id)
+bin/cryptoassets batches show "$batch"
+
+step "the chain's proof: each withdrawal's txid and vout, and the node's own view of that output"
+for id in "${ids[@]}"; do
+	out=$(api "$base/$id")
+	echo "$out"
+	bin/cryptoassets-dev txout "$(echo "$out" | field txid)" "$(echo "$out" | field vout)"
+done
+bin/cryptoassets withdrawals show "${ids[0]}"
+bin/cryptoassets coins list --wallet hot --state unspent
+bin/cryptoassets account balance dave
+echo "the events an integrator follows:"
+bin/cryptoassets events list --limit 1000 | grep -E 'withdrawal\.(requested|cancelled|batched|broadcast|confirmed)' | cut -c1-220
 bin/cryptoassets ledger check
 stop_serve
 

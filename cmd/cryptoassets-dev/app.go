@@ -32,6 +32,7 @@ func app() *cli.App {
 			downCommand(),
 			payCommand(),
 			mineCommand(),
+			txoutCommand(),
 			servicecli.DemoCommand(newDevFaucet),
 		},
 	}
