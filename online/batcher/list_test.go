@@ -127,6 +127,29 @@ func TestReaderListsAndShowsBatchesTheBatcherBuilt(t *testing.T) {
 			t.Fatalf("payment %d %+v: output %d pays %x %d", i, p, p.Vout, out.PkScript, out.Value)
 		}
 	}
+	// What integrators read (withdrawals.Payment, the API's txid and vout)
+	// is the same output, at the same depth.
+	for _, p := range b.Payments {
+		got, err := e.w.Payment(e.ctx, p.WithdrawalID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == nil || got.TxID != b.TxID || got.Vout != p.Vout || got.BatchID != first || got.BlockHeight == nil ||
+			*got.BlockHeight != *b.BlockHeight || got.Confirmations != 3 {
+			t.Fatalf("withdrawal %d's payment %+v, the batch says %s:%d at %d", p.WithdrawalID, got, b.TxID, p.Vout, *b.BlockHeight)
+		}
+	}
+	unbatched := e.request("alice", outside(t, 14), 100_000)
+	ps, err := e.w.Payments(e.ctx, []int64{w1.ID, w3.ID, unbatched.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ps[unbatched.ID]; ok || len(ps) != 2 || ps[w3.ID].BlockHeight != nil || ps[w3.ID].Confirmations != 0 || ps[w1.ID].TxID != b.TxID {
+		t.Fatalf("payments %+v", ps)
+	}
+	if p, err := e.w.Payment(e.ctx, unbatched.ID); err != nil || p != nil {
+		t.Fatalf("a requested withdrawal's payment: %+v %v", p, err)
+	}
 	if b.ChangeVout != nil && (*b.ChangeAmount != tx.MsgTx().TxOut[*b.ChangeVout].Value) {
 		t.Fatalf("change %d at %d, the output holds %d", *b.ChangeAmount, *b.ChangeVout, tx.MsgTx().TxOut[*b.ChangeVout].Value)
 	}
