@@ -45,11 +45,13 @@ CREATE INDEX coins_spent_by ON coins (spent_by) WHERE spent_by IS NOT NULL;
 --   rejected      the node refused it; its withdrawals are paid again only by
 --                 a transaction conflicting with it (see batch_withdrawals)
 --   abandoned     an operator gave it up (broadcasts resolve --abandon), same rule
+--   replaced      a fee bump (or a re-payment) of it confirmed instead: every input
+--                 is spent by that later version, which pays its withdrawals
 --   dead          every input is proven spent by a transaction that pays none of
 --                 its withdrawals: it can never confirm
 CREATE TABLE batches (
     id            bigserial PRIMARY KEY,
-    state         text NOT NULL CHECK (state IN ('reserved', 'broadcasting', 'broadcast', 'confirmed', 'rejected', 'abandoned', 'dead')),
+    state         text NOT NULL CHECK (state IN ('reserved', 'broadcasting', 'broadcast', 'confirmed', 'rejected', 'abandoned', 'replaced', 'dead')),
     -- The txid is fixed when the batch is built (segwit inputs only: the
     -- witness is not part of it), before anything is signed or sent.
     txid          bytea NOT NULL UNIQUE CHECK (length(txid) = 32),
@@ -60,9 +62,18 @@ CREATE TABLE batches (
     locktime      bigint NOT NULL CHECK (locktime >= 0),
     change_vout   integer CHECK (change_vout >= 0),
     change_amount bigint CHECK (change_amount > 0),
-    -- The earlier batch it conflicts with, when it pays again withdrawals of
-    -- a rejected or abandoned one.
+    -- The earlier batch it conflicts with: the version it bumps, or a
+    -- rejected or abandoned one whose withdrawals it pays again.
     replaces      bigint REFERENCES batches (id),
+    -- The first version of a chain of fee bumps (itself for the first), and
+    -- the deadline and fee budget the automatic bumper works to.
+    first_version bigint REFERENCES batches (id),
+    deadline_height integer,
+    fee_budget    bigint CHECK (fee_budget > 0),
+    -- An operator's request (broadcasts bump) for a replacement at this rate,
+    -- carried out by the batcher, which holds the hot key.
+    bump_fee_rate bigint CHECK (bump_fee_rate > 0),
+    bump_requested_by text,
     block_hash    bytea CHECK (length(block_hash) = 32),
     block_height  integer,
     confirmations integer NOT NULL DEFAULT 0 CHECK (confirmations >= 0),
@@ -108,7 +119,7 @@ DECLARE
 BEGIN
     FOR earlier IN
         SELECT bw.batch_id FROM batch_withdrawals bw JOIN batches b ON b.id = bw.batch_id
-        WHERE bw.withdrawal_id = NEW.withdrawal_id AND bw.batch_id <> NEW.batch_id AND b.state <> 'dead'
+        WHERE bw.withdrawal_id = NEW.withdrawal_id AND bw.batch_id <> NEW.batch_id AND b.state NOT IN ('dead', 'replaced')
     LOOP
         IF NOT EXISTS (SELECT 1 FROM batch_inputs n JOIN batch_inputs e ON e.txid = n.txid AND e.vout = n.vout
                        WHERE n.batch_id = NEW.batch_id AND e.batch_id = earlier) THEN
@@ -121,12 +132,12 @@ END $$;
 CREATE CONSTRAINT TRIGGER batch_withdrawals_conflict AFTER INSERT ON batch_withdrawals
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION batch_withdrawals_conflict_check();
 
--- A dead batch never comes back, and the rows that say what a batch spent
+-- A dead or replaced batch never comes back, and the rows that say what a batch spent
 -- and paid are never removed.
 CREATE FUNCTION batches_state_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF OLD.state = 'dead' AND NEW.state <> 'dead' THEN
-        RAISE EXCEPTION 'batch % is dead (every input spent by another transaction) and cannot become %', OLD.id, NEW.state
+    IF OLD.state IN ('dead', 'replaced') AND NEW.state <> OLD.state THEN
+        RAISE EXCEPTION 'batch % is % (every input spent by another transaction) and cannot become %', OLD.id, OLD.state, NEW.state
             USING ERRCODE = 'check_violation';
     END IF;
     IF NEW.txid <> OLD.txid OR NEW.psbt <> OLD.psbt THEN

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,6 +47,11 @@ type Config struct {
 	// received coin spendable (our own change is spendable at once).
 	Confirmations     int
 	CoinConfirmations int
+	// DeadlineBlocks is how many blocks a batch has to confirm: while it
+	// waits, the automatic bumper raises its rate each block along a line
+	// from its first rate to its budget (the fee caps), reached at the
+	// deadline. 0 means 6; negative turns automatic bumping off.
+	DeadlineBlocks int
 	// Resend is how often a broadcast batch not yet in a block is sent
 	// again (a node that restarted may have dropped it).
 	Resend time.Duration
@@ -81,6 +87,9 @@ func (c *Config) defaults() {
 	}
 	if c.CoinConfirmations < 1 {
 		c.CoinConfirmations = c.Confirmations
+	}
+	if c.DeadlineBlocks == 0 {
+		c.DeadlineBlocks = 6
 	}
 	if c.Resend <= 0 {
 		c.Resend = 10 * time.Minute
@@ -122,6 +131,17 @@ func New(l *ledger.Ledger, node chain.Node, issuer *addresses.Issuer, signer *ho
 	return b, nil
 }
 
+// RegisterHooks registers the withdrawal kind's hooks on bc for a process
+// that runs no batcher (the CLI): an operator's --mark-sent or --abandon
+// then moves the batch in the same transaction as the record.
+func RegisterHooks(bc *broadcast.Broadcaster, l *ledger.Ledger, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Batcher{ledger: l, runner: l.Runner(), schema: pgx.Identifier{l.Asset()}.Sanitize(), log: log.With("asset", l.Asset())}
+	bc.Handle(Kind, broadcast.Hooks{Closed: b.closed, Abandoned: b.abandoned})
+}
+
 // Run batches and follows until ctx ends; errors are logged and retried.
 func (b *Batcher) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
@@ -136,9 +156,10 @@ func (b *Batcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// Step does one round: finish batches an earlier run left reserved, build a
-// batch when one is due, pay again the withdrawals of rejected or abandoned
-// batches, and follow every live batch's confirmations.
+// Step does one round: finish batches an earlier run left reserved, pay
+// again the withdrawals of rejected or abandoned batches, build a batch
+// when one is due, bump the batches whose fee line or operator asks for
+// it, and follow every live batch's confirmations.
 func (b *Batcher) Step(ctx context.Context) error {
 	var errs []error
 	if err := b.resume(ctx); err != nil {
@@ -153,6 +174,9 @@ func (b *Batcher) Step(ctx context.Context) error {
 		if _, err := b.BatchNow(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := b.bumpDue(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("bumping batches: %w", err))
 	}
 	if err := b.Follow(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("following batches: %w", err))
@@ -177,4 +201,28 @@ func (b *Batcher) due(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	return waited, nil
+}
+
+// budget is the most any version of a batch paying paid may spend on fees:
+// the absolute cap and the fee-to-amount cap, over the whole chain of
+// replacements (only one can confirm, and each pays more than the last).
+func (b *Batcher) budget(paid int64) int64 {
+	budget := int64(math.MaxInt64)
+	if b.cfg.MaxFee > 0 {
+		budget = b.cfg.MaxFee
+	}
+	if b.cfg.MaxFeeRatio > 0 {
+		budget = min(budget, int64(b.cfg.MaxFeeRatio*float64(paid)))
+	}
+	return budget
+}
+
+// deadline is the height a batch built at tip should confirm by (nil:
+// automatic bumping is off).
+func (b *Batcher) deadline(tip int32) *int32 {
+	if b.cfg.DeadlineBlocks < 0 {
+		return nil
+	}
+	d := tip + int32(b.cfg.DeadlineBlocks)
+	return &d
 }

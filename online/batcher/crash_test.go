@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cryptoassets/cryptoassets/internal/chainscan"
@@ -241,6 +243,46 @@ func (w *wallet) query(sql string, args ...any) int {
 	return n
 }
 
+// crashLeft checks that the process died where the point says: the batch's
+// state, its broadcast record, and whether the node has the transaction.
+func (w *wallet) crashLeft(point string) {
+	w.t.Helper()
+	want := map[string]struct {
+		batch     string
+		records   int // withdrawal broadcast records
+		open      int // of those, not closed
+		inMempool bool
+	}{
+		crashpoint.BatchReserved:   {"reserved", 0, 0, false},
+		crashpoint.BroadcastOpened: {"broadcasting", 1, 1, false},
+		crashpoint.BroadcastSent:   {"broadcasting", 1, 1, true},
+		crashpoint.BroadcastClosed: {"broadcast", 1, 0, true},
+	}[point]
+	conn, err := pgx.Connect(w.ctx, w.serve.DB)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer conn.Close(w.ctx)
+	var state string
+	var txid []byte
+	var records, open int
+	if err := conn.QueryRow(w.ctx, `SELECT state, txid FROM btc.batches`).Scan(&state, &txid); err != nil {
+		w.t.Fatalf("the one batch after the crash: %v", err)
+	}
+	if err := conn.QueryRow(w.ctx, `SELECT count(*), count(*) FILTER (WHERE closed_at IS NULL) FROM btc.broadcasts WHERE kind = 'withdrawal'`).Scan(&records, &open); err != nil {
+		w.t.Fatal(err)
+	}
+	ids, err := w.node.MempoolTxids(w.ctx)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	inMempool := slices.Contains(ids, chainhash.Hash(txid))
+	if state != want.batch || records != want.records || open != want.open || inMempool != want.inMempool {
+		w.t.Fatalf("killed at %s: batch %s, %d records (%d open), in the mempool %v; want batch %s, %d records (%d open), in the mempool %v",
+			point, state, records, open, inMempool, want.batch, want.records, want.open, want.inMempool)
+	}
+}
+
 // TestServeKilledAtEveryBatchStepPaysEachWithdrawalExactlyOnce kills the
 // real serve process with SIGKILL at each crash point of the batch and
 // broadcast protocol, restarts it without, and finds every withdrawal paid
@@ -266,6 +308,8 @@ func TestServeKilledAtEveryBatchStepPaysEachWithdrawalExactlyOnce(t *testing.T) 
 			if want := "crashpoint: killing at " + point + " (hit 1)"; !strings.Contains(w.serve.Log(), want) {
 				t.Fatalf("serve died, but not at %s:\n%s", point, w.serve.LogTail(40))
 			}
+
+			w.crashLeft(point)
 
 			// The run after the crash finishes the protocol.
 			w.serve.StartReady()

@@ -135,11 +135,15 @@ func (b *Batcher) followOne(tx *store.Tx, f followed, tip int32) (bool, error) {
 		if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'broadcast', updated_at = now() WHERE id = $1`, f.id); err != nil {
 			return false, err
 		}
-		if _, err := tx.Exec(`UPDATE `+b.schema+`.withdrawals w SET batch_id = bw.batch_id, vout = bw.vout, state = 'broadcast', updated_at = now()
-			FROM `+b.schema+`.batch_withdrawals bw WHERE bw.batch_id = $1 AND bw.withdrawal_id = w.id AND w.state IN ('batched', 'broadcast')`, f.id); err != nil {
-			return false, err
-		}
 		f.state = Broadcast
+	}
+	// The mined version pays the withdrawals, whichever version of a chain
+	// of bumps or re-payments they pointed at.
+	if _, err := tx.Exec(`UPDATE `+b.schema+`.withdrawals w SET batch_id = bw.batch_id, vout = bw.vout,
+			state = CASE WHEN w.state = 'batched' THEN 'broadcast' ELSE w.state END, updated_at = now()
+		FROM `+b.schema+`.batch_withdrawals bw WHERE bw.batch_id = $1 AND bw.withdrawal_id = w.id
+		  AND w.state IN ('batched', 'broadcast') AND w.batch_id IS DISTINCT FROM bw.batch_id`, f.id); err != nil {
+		return false, err
 	}
 	if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET block_hash = $2, block_height = $3, confirmations = $4, updated_at = now() WHERE id = $1`,
 		f.id, f.minedHash, *f.minedHeight, conf); err != nil {
@@ -204,6 +208,23 @@ func (b *Batcher) book(tx *store.Tx, f followed, sign int64) error {
 // (the double-payment rule no longer counts a dead batch), and its coins
 // still unspent are released.
 func (b *Batcher) markDead(tx *store.Tx, f followed) error {
+	// Spent by versions of our own (a fee bump, a re-payment) that pay its
+	// withdrawals: replaced rather than dead.
+	var replaced bool
+	if err := tx.QueryRow(`SELECT NOT EXISTS (SELECT 1 FROM `+b.schema+`.batch_inputs i JOIN `+b.schema+`.coins c ON c.txid = i.txid AND c.vout = i.vout
+			WHERE i.batch_id = $1 AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.batches o WHERE o.txid = c.spent_by AND o.id <> $1
+				AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.batch_withdrawals bw WHERE bw.batch_id = $1
+					AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.batch_withdrawals ow WHERE ow.batch_id = o.id AND ow.withdrawal_id = bw.withdrawal_id))))`,
+		f.id).Scan(&replaced); err != nil {
+		return err
+	}
+	if replaced {
+		if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'replaced', updated_at = now() WHERE id = $1`, f.id); err != nil {
+			return err
+		}
+		b.log.Info("batch replaced: another version of it confirmed", "batch", f.id, "txid", f.txid)
+		return nil
+	}
 	if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'dead', updated_at = now() WHERE id = $1`, f.id); err != nil {
 		return err
 	}
@@ -245,8 +266,9 @@ func (b *Batcher) markDead(tx *store.Tx, f followed) error {
 // resendStale sends again, every Resend, the broadcast batches that are in
 // no block yet: a node that restarted or evicted them forgets them.
 func (b *Batcher) resendStale(ctx context.Context) {
-	rows, err := b.runner.Pool().Query(ctx, `SELECT id, txid FROM `+b.schema+`.batches WHERE state = 'broadcast' AND block_hash IS NULL
-		AND updated_at <= now() - make_interval(secs => $1)`, b.cfg.Resend.Seconds())
+	rows, err := b.runner.Pool().Query(ctx, `SELECT id, txid FROM `+b.schema+`.batches bt WHERE state = 'broadcast' AND block_hash IS NULL
+		AND updated_at <= now() - make_interval(secs => $1)
+		AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.batches n WHERE n.replaces = bt.id AND n.state IN ('broadcasting', 'broadcast', 'confirmed'))`, b.cfg.Resend.Seconds())
 	if err != nil {
 		b.log.Warn("listing unconfirmed batches", "err", err)
 		return

@@ -37,6 +37,24 @@ func (b *Batcher) closed(tx *store.Tx, r broadcast.Record) error {
 		if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'rejected', updated_at = now() WHERE id = $1`, id); err != nil {
 			return err
 		}
+		// A refused fee bump: the version it replaces is still the one
+		// waiting in the mempool, so its withdrawals and coins go back to it.
+		var prev *int64
+		if err := tx.QueryRow(`SELECT p.id FROM `+b.schema+`.batches bt JOIN `+b.schema+`.batches p ON p.id = bt.replaces
+			WHERE bt.id = $1 AND p.state = 'broadcast'`, id).Scan(&prev); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if prev != nil {
+			if _, err := tx.Exec(`UPDATE `+b.schema+`.withdrawals SET batch_id = $2, updated_at = now() WHERE batch_id = $1 AND state IN ('batched', 'broadcast')`, id, *prev); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE `+b.schema+`.coins SET reserved_by = $2, updated_at = now() WHERE reserved_by = $1`, id, *prev); err != nil {
+				return err
+			}
+			b.log.Warn("fee bump refused by the node: the version before it stays", "batch", id, "txid", r.TxID, "kept", *prev, "error", r.Error)
+			_, err := events.Emit(tx, b.ledger.Asset(), EventBatchRejected, map[string]any{"batch_id": id, "txid": r.TxID.String(), "error": r.Error, "bump_of": *prev})
+			return err
+		}
 		b.log.Error("batch rejected by the node: its withdrawals will be paid by a transaction spending its inputs", "batch", id, "txid", r.TxID, "error", r.Error)
 		_, err := events.Emit(tx, b.ledger.Asset(), EventBatchRejected, map[string]any{"batch_id": id, "txid": r.TxID.String(), "error": r.Error})
 		return err

@@ -236,9 +236,15 @@ func (b *Batcher) reserveTx(tx *store.Tx, ws []pending, required []coin, rate in
 	}
 	txid := unsigned.TxHash()
 	var id int64
-	if err := tx.QueryRow(`INSERT INTO `+b.schema+`.batches (state, txid, psbt, fee, fee_rate, vsize, locktime, change_vout, change_amount, replaces)
-		VALUES ('reserved', $1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		txid[:], raw.Bytes(), sel.Fee, rate, sel.VSize, int64(unsigned.LockTime), changeVoutArg, changeAmount, replaces).Scan(&id); err != nil {
+	var paid int64
+	for _, w := range ws {
+		paid += w.amount
+	}
+	if err := tx.QueryRow(`INSERT INTO `+b.schema+`.batches (state, txid, psbt, fee, fee_rate, vsize, locktime, change_vout, change_amount, replaces,
+			deadline_height, fee_budget)
+		VALUES ('reserved', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		txid[:], raw.Bytes(), sel.Fee, rate, sel.VSize, int64(unsigned.LockTime), changeVoutArg, changeAmount, replaces,
+		b.deadline(tip), max(b.budget(paid), sel.Fee)).Scan(&id); err != nil {
 		return 0, err
 	}
 	inTxids, inVouts := make([][]byte, len(unsigned.TxIn)), make([]int64, len(unsigned.TxIn))

@@ -8,6 +8,7 @@ const (
 	Confirmed    = "confirmed"
 	Rejected     = "rejected"
 	Abandoned    = "abandoned"
+	Replaced     = "replaced"
 	Dead         = "dead"
 )
 

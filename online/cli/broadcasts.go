@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cryptoassets/cryptoassets/online/batcher"
+	"github.com/cryptoassets/cryptoassets/online/service"
 	"io"
 	"os"
 	"strconv"
@@ -26,7 +28,12 @@ func broadcasterFor(e *env, l *ledger.Ledger) (*broadcast.Broadcaster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return broadcast.New(e.runner, l.Asset(), node, e.log, broadcast.BrokenAfter(a.BroadcastBrokenAfter.Duration))
+	b, err := broadcast.New(e.runner, l.Asset(), node, e.log, broadcast.BrokenAfter(a.BroadcastBrokenAfter.Duration))
+	if err != nil {
+		return nil, err
+	}
+	batcher.RegisterHooks(b, l, e.log)
+	return b, nil
 }
 
 const stamp = "2006-01-02 15:04:05"
@@ -198,6 +205,41 @@ func broadcastsCommand() *cli.Command {
 						return err
 					}
 					return printReport(c, rep)
+				}),
+			},
+			{
+				Name:      "bump",
+				Usage:     "replace a withdrawal batch waiting for a block by one paying a higher fee rate (BIP125), from its change; serve's batcher builds, signs and sends it",
+				ArgsUsage: "ID",
+				Flags: []cli.Flag{assetFlag, &cli.Float64Flag{Name: "fee-rate", Required: true, Usage: "the new rate in sat/vB: above the batch's, within max_fee_sat and max_fee_ratio"},
+					&cli.StringFlag{Name: "operator", Value: os.Getenv("USER"), Usage: "who asks, recorded with the request"}},
+				Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
+					id, err := recordID(c)
+					if err != nil {
+						return err
+					}
+					b, err := broadcasterFor(e, l)
+					if err != nil {
+						return err
+					}
+					r, err := b.ByID(c.Context, id)
+					if err != nil {
+						return err
+					}
+					if r.Kind != batcher.Kind {
+						return fmt.Errorf("broadcast %d is a %s, not a withdrawal batch: only withdrawal batches are bumped here", id, r.Kind)
+					}
+					rate := c.Float64("fee-rate")
+					if !(rate >= 0.1 && rate <= 10_000) {
+						return fmt.Errorf("--fee-rate %v: use 0.1 to 10000 sat/vB", rate)
+					}
+					batch, err := batcher.RequestBump(c.Context, e.runner, l.Asset(), service.BatcherConfig(e.cfg.Assets[l.Asset()]), r.TxID, int64(rate*1000+0.5), c.String("operator"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "bump of batch %d (broadcast %d, %s) to %v sat/vB requested: serve's batcher sends the replacement within a poll; follow it with `cryptoassets broadcasts list`\n",
+						batch, id, r.TxID, rate)
+					return nil
 				}),
 			},
 		},

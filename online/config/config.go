@@ -133,6 +133,13 @@ type Asset struct {
 	// CoinConfirmations: a received coin is spent only this deep (our own
 	// change at once). Default: confirmations.
 	CoinConfirmations int `toml:"coin_confirmations"`
+	// BumpDeadlineBlocks is how many blocks a batch has to confirm: while
+	// it waits, its fee rate is raised each block along a line from its
+	// first rate to its budget (the fee caps), reached at the deadline.
+	// Default 6. AutoBump false leaves bumping to operators
+	// (`broadcasts bump`). Default true.
+	BumpDeadlineBlocks int   `toml:"bump_deadline_blocks"`
+	AutoBump           *bool `toml:"auto_bump"`
 
 	// BroadcastBrokenAfter: an open broadcast record older than this is
 	// broken until an operator resolves it. Default 1h.
@@ -360,6 +367,13 @@ func (c *Config) defaults() {
 		if a.CoinConfirmations == 0 {
 			a.CoinConfirmations = a.Confirmations
 		}
+		if a.BumpDeadlineBlocks == 0 {
+			a.BumpDeadlineBlocks = 6
+		}
+		if a.AutoBump == nil {
+			on := true
+			a.AutoBump = &on
+		}
 	}
 }
 
@@ -473,6 +487,9 @@ func (c *Config) Validate() error {
 		}
 		if a.CoinConfirmations < 1 || a.CoinConfirmations > 1000 {
 			bad(key+".coin_confirmations", "%d is out of range: use 1 to 1000", a.CoinConfirmations)
+		}
+		if a.BumpDeadlineBlocks < 1 || a.BumpDeadlineBlocks > 1008 {
+			bad(key+".bump_deadline_blocks", "%d is out of range: use 1 to 1008 blocks (6 is the default)", a.BumpDeadlineBlocks)
 		}
 	}
 	for i, w := range c.Webhooks {

@@ -78,7 +78,7 @@ func Broadcaster(cfg *config.Config, runner *store.Runner, name string, log *slo
 	if err != nil {
 		return nil, fmt.Errorf("assets.%s: %w", name, err)
 	}
-	return broadcast.New(runner, name, node, log)
+	return broadcast.New(runner, name, node, log, broadcast.BrokenAfter(cfg.Assets[name].BroadcastBrokenAfter.Duration))
 }
 
 // API builds the HTTP API over every configured asset.
@@ -121,11 +121,16 @@ func Webhooks(cfg *config.Config) ([]events.Webhook, error) {
 // BatcherConfig is an asset's batching and fee policy.
 func BatcherConfig(a *config.Asset) batcher.Config {
 	rate := func(satPerVB float64) int64 { return int64(satPerVB*1000 + 0.5) }
+	deadline := a.BumpDeadlineBlocks
+	if a.AutoBump != nil && !*a.AutoBump {
+		deadline = -1
+	}
 	return batcher.Config{
 		Interval: a.BatchInterval.Duration, Poll: a.PollInterval.Duration,
 		ThresholdCount: a.BatchThresholdCount, ThresholdSat: a.BatchThresholdSat, MaxOutputs: a.BatchMaxOutputs,
 		ConfTarget: a.FeeConfTarget, FallbackFeeRate: rate(a.FallbackFeeRate), MinRelayFeeRate: rate(a.MinRelayFeeRate), MaxFeeRate: rate(a.MaxFeeRate),
 		MaxFee: a.MaxFeeSat, MaxFeeRatio: a.MaxFeeRatio, Confirmations: a.Confirmations, CoinConfirmations: a.CoinConfirmations,
+		DeadlineBlocks: deadline,
 	}
 }
 
