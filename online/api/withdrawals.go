@@ -45,7 +45,10 @@ func withdrawalOut(w withdrawals.Withdrawal, p *withdrawals.Payment) withdrawalJ
 	if w.Internal {
 		out.InternalTo = &w.InternalTo
 	}
-	if p != nil {
+	// The payment is read apart from the row: shown only when it is of the
+	// batch the row names, so a withdrawal requeued or re-batched between
+	// the two reads never shows another batch's output.
+	if p != nil && w.BatchID != nil && *w.BatchID == p.BatchID {
 		txid, vout := p.TxID.String(), p.Vout
 		out.TxID, out.Vout, out.BlockHeight, out.Confirmations = &txid, &vout, p.BlockHeight, p.Confirmations
 	}

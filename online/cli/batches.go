@@ -277,9 +277,9 @@ func batchOut(b batcher.Batch) batchJSON {
 
 // describePayment is the line `withdrawals show` adds for a batched
 // withdrawal: the output that pays it and how deep it is.
-func describePayment(p *withdrawals.Payment) string {
-	if p == nil {
-		return ""
+func describePayment(w withdrawals.Withdrawal, p *withdrawals.Payment) string {
+	if p == nil || w.BatchID == nil || *w.BatchID != p.BatchID {
+		return "" // not batched, or re-batched between the two reads
 	}
 	s := fmt.Sprintf("\n  paid by output %s:%d (batch %d, see `cryptoassets batches show %d`)", p.TxID, p.Vout, p.BatchID, p.BatchID)
 	if p.BlockHeight != nil {

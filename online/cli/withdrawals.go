@@ -134,7 +134,7 @@ func withdrawalsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					fmt.Fprintln(c.App.Writer, describeWithdrawal(w)+describePayment(p))
+					fmt.Fprintln(c.App.Writer, describeWithdrawal(w)+describePayment(w, p))
 					return nil
 				}),
 			},
