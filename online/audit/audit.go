@@ -126,11 +126,14 @@ type Result struct {
 	Settled   bool
 	Unsettled string
 	// CoinsChecked coins were asked of the node; Blocks From..To scanned.
-	CoinsChecked   int
-	ScanFrom       int32
-	ScanTo         int32
-	BlocksScanned  int
-	Mismatches     []Mismatch
+	CoinsChecked  int
+	ScanFrom      int32
+	ScanTo        int32
+	BlocksScanned int
+	Mismatches    []Mismatch
+	// Omitted counts the coin mismatches left out of Mismatches past the
+	// first ListLimit of a kind (a wiped coins table would name thousands).
+	Omitted        int
 	InFlight       []InFlight
 	SpendingInPool []wire.OutPoint // coins spent in the node's mempool by a transaction of ours
 	SurplusSat     int64
@@ -143,6 +146,21 @@ type Result struct {
 
 // OK reports whether the audit found nothing wrong.
 func (r *Result) OK() bool { return len(r.Mismatches) == 0 }
+
+// add appends a coin mismatch, keeping at most ListLimit of each kind.
+func (r *Result) add(m Mismatch) {
+	n := 0
+	for _, o := range r.Mismatches {
+		if o.Kind == m.Kind {
+			n++
+		}
+	}
+	if n >= ListLimit {
+		r.Omitted++
+		return
+	}
+	r.Mismatches = append(r.Mismatches, m)
+}
 
 // Options bound one audit.
 type Options struct {

@@ -92,7 +92,7 @@ func (a *Auditor) checkUnspent(ctx context.Context, r *Result) error {
 			continue
 		}
 		op := c.op
-		r.Mismatches = append(r.Mismatches, Mismatch{Kind: CoinSpentOnNode, Coin: &op, AmountSat: c.amount,
+		r.add(Mismatch{Kind: CoinSpentOnNode, Coin: &op, AmountSat: c.amount,
 			Detail: fmt.Sprintf("coin %s (%d sat) is confirmed and unspent in our tables but spent or unknown on the node, and no transaction of ours spends it", c.op, c.amount)})
 	}
 	return nil
@@ -266,7 +266,7 @@ func (a *Auditor) compareOutputs(ctx context.Context, r *Result, height int32, b
 			continue
 		}
 		op := o.OutPoint
-		r.Mismatches = append(r.Mismatches, Mismatch{Kind: OutputNotInCoins, Coin: &op, AmountSat: o.Amount, Detail: detail})
+		r.add(Mismatch{Kind: OutputNotInCoins, Coin: &op, AmountSat: o.Amount, Detail: detail})
 	}
 	return nil
 }

@@ -15,9 +15,9 @@ const (
 	coldWallet = 2
 )
 
-// listLimit bounds the coins named per kind of mismatch; the sums cover
+// ListLimit bounds the coins named per kind of mismatch; the sums cover
 // every one.
-const listLimit = 100
+const ListLimit = 100
 
 // balance is an account's ledger balance.
 type balance struct{ available, pending int64 }
@@ -140,7 +140,7 @@ func (a *Auditor) snapshot(ctx context.Context) (*snapshot, error) {
 		WHERE c.wallet_id = $1 AND c.spent_by IS NOT NULL
 		  AND NOT EXISTS (SELECT 1 FROM `+s+`.batches b WHERE b.txid = c.spent_by)
 		  AND NOT EXISTS (SELECT 1 FROM `+s+`.broadcasts r WHERE r.txid = c.spent_by)
-		ORDER BY c.txid, c.vout LIMIT $2`, hotWallet, listLimit)
+		ORDER BY c.txid, c.vout LIMIT $2`, hotWallet, ListLimit)
 	if err != nil {
 		return nil, fmt.Errorf("listing coins spent by others: %w", err)
 	}
@@ -165,7 +165,7 @@ func (a *Auditor) snapshot(ctx context.Context) (*snapshot, error) {
 	rows, err = tx.Query(ctx, `SELECT d.txid, d.vout, d.amount, d.state, sum(d.amount) OVER ()::bigint FROM `+s+`.deposits d
 		WHERE `+liveDeposit+` AND NOT (d.state = 'seen' AND d.missing_since IS NOT NULL)
 		  AND NOT EXISTS (SELECT 1 FROM `+s+`.coins c WHERE c.txid = d.txid AND c.vout = d.vout)
-		ORDER BY d.txid, d.vout LIMIT $1`, listLimit)
+		ORDER BY d.txid, d.vout LIMIT $1`, ListLimit)
 	if err != nil {
 		return nil, fmt.Errorf("listing deposits without a coin: %w", err)
 	}

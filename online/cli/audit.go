@@ -98,6 +98,9 @@ func printAudit(c *cli.Context, r *audit.Result) error {
 		for _, m := range r.Mismatches {
 			fmt.Fprintf(w, "  %s\n    %s\n", m.Subject(), m.Detail)
 		}
+		if r.Omitted > 0 {
+			fmt.Fprintf(w, "  and %d more coins (the first %d of each kind are listed)\n", r.Omitted, audit.ListLimit)
+		}
 	}
 	for _, f := range r.InFlight {
 		fmt.Fprintf(w, "in flight: batch %d %s (%s) paying %s BTC, fee %s BTC\n", f.Batch, f.Txid, f.State, amount.FormatBTC(f.PaidSat), amount.FormatBTC(f.FeeSat))
@@ -141,6 +144,7 @@ type auditResultJSON struct {
 	ScanTo         int32                `json:"scan_to"`
 	BlocksScanned  int                  `json:"blocks_scanned"`
 	Mismatches     []audit.MismatchJSON `json:"mismatches"`
+	Omitted        int                  `json:"omitted"`
 	InFlight       []inFlightJSON       `json:"in_flight"`
 	SpendingInPool []string             `json:"spending_in_mempool"`
 	SurplusSat     string               `json:"surplus_sat"`
@@ -159,7 +163,7 @@ func auditJSON(r *audit.Result) auditResultJSON {
 	sat := func(v int64) string { return strconv.FormatInt(v, 10) }
 	j := auditResultJSON{Asset: r.Asset, At: r.At, OK: r.OK(), Settled: r.Settled, Unsettled: r.Unsettled, NodeHeight: r.NodeHeight,
 		FollowerHeight: r.FollowerHeight, CoinsChecked: r.CoinsChecked, ScanFrom: r.ScanFrom, ScanTo: r.ScanTo, BlocksScanned: r.BlocksScanned,
-		Mismatches: audit.MismatchesJSON(r.Mismatches), InFlight: []inFlightJSON{}, SpendingInPool: []string{}, SurplusSat: sat(r.SurplusSat)}
+		Mismatches: audit.MismatchesJSON(r.Mismatches), Omitted: r.Omitted, InFlight: []inFlightJSON{}, SpendingInPool: []string{}, SurplusSat: sat(r.SurplusSat)}
 	for _, f := range r.InFlight {
 		j.InFlight = append(j.InFlight, inFlightJSON{Batch: f.Batch, Txid: f.Txid.String(), State: f.State, PaidSat: sat(f.PaidSat), FeeSat: sat(f.FeeSat)})
 	}
