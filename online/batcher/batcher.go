@@ -175,11 +175,12 @@ func (b *Batcher) Step(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := b.bumpDue(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("bumping batches: %w", err))
-	}
+	// Follow first: a batch found in a block is not bumped.
 	if err := b.Follow(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("following batches: %w", err))
+	}
+	if err := b.bumpDue(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("bumping batches: %w", err))
 	}
 	return errors.Join(errs...)
 }

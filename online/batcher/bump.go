@@ -185,6 +185,21 @@ func (b *Batcher) bumpDue(ctx context.Context) error {
 			} else {
 				return nil
 			}
+			// A replacement the node refused is not tried again at the same
+			// rate or below (it would be the same transaction).
+			var refusedAt *int64
+			if err := tx.QueryRow(`SELECT max(fee_rate) FROM `+b.schema+`.batches WHERE replaces = $1 AND state = 'rejected'`, v.id).Scan(&refusedAt); err != nil {
+				return err
+			}
+			if refusedAt != nil && rate <= *refusedAt {
+				if v.requestedRate != nil {
+					if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET bump_fee_rate = NULL WHERE id = $1`, v.id); err != nil {
+						return err
+					}
+				}
+				note = fmt.Sprintf("the node refused a replacement at %s sat/vB already; %s sat/vB is not above it", rateText(*refusedAt), rateText(rate))
+				return nil
+			}
 			p, err := b.planBump(v, rate)
 			if err != nil {
 				if v.requestedRate != nil {
