@@ -88,7 +88,7 @@ func record(tx *store.Tx, s string, m Matched, block *chainhash.Hash, height int
 	}
 	b := &pgx.Batch{}
 	if len(m.Outputs) > 0 {
-		q, args := insertOutputs(s, m.Outputs, block, height)
+		q, args := insertOutputs(s, m, block, height)
 		b.Queue(q, args...)
 	}
 	if len(m.Spends) > 0 {
@@ -115,9 +115,14 @@ func record(tx *store.Tx, s string, m Matched, block *chainhash.Hash, height int
 	return losers, br.Close()
 }
 
-// insertOutputs is the statement inserting outs: confirmed in block, or
-// (nil) unconfirmed, never undoing a confirmation.
-func insertOutputs(s string, outs []Output, block *chainhash.Hash, height int32) (string, []any) {
+// insertOutputs is the statement inserting m's outputs: confirmed in
+// block, or (nil) unconfirmed, never undoing a confirmation. A mempool
+// transaction known to be dead is not recorded again: one spending a coin
+// of ours that a block shows spent by another, or one the deposits found
+// replaced (a node may keep such a transaction in its mempool, as btcd
+// does after a reorganisation).
+func insertOutputs(s string, m Matched, block *chainhash.Hash, height int32) (string, []any) {
+	outs := m.Outputs
 	txids := make([][]byte, len(outs))
 	vouts := make([]int32, len(outs))
 	wallets := make([]int16, len(outs))
@@ -130,11 +135,29 @@ func insertOutputs(s string, outs []Output, block *chainhash.Hash, height int32)
 		vouts[i] = int32(o.OutPoint.Index)
 		wallets[i], addrs[i], amounts[i], scripts[i], coinbase[i] = o.WalletID, o.AddressID, o.Amount, o.Script, o.Coinbase
 	}
-	const cols = `INSERT INTO %s.coins (txid, vout, wallet_id, address_id, amount, script, coinbase, block_hash, block_height)
-		SELECT u.*, $8::bytea, $9::integer FROM unnest($1::bytea[], $2::integer[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bytea[], $7::boolean[]) AS u `
+	const cols = `INSERT INTO %[1]s.coins (txid, vout, wallet_id, address_id, amount, script, coinbase, block_hash, block_height)
+		SELECT u.*, $8::bytea, $9::integer
+		FROM unnest($1::bytea[], $2::integer[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bytea[], $7::boolean[])
+			AS u(txid, vout, wallet_id, address_id, amount, script, coinbase) `
 	if block == nil {
-		return fmt.Sprintf(cols, s) + `ON CONFLICT (txid, vout) DO NOTHING`,
-			[]any{txids, vouts, wallets, addrs, amounts, scripts, coinbase, nil, nil}
+		// Only the inputs of the transactions paying us are looked at.
+		paying := map[chainhash.Hash]bool{}
+		for _, o := range outs {
+			paying[o.OutPoint.Hash] = true
+		}
+		var inTxids, inBys [][]byte
+		var inVouts []int32
+		for _, sp := range m.Spends {
+			if paying[sp.By] {
+				inTxids, inVouts, inBys = append(inTxids, sp.OutPoint.Hash[:]), append(inVouts, int32(sp.OutPoint.Index)), append(inBys, sp.By[:])
+			}
+		}
+		return fmt.Sprintf(cols+`WHERE NOT EXISTS (SELECT 1 FROM %[1]s.deposits d WHERE d.txid = u.txid AND d.state = 'replaced')
+			AND NOT EXISTS (SELECT 1 FROM unnest($10::bytea[], $11::integer[], $12::bytea[]) AS sp(txid, vout, spender)
+				JOIN %[1]s.coins c ON c.txid = sp.txid AND c.vout = sp.vout
+				WHERE sp.spender = u.txid AND c.spent_block IS NOT NULL AND c.spent_by <> sp.spender)
+			ON CONFLICT (txid, vout) DO NOTHING`, s),
+			[]any{txids, vouts, wallets, addrs, amounts, scripts, coinbase, nil, nil, inTxids, inVouts, inBys}
 	}
 	return fmt.Sprintf(cols, s) + `ON CONFLICT (txid, vout) DO UPDATE
 		SET block_hash = excluded.block_hash, block_height = excluded.block_height, updated_at = now()

@@ -366,3 +366,23 @@ func TestCoinCreatedAndSpentInOneBlock(t *testing.T) {
 		t.Fatalf("before the block:\n%s\nafter it left:\n%s", before, got)
 	}
 }
+
+// A mempool transaction spending a coin that a block shows spent by
+// another (a node may keep such a dead transaction) is not recorded.
+func TestDeadMempoolTransactionIsNotRecorded(t *testing.T) {
+	d := newDB(t)
+	coin := op(1, 0)
+	y, zombie := chainhash.Hash{0x60}, chainhash.Hash{0x61}
+	d.tx(func(tx *store.Tx) error {
+		return ConnectBlockTx(tx, "btc", chainhash.Hash{0xa}, 10, Matched{Outputs: []Output{out(coin, 1, 50_000)}, Spends: []Spend{{OutPoint: coin, By: y}}})
+	})
+	d.tx(func(tx *store.Tx) error {
+		return MempoolTx(tx, "btc", Matched{Outputs: []Output{out(wire.OutPoint{Hash: zombie}, 2, 40_000)}, Spends: []Spend{{OutPoint: coin, By: zombie}}})
+	})
+	if s := d.state(wire.OutPoint{Hash: zombie}); s != "gone" {
+		t.Fatalf("the dead transaction's output: %s", s)
+	}
+	if s := d.state(coin); s != Spent {
+		t.Fatalf("the coin: %s", s)
+	}
+}

@@ -28,6 +28,9 @@
 //   - A transaction that lost an input of ours to another one (in a block,
 //     or replaced in the mempool) can never confirm: its unconfirmed coins
 //     are deleted, and so are those of transactions spending them.
+//     A mempool transaction known to be dead (it spends a coin of ours a
+//     block shows spent by another, or the deposits found it replaced) is
+//     not recorded again, though a node may keep it in its mempool.
 //   - When the follower is caught up, an unconfirmed coin whose transaction
 //     is in neither the node's mempool nor its chain is deleted, and a
 //     mempool spend by a transaction that is in neither is cleared, so the

@@ -406,3 +406,40 @@ func TestVanishedMempoolSpendsClearedButOurBatchsKept(t *testing.T) {
 		{ids(dave[0]), 50_000, coins.Confirmed, 1, nil}, {ids(dave[1]), 70_000, coins.Spending, 1, &bid},
 		{change.ID, 10_000, coins.Unconfirmed, 0, nil}})
 }
+
+// A competing chain wins that confirms a double spend of a payment to us:
+// the payment's coin, confirmed on the losing chain, is deleted (it never
+// existed on the best chain), and the coin confirmed before the split stays.
+func TestCoinConfirmedOnALosingChainIsDeletedWhenADoubleSpendWins(t *testing.T) {
+	e := newEnv(t)
+	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
+	otherChain := chain.NewRPCNode(other.Client)
+	e.peer(other, "connect")
+	e.waitFor("sync", func() bool { return tip(e, e.chain) == tip(e, otherChain) })
+	f := e.follower(1)
+	e.sync(f)
+	erin := e.account("erin", 2)
+	e.payNow(erin[0], 30_000)
+	e.mine(1)
+	e.waitFor("sync", func() bool { return tip(e, e.chain) == tip(e, otherChain) })
+	e.sync(f)
+
+	e.peer(other, "disconnect")
+	pay := e.payNow(erin[1], 45_000)
+	e.sync(f)
+	e.mine(1)
+	e.sync(f)
+	e.wantCoins("before the reorg", []coinWant{{e.addressID(erin[0]), 30_000, coins.Confirmed, 2, nil}, {e.addressID(erin[1]), 45_000, coins.Confirmed, 1, nil}})
+	if _, err := devenv.NewFaucet(otherChain).Replace(e.ctx, pay, e.prevValue(pay), nil, 20_000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Generate(e.ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	e.peer(other, "connect")
+	e.waitFor("the reorg", func() bool { return tip(e, e.chain) == tip(e, otherChain) })
+	e.sync(f)
+	// btcd keeps the losing payment in its mempool: it is not a coin again.
+	e.wantCoins("after the reorg", []coinWant{{e.addressID(erin[0]), 30_000, coins.Confirmed, 3, nil}})
+	e.invariants()
+}
