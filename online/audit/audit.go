@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -207,6 +208,31 @@ func (a *Auditor) LastResult() *Result {
 	return a.last
 }
 
+// ErrNotStarted: the chain follower has processed no block yet, so there
+// is nothing to audit.
+var ErrNotStarted = errors.New("the chain follower has not started yet: run `cryptoassets serve` first")
+
+// Verify audits once (the chain scan from the wallet's birth) and returns
+// nil when the audit passes, else an error naming every mismatch, or saying
+// the result is not settled. Tests call it after their flows.
+func (a *Auditor) Verify(ctx context.Context) error {
+	r, err := a.Audit(ctx, Options{FromHeight: -1})
+	if err != nil {
+		return err
+	}
+	if !r.OK() {
+		lines := make([]string, len(r.Mismatches))
+		for i, m := range r.Mismatches {
+			lines[i] = m.Subject() + ": " + m.Detail
+		}
+		return fmt.Errorf("audit %s: %d mismatches:\n  %s", a.asset, len(r.Mismatches), strings.Join(lines, "\n  "))
+	}
+	if !r.Settled {
+		return fmt.Errorf("audit %s: not settled: %s", a.asset, r.Unsettled)
+	}
+	return nil
+}
+
 // Audit runs every check once. An error means the audit could not run (the
 // node or the database did not answer); what it found is in the Result.
 func (a *Auditor) Audit(ctx context.Context, opt Options) (*Result, error) {
@@ -222,7 +248,7 @@ func (a *Auditor) Audit(ctx context.Context, opt Options) (*Result, error) {
 	r.NodeHeight, r.FollowerHeight = nodeHeight, cur.height
 	settledBefore := cur.set && cur.hash == nodeTip
 	if !cur.set {
-		return nil, fmt.Errorf("audit %s: the chain follower has not started yet: run `cryptoassets serve` first", a.asset)
+		return nil, fmt.Errorf("audit %s: %w", a.asset, ErrNotStarted)
 	}
 
 	snap, err := a.snapshot(ctx)

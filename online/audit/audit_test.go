@@ -220,6 +220,9 @@ func subjects(r *Result) []string {
 
 func (e *env) requireClean(r *Result) {
 	e.t.Helper()
+	if err := e.a.Verify(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
 	if !r.OK() {
 		var d []string
 		for _, m := range r.Mismatches {
@@ -563,4 +566,26 @@ func TestWorkerEmitsAuditMismatchOncePerDistinctSet(t *testing.T) {
 	}
 	e.sync()
 	step(3)
+}
+
+// Before the follower's first block there is nothing to audit: the audit
+// says so, and serve's worker waits without an alert.
+func TestAuditBeforeTheFollowerStartedSaysSo(t *testing.T) {
+	ctx := testenv.Ctx(t, time.Minute)
+	node := testenv.NewNode(t, devenv.BtcdOptions{})
+	runner := storetest.Runner(t, 4, "btc")
+	a, err := New(runner, "btc", chain.NewRPCNode(node.Client), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Audit(ctx, Options{FromHeight: -1}); !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("audit before the follower started: %v", err)
+	}
+	if err := NewWorker(a, time.Minute).Step(ctx); !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("worker step: %v", err)
+	}
+	var n int
+	if err := runner.Pool().QueryRow(ctx, `SELECT count(*) FROM public.events`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d events (%v)", n, err)
+	}
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -46,7 +47,9 @@ func NewWorker(a *Auditor, interval time.Duration) *Worker {
 // Run audits every interval until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
-		if err := w.Step(ctx); err != nil && ctx.Err() == nil {
+		if err := w.Step(ctx); errors.Is(err, ErrNotStarted) {
+			w.Auditor.log.Info("audit waits for the chain follower's first block")
+		} else if err != nil && ctx.Err() == nil {
 			w.Auditor.log.Error("audit could not run", "err", err)
 		}
 		select {
