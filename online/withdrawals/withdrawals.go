@@ -56,6 +56,8 @@ type Config struct {
 	Params   *chaincfg.Params
 	FeeSat   int64          // flat fee taken from the customer per withdrawal (0: none)
 	RelayFee btcutil.Amount // sat per 1000 vbytes for the dust rule (0: btcd's default, 1000)
+	Limits   Limits         // limits.go
+	Approval Approval       // approvals.go
 }
 
 // Service handles one asset's withdrawal requests.
@@ -63,6 +65,7 @@ type Service struct {
 	ledger *ledger.Ledger
 	cfg    Config
 	q      queries
+	gate   gate // limits, breaker and approvals (limits.go)
 }
 
 // New returns the withdrawal service of the ledger's asset.
@@ -76,7 +79,10 @@ func New(l *ledger.Ledger, cfg Config) (*Service, error) {
 	if cfg.RelayFee <= 0 {
 		cfg.RelayFee = mempool.DefaultMinRelayTxFee
 	}
-	return &Service{ledger: l, cfg: cfg, q: newQueries(l)}, nil
+	if err := errors.Join(cfg.Limits.check(), cfg.Approval.check()); err != nil {
+		return nil, err
+	}
+	return &Service{ledger: l, cfg: cfg, q: newQueries(l), gate: newGate(pgx.Identifier{l.Asset()}.Sanitize(), cfg.Limits, cfg.Approval)}, nil
 }
 
 // Asset is the schema of the service's asset.
@@ -136,7 +142,7 @@ func (s *Service) Request(ctx context.Context, req Request) (Withdrawal, error) 
 		w, err = s.RequestTx(tx, req)
 		return err
 	})
-	return w, err
+	return w, errors.Join(err, s.TripOnBreach(ctx, err))
 }
 
 // RequestTx records a withdrawal inside tx: it debits the customer, credits
@@ -145,6 +151,10 @@ func (s *Service) Request(ctx context.Context, req Request) (Withdrawal, error) 
 // ours is paid by a ledger transfer instead.
 func (s *Service) RequestTx(tx *store.Tx, req Request) (Withdrawal, error) {
 	d, err := s.Check(req.Address, req.Amount)
+	if err != nil {
+		return Withdrawal{}, err
+	}
+	adm, err := s.admit(tx, req, d) // limits and approvals (limits.go)
 	if err != nil {
 		return Withdrawal{}, err
 	}
@@ -170,38 +180,26 @@ func (s *Service) RequestTx(tx *store.Tx, req Request) (Withdrawal, error) {
 	// One round trip: the statement writes only when every check below
 	// would pass, and returns what it found so the refusal can be named.
 	var (
-		accountID, ownerID, newID  *int64
-		kind, ownerName            *string
-		available                  *int64
-		own                        bool
-		prior                      Withdrawal
-		priorID                    *int64
-		priorAccount, priorAddress *string
-		priorAmount, priorFee      *int64
-		priorState, priorTo        *string
-		priorCreated, priorUpdated *time.Time
-		created, updated           *time.Time
+		accountID, ownerID, newID, available *int64
+		kind                                 *string
+		own                                  bool
+		priorID, priorAccount, priorAmount   *int64
+		priorAddress                         *string
+		created, updated                     *time.Time
 	)
 	err = tx.QueryRow(s.q.request, req.Account, d.Address, d.Script, req.Amount, fee, keyOwner(req), nullable(req.IdempotencyKey),
 		pending, pendingSlot, fees, feesSlot, s.ledger.Asset(), event).
-		Scan(&accountID, &kind, &available, &own, &ownerID, &ownerName,
-			&priorID, &priorAccount, &priorAddress, &priorAmount, &priorFee, &priorState, &priorTo, &prior.BatchID, &priorCreated, &priorUpdated,
-			&newID, &created, &updated)
+		Scan(&accountID, &kind, &available, &own, &ownerID, &priorID, &priorAccount, &priorAddress, &priorAmount, &newID, &created, &updated)
 	if err != nil {
 		return Withdrawal{}, ledger.PostingError("withdrawal", err)
 	}
 	switch {
 	case priorID != nil:
 		// The key was used before: the same request gets the same answer.
-		prior.ID, prior.Account, prior.Address, prior.Amount, prior.Fee, prior.State = *priorID, *priorAccount, *priorAddress, *priorAmount, *priorFee, *priorState
-		prior.CreatedAt, prior.UpdatedAt = *priorCreated, *priorUpdated
-		if priorTo != nil {
-			prior.Internal, prior.InternalTo = true, *priorTo
-		}
-		if prior.Account != req.Account || prior.Address != d.Address || prior.Amount != req.Amount {
+		if accountID == nil || *priorAccount != *accountID || *priorAddress != d.Address || *priorAmount != req.Amount {
 			return Withdrawal{}, ErrKeyReused
 		}
-		return prior, nil
+		return s.get(tx.QueryRow(s.q.get, *priorID))
 	case accountID == nil:
 		return Withdrawal{}, fmt.Errorf("%w: %q", ledger.ErrUnknownAccount, truncate(req.Account, 64))
 	case *kind != ledger.Customer:
@@ -209,13 +207,17 @@ func (s *Service) RequestTx(tx *store.Tx, req Request) (Withdrawal, error) {
 	case own && ownerID == nil:
 		return Withdrawal{}, fmt.Errorf("%w: %s is a change or internal address, not a customer's", ErrOwnAddress, d.Address)
 	case own:
-		return s.internal(tx, req, d, *accountID, *ownerID, *ownerName)
+		var ownerName string
+		if err := tx.QueryRow(s.q.accountName, *ownerID).Scan(&ownerName); err != nil {
+			return Withdrawal{}, err
+		}
+		return s.internal(tx, req, d, *accountID, *ownerID, ownerName)
 	case newID == nil:
 		return Withdrawal{}, fmt.Errorf("%w: %q has %s BTC available, %s BTC requested (%s BTC plus a fee of %s BTC)", ledger.ErrInsufficientFunds,
 			req.Account, amount.FormatBTC(*available), amount.FormatBTC(req.Amount+fee), amount.FormatBTC(req.Amount), amount.FormatBTC(fee))
 	}
 	w.ID, w.CreatedAt, w.UpdatedAt = *newID, *created, *updated
-	return w, nil
+	return s.hold(tx, w, adm) // approvals.go
 }
 
 // internal pays a withdrawal to a customer address of ours by a ledger
