@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -104,8 +105,9 @@ func TestUntaggedBuildIgnoresTheCrashVariable(t *testing.T) {
 }
 
 // The production binary links the no-op: the package resolves to off.go
-// without the tag, and the built cryptoassets program carries none of the
-// tagged file's code (its kill message), which the tagged crasher does.
+// without the tag, and the built cryptoassets program, which calls Hit at
+// each step of a batch, carries none of the tagged file's code (its kill
+// message), which the tagged crasher does.
 func TestProductionBinaryLinksTheNoOpOnly(t *testing.T) {
 	files := func(tags ...string) string {
 		args := append([]string{"list", "-f", "{{join .GoFiles \" \"}}"}, tags...)
@@ -128,6 +130,15 @@ func TestProductionBinaryLinksTheNoOpOnly(t *testing.T) {
 	}
 	if !bytes.Contains(tagged, []byte(killMarker)) {
 		t.Fatalf("the tagged crasher lacks %q: the check below would look for the wrong thing", killMarker)
+	}
+	// The service reaches its crash points through this package, so the
+	// check below looks at code that really calls Hit.
+	deps, err := exec.Command("go", "list", "-deps", "../../cmd/cryptoassets").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps ./cmd/cryptoassets: %v\n%s", err, deps)
+	}
+	if !slices.Contains(strings.Fields(string(deps)), "github.com/cryptoassets/cryptoassets/internal/crashpoint") {
+		t.Fatal("cmd/cryptoassets does not import internal/crashpoint: its crash points are not where this test looks")
 	}
 	prod := filepath.Join(t.TempDir(), "cryptoassets")
 	if out, err := exec.Command("go", "build", "-o", prod, "../../cmd/cryptoassets").CombinedOutput(); err != nil {
