@@ -19,6 +19,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/coinselect"
 	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/store"
+	"github.com/cryptoassets/cryptoassets/online/withdrawals"
 	"github.com/cryptoassets/cryptoassets/shared/amount"
 	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
 	"github.com/cryptoassets/cryptoassets/shared/psbt/updater"
@@ -61,6 +62,9 @@ func (b *Batcher) BatchNow(ctx context.Context) (int64, error) {
 		id, refused = 0, nil
 		if err := b.lock(tx); err != nil {
 			return err
+		}
+		if paused, err := withdrawals.Paused(tx, b.ledger.Asset()); paused || err != nil {
+			return err // the circuit breaker is tripped: no batch until an operator resumes
 		}
 		ws, err := b.requested(tx)
 		if err != nil || len(ws) == 0 {

@@ -101,6 +101,24 @@ type Asset struct {
 	// WithdrawalFeeSat is the flat fee taken from the customer's balance
 	// with each withdrawal request and booked to network_fees. Default 0.
 	WithdrawalFeeSat int64 `toml:"withdrawal_fee_sat"`
+	// Withdrawal limits, checked in the request's transaction (0: none;
+	// docs/withdrawals.md, "Limits and approvals"). MaxWithdrawalSat bounds
+	// one withdrawal; AccountMaxCount and AccountMaxSat bound one account's
+	// withdrawals over the rolling AccountWindow (default 24h);
+	// HotOutflowPerHourSat bounds what the hot wallet pays out in any hour,
+	// and a request over it trips the circuit breaker.
+	MaxWithdrawalSat     int64    `toml:"max_withdrawal_sat"`
+	AccountWindow        Duration `toml:"account_window"`
+	AccountMaxCount      int      `toml:"account_max_count"`
+	AccountMaxSat        int64    `toml:"account_max_sat"`
+	HotOutflowPerHourSat int64    `toml:"hot_outflow_per_hour_sat"`
+	// Approvals: a withdrawal above ApprovalAboveSat (0: none), or to a
+	// destination never paid before when ApproveNewDestinations, waits in
+	// awaiting_approval until Approvals different operators (default 1)
+	// approve it.
+	ApprovalAboveSat       int64 `toml:"approval_above_sat"`
+	ApproveNewDestinations bool  `toml:"approve_new_destinations"`
+	Approvals              int   `toml:"approvals"`
 	// SeenExpiry is how long an unconfirmed deposit may be missing from the
 	// node's mempool (in no block, inputs unspent) before it expires and its
 	// pending amount is removed. Default 72h.
@@ -340,6 +358,12 @@ func (c *Config) defaults() {
 		if a.AuditInterval.Duration == 0 {
 			a.AuditInterval.Duration = 10 * time.Minute
 		}
+		if a.AccountWindow.Duration == 0 {
+			a.AccountWindow.Duration = 24 * time.Hour
+		}
+		if a.Approvals == 0 {
+			a.Approvals = 1
+		}
 		if a.BatchThresholdCount == 0 {
 			a.BatchThresholdCount = 50
 		}
@@ -436,6 +460,23 @@ func (c *Config) Validate() error {
 		}
 		if a.WithdrawalFeeSat < 0 || a.WithdrawalFeeSat > 100_000_000 {
 			bad(key+".withdrawal_fee_sat", "%d is out of range: use 0 (no fee) to 100000000", a.WithdrawalFeeSat)
+		}
+		for _, l := range []struct {
+			name string
+			v    int64
+		}{{"max_withdrawal_sat", a.MaxWithdrawalSat}, {"account_max_sat", a.AccountMaxSat}, {"hot_outflow_per_hour_sat", a.HotOutflowPerHourSat}, {"approval_above_sat", a.ApprovalAboveSat}} {
+			if l.v < 0 || l.v > 2_100_000_000_000_000 {
+				bad(key+"."+l.name, "%d is out of range: use 0 (none) or an amount in satoshis", l.v)
+			}
+		}
+		if a.AccountMaxCount < 0 || a.AccountMaxCount > 1_000_000 {
+			bad(key+".account_max_count", "%d is out of range: use 0 (none) to 1000000", a.AccountMaxCount)
+		}
+		if a.AccountWindow.Duration < time.Minute || a.AccountWindow.Duration > 90*24*time.Hour {
+			bad(key+".account_window", "%s: use 1m to 2160h (24h is the default)", a.AccountWindow.Duration)
+		}
+		if a.Approvals < 1 || a.Approvals > 10 {
+			bad(key+".approvals", "%d is out of range: use 1 to 10 different operators", a.Approvals)
 		}
 		if a.HotPassphraseFile != "" && a.HotKeystore == "" {
 			bad(key+".hot_passphrase_file", "set without hot_keystore: name the keystore it unlocks")
