@@ -142,10 +142,22 @@ func RequestBump(ctx context.Context, runner *store.Runner, asset string, cfg Co
 // first rate, at the block it was built, to its budget's rate at its
 // deadline.
 func (b *Batcher) bumpDue(ctx context.Context) error {
-	tip, _, err := b.node.Tip(ctx)
+	nodeTip, _, err := b.node.Tip(ctx)
 	if err != nil {
 		return err
 	}
+	// The chain as the follower stored it: a block the node has and the
+	// follower has not read yet may hold the batch, which is then not
+	// bumped (a replacement of a mined transaction is refused anyway).
+	var tip int32
+	var cursor *int32
+	if err := b.runner.Pool().QueryRow(ctx, `SELECT height FROM `+b.schema+`.chain_cursor`).Scan(&cursor); err != nil {
+		return err
+	}
+	if cursor == nil || *cursor < nodeTip {
+		return nil
+	}
+	tip = *cursor
 	rows, err := b.runner.Pool().Query(ctx, `SELECT bt.id FROM `+b.schema+`.batches bt
 		WHERE bt.state = 'broadcast' AND bt.block_hash IS NULL
 		  AND (bt.bump_fee_rate IS NOT NULL OR bt.deadline_height IS NOT NULL)

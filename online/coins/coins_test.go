@@ -243,6 +243,7 @@ func TestSpendableOffersOnlyWhatTheBatcherMaySpend(t *testing.T) {
 		{"unconfirmed change of a batch not sent yet", out(wire.OutPoint{Hash: building, Index: 1}, 2, 1008), 0, "", false},
 		{"immature coinbase", out(op(3, 0), 1, 1009), 30, "coinbase", false},
 		{"mature coinbase", out(op(4, 0), 1, 1010), 21, "coinbase", true},
+		{"dust the follower ignored as a deposit", out(op(5, 0), 1, 300), 100, "ignored", false},
 	}
 	for _, c := range cases {
 		d.tx(func(tx *store.Tx) error {
@@ -256,6 +257,9 @@ func TestSpendableOffersOnlyWhatTheBatcherMaySpend(t *testing.T) {
 		switch c.setup {
 		case "reserved":
 			d.exec(`UPDATE btc.coins SET reserved_by = $1 WHERE txid = $2 AND vout = $3`, res, c.o.OutPoint.Hash[:], c.o.OutPoint.Index)
+		case "ignored":
+			d.exec(`INSERT INTO btc.ignored_outputs (txid, vout, address_id, amount, reason) SELECT txid, vout, address_id, amount, 'below_minimum'
+				FROM btc.coins WHERE txid = $1 AND vout = $2`, c.o.OutPoint.Hash[:], c.o.OutPoint.Index)
 		case "spent":
 			d.tx(func(tx *store.Tx) error {
 				return MempoolTx(tx, "btc", Matched{Spends: []Spend{{OutPoint: c.o.OutPoint, By: chainhash.Hash{0x77}}}})

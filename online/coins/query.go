@@ -190,12 +190,16 @@ func scanCoins(rows pgx.Rows, tip int32) ([]Coin, error) {
 // either an output of one of our own batches the node accepted (change:
 // spendable at once, confirmed or not), or confirmed with at least minConf
 // confirmations at tip (a coinbase coin also needs 100). minConf below 1
-// counts as 1.
+// counts as 1. An output the follower ignored as a deposit (dust, below
+// min_deposit_sat) is never offered: it is credited to nobody, costs more
+// to spend than it holds, and spending it would link our addresses for
+// whoever sent it.
 func SpendableTx(tx *store.Tx, schema string, walletID int16, minConf, tip int32) ([]Coin, error) {
 	s := ident(schema)
 	minConf = max(minConf, 1)
 	rows, err := tx.Query(`SELECT `+coinColumns+` FROM `+coinFrom(s)+`
 		WHERE c.wallet_id = $1 AND c.spent_by IS NULL AND c.reserved_by IS NULL
+		  AND NOT EXISTS (SELECT 1 FROM `+s+`.ignored_outputs io WHERE io.txid = c.txid AND io.vout = c.vout)
 		  AND (c.block_height <= $3::integer - (CASE WHEN c.coinbase THEN greatest($2::integer, $4::integer) ELSE $2::integer END) + 1
 		       OR EXISTS (SELECT 1 FROM `+s+`.batches b WHERE b.txid = c.txid AND b.state IN ('broadcast', 'confirmed')))
 		ORDER BY c.amount, c.txid, c.vout`, walletID, minConf, tip, coinbaseMaturity)
