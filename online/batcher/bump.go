@@ -83,6 +83,7 @@ func (b *Batcher) newest(tx *store.Tx, id int64) (version, error) {
 		FROM `+b.schema+`.batches bt JOIN `+b.schema+`.batches f ON f.id = coalesce(bt.first_version, bt.id)
 		WHERE bt.id = $1 AND bt.state = 'broadcast' AND bt.block_hash IS NULL
 		  AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.batches n WHERE n.replaces = bt.id AND n.state NOT IN ('dead', 'replaced', 'rejected', 'abandoned'))
+		  AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.coins c WHERE c.spent_by = bt.txid AND c.spent_block IS NOT NULL)
 		FOR UPDATE OF bt`, id).Scan(&v.id, &v.first, &txid, &v.psbt, &v.fee, &v.rate, &v.vsize, &v.changeVout, &v.changeAmount,
 		&v.deadline, &v.budget, &v.startHeight, &v.firstRate, &v.requestedRate, &v.requestedBy)
 	if errors.Is(err, pgx.ErrNoRows) {
