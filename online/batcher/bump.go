@@ -240,13 +240,20 @@ func (b *Batcher) bumpDue(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// autoBumpMultiple bounds automatic bumping at this many times a batch's
+// first rate.
+const autoBumpMultiple = 4
+
 // autoRate is the rate the fee line gives at tip, when it is worth a bump.
 func (b *Batcher) autoRate(v version, tip int32) (int64, bool) {
 	if v.deadline == nil {
 		return 0, false
 	}
 	start, end := v.startHeight, *v.deadline
-	budgetRate := v.budget * 1000 / v.vsize
+	// The line ends at the budget, but never above autoBumpMultiple times
+	// the first rate: an operator may go further (up to the budget), the
+	// batcher on its own does not.
+	budgetRate := min(v.budget*1000/v.vsize, v.firstRate*autoBumpMultiple)
 	if budgetRate <= v.firstRate || tip <= start {
 		return 0, false
 	}
