@@ -10,16 +10,16 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/service"
 	"github.com/cryptoassets/cryptoassets/online/store"
 	"github.com/cryptoassets/cryptoassets/online/withdrawals"
 	"github.com/cryptoassets/cryptoassets/shared/amount"
 )
 
 // withdrawalService is the withdrawal service of the ledger's asset, with
-// the asset's network and fee from the configuration.
+// the asset's network, fee, limits and approvals from the configuration.
 func withdrawalService(e *env, l *ledger.Ledger) (*withdrawals.Service, error) {
-	a := e.cfg.Assets[l.Asset()]
-	return withdrawals.New(l, withdrawals.Config{Params: a.Params(), FeeSat: a.WithdrawalFeeSat})
+	return service.Withdrawals(e.cfg, l)
 }
 
 func withWithdrawals(fn func(c *cli.Context, s *withdrawals.Service) error) cli.ActionFunc {

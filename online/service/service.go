@@ -69,7 +69,10 @@ func Issuer(ctx context.Context, cfg *config.Config, l *ledger.Ledger) (*address
 // Withdrawals is the withdrawal request service of l's asset.
 func Withdrawals(cfg *config.Config, l *ledger.Ledger) (*withdrawals.Service, error) {
 	a := cfg.Assets[l.Asset()]
-	return withdrawals.New(l, withdrawals.Config{Params: a.Params(), FeeSat: a.WithdrawalFeeSat})
+	return withdrawals.New(l, withdrawals.Config{Params: a.Params(), FeeSat: a.WithdrawalFeeSat,
+		Limits: withdrawals.Limits{MaxWithdrawalSat: a.MaxWithdrawalSat, AccountWindow: a.AccountWindow.Duration, AccountMaxCount: a.AccountMaxCount,
+			AccountMaxSat: a.AccountMaxSat, HotOutflowPerHourSat: a.HotOutflowPerHourSat},
+		Approval: withdrawals.Approval{AboveSat: a.ApprovalAboveSat, NewDestinations: a.ApproveNewDestinations, Required: a.Approvals}})
 }
 
 // Broadcaster is asset name's one broadcaster.
