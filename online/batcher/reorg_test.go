@@ -2,7 +2,6 @@ package batcher
 
 import (
 	"testing"
-	"time"
 
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
@@ -13,45 +12,15 @@ import (
 func (e *env) peer(other *devenv.Btcd, connect bool) {
 	e.t.Helper()
 	if connect {
-		if err := e.node.Client.Call(e.ctx, nil, "node", "connect", other.P2PAddr(), "temp"); err != nil {
-			e.t.Fatalf("node connect: %v", err)
-		}
-		return
-	}
-	var peers []struct {
-		Addr string `json:"addr"`
-	}
-	if err := e.node.Client.Call(e.ctx, &peers, "getpeerinfo"); err != nil {
-		e.t.Fatal(err)
-	}
-	for _, p := range peers {
-		if err := e.node.Client.Call(e.ctx, nil, "node", "disconnect", p.Addr); err != nil {
-			e.t.Fatalf("node disconnect %s: %v", p.Addr, err)
-		}
-	}
-	e.waitFor("peers to disconnect", func() bool {
-		var peers []any
-		_ = e.node.Client.Call(e.ctx, &peers, "getpeerinfo")
-		return len(peers) == 0
-	})
-}
-
-func (e *env) waitFor(what string, cond func() bool) {
-	e.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
+		testenv.Connect(e.t, e.ctx, e.node, other)
+	} else {
+		testenv.Disconnect(e.t, e.ctx, e.node)
 	}
 }
 
-func sameTip(e *env, a, b chain.Node) bool {
-	_, ha, err1 := a.Tip(e.ctx)
-	_, hb, err2 := b.Tip(e.ctx)
-	return err1 == nil && err2 == nil && ha == hb
-}
+func (e *env) waitFor(what string, cond func() bool) { e.t.Helper(); testenv.WaitFor(e.t, what, cond) }
+
+func sameTip(e *env, a, b chain.Node) bool { return testenv.SameTip(e.ctx, a, b) }
 
 // A reorganisation drops the block that confirmed a batch: the booking is
 // reversed, the withdrawals go back to broadcast with a withdrawal.reorged

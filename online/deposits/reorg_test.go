@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
@@ -17,41 +16,14 @@ import (
 
 func (e *env) peer(other *devenv.Btcd, cmd string) {
 	e.t.Helper()
-	if err := e.node.Client.Call(e.ctx, nil, "node", cmd, other.P2PAddr(), "temp"); err != nil && cmd == "connect" {
-		e.t.Fatalf("node %s: %v", cmd, err)
-	}
-	if cmd == "disconnect" {
-		var peers []struct {
-			ID   int    `json:"id"`
-			Addr string `json:"addr"`
-		}
-		if err := e.node.Client.Call(e.ctx, &peers, "getpeerinfo"); err != nil {
-			e.t.Fatal(err)
-		}
-		for _, p := range peers {
-			if err := e.node.Client.Call(e.ctx, nil, "node", "disconnect", p.Addr); err != nil {
-				e.t.Fatalf("node disconnect %s: %v (peers %+v)", p.Addr, err, peers)
-			}
-		}
-		// Wait until the peer is gone.
-		e.waitFor("peers to disconnect", func() bool {
-			var peers []any
-			_ = e.node.Client.Call(e.ctx, &peers, "getpeerinfo")
-			return len(peers) == 0
-		})
+	if cmd == "connect" {
+		testenv.Connect(e.t, e.ctx, e.node, other)
+	} else {
+		testenv.Disconnect(e.t, e.ctx, e.node)
 	}
 }
 
-func (e *env) waitFor(what string, cond func() bool) {
-	e.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func (e *env) waitFor(what string, cond func() bool) { e.t.Helper(); testenv.WaitFor(e.t, what, cond) }
 
 func tip(e *env, n chain.Node) string {
 	_, h, err := n.Tip(e.ctx)
