@@ -35,6 +35,14 @@ type Event struct {
 // order (seq). Its public id comes later, from Publish.
 const emitSQL = `INSERT INTO public.events (asset, type, payload) VALUES ($1, $2, $3) RETURNING seq`
 
+// EmitSQL is Emit as a fragment of a larger statement (a data-modifying
+// CTE), for a hot path that writes its row, its event and its posting in
+// one round trip: it inserts, for each row of from, an event of type typ
+// for asset (SQL expressions) with the JSON object payload.
+func EmitSQL(asset, typ, payload, from string) string {
+	return `INSERT INTO public.events (asset, type, payload) SELECT ` + asset + `, ` + typ + `, ` + payload + ` FROM ` + from
+}
+
 // Emit writes an event inside tx. payload is marshalled to a JSON object;
 // the event's id, type and asset are added to it when it is read. It returns
 // the event's insertion number, which orders events of one transaction but

@@ -1,6 +1,7 @@
 package withdrawals
 
 import (
+	"github.com/cryptoassets/cryptoassets/online/events"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -43,8 +44,7 @@ func newQueries(l *ledger.Ledger) queries {
 				AND NOT EXISTS (SELECT FROM own) AND NOT EXISTS (SELECT FROM prior)),
 			ins AS (INSERT INTO {s}.withdrawals (account_id, address, script, amount, fee, state, token_id, idempotency_key)
 				SELECT ok.id, $2, $3, $4, $5, 'requested', $6, $7 FROM ok RETURNING id, created_at, updated_at),
-			event AS (INSERT INTO public.events (asset, type, payload)
-				SELECT $12, '` + EventRequested + `', $13::jsonb || jsonb_build_object('withdrawal_id', ins.id) FROM ins),
+			event AS (` + events.EmitSQL("$12", "'"+EventRequested+"'", "$13::jsonb || jsonb_build_object('withdrawal_id', ins.id)", "ins") + `),
 			` + l.PostingSQL("withdrawal", "ins", `'withdrawal ' || ins.id || ' to ' || $2::text`,
 			`SELECT x.account_id, x.slot, x.available, 0::bigint FROM ok, LATERAL (VALUES (ok.id, 0::smallint, -($4::bigint + $5::bigint)), ($8::bigint, $9::smallint, $4::bigint),
 				($10::bigint, $11::smallint, $5::bigint)) AS x(account_id, slot, available) WHERE x.available <> 0`) + `
