@@ -65,6 +65,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/{asset}/withdrawals", s.auth(s.listWithdrawals))
 	mux.Handle("GET /v1/{asset}/withdrawals/{id}", s.auth(s.getWithdrawal))
 	mux.Handle("DELETE /v1/{asset}/withdrawals/{id}", s.auth(s.cancelWithdrawal))
+	mux.Handle("POST /v1/{asset}/withdrawals/{id}/approve", s.auth(s.approveWithdrawal))
+	mux.Handle("POST /v1/{asset}/withdrawals/{id}/reject", s.auth(s.rejectWithdrawal))
 	mux.Handle("GET /v1/events", s.authOnly(s.listEvents))
 	mux.Handle("POST /v1/events/ack", s.authOnly(s.ackEvents))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

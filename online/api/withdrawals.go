@@ -71,6 +71,14 @@ func withdrawalError(err error) error {
 		{withdrawals.ErrUnknownWithdrawal, http.StatusNotFound, "unknown_withdrawal"},
 		{withdrawals.ErrNotCancellable, http.StatusConflict, "not_cancellable"},
 		{withdrawals.ErrKeyReused, http.StatusUnprocessableEntity, "idempotency_key_reused"},
+		{withdrawals.ErrLimitMaxWithdrawal, http.StatusUnprocessableEntity, "limit_max_withdrawal"},
+		{withdrawals.ErrLimitAccountCount, http.StatusUnprocessableEntity, "limit_account_count"},
+		{withdrawals.ErrLimitAccountAmount, http.StatusUnprocessableEntity, "limit_account_amount"},
+		{withdrawals.ErrLimitHotOutflow, http.StatusUnprocessableEntity, "limit_hot_outflow"},
+		{withdrawals.ErrPaused, http.StatusUnprocessableEntity, "withdrawals_paused"},
+		{withdrawals.ErrNotAwaiting, http.StatusConflict, "not_awaiting_approval"},
+		{withdrawals.ErrOwnRequest, http.StatusForbidden, "own_request"},
+		{withdrawals.ErrAlreadyDecided, http.StatusConflict, "already_decided"},
 	} {
 		if errors.Is(err, m.err) {
 			return newError(m.status, m.code, err.Error())
@@ -113,7 +121,9 @@ func (s *Server) requestWithdrawal(req *request) error {
 		return err
 	}
 	// The rules are checked inside mutate, so their refusal is stored
-	// under the key like any other answer.
+	// under the key like any other answer. A breach of the hourly outflow
+	// trips the circuit breaker afterwards, in its own transaction.
+	var breach error
 	err = s.mutate(req, "api-withdrawal", key, body, func(tx *store.Tx) (int, any, error) {
 		if in.Account == "" || in.Address == "" {
 			return 0, nil, newError(http.StatusBadRequest, "invalid_request", `"account" names the customer account to pay from and "address" the destination`)
@@ -126,11 +136,14 @@ func (s *Server) requestWithdrawal(req *request) error {
 			return 0, nil, withdrawalError(err)
 		}
 		w, err := svc.RequestTx(tx, withdrawals.Request{Account: in.Account, Address: in.Address, Amount: sat, TokenID: req.tokenID, IdempotencyKey: key})
-		if err != nil {
+		if breach = err; err != nil {
 			return 0, nil, withdrawalError(err) // mapped here, so mutate stores the refusal
 		}
 		return http.StatusCreated, withdrawalOut(w, nil), nil // not batched yet
 	})
+	if tripErr := svc.TripOnBreach(req.r.Context(), breach); tripErr != nil {
+		return tripErr
+	}
 	return withdrawalError(err)
 }
 
