@@ -15,6 +15,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/internal/storetest"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 	"github.com/cryptoassets/cryptoassets/online/addresses"
+	"github.com/cryptoassets/cryptoassets/online/audit"
 	"github.com/cryptoassets/cryptoassets/online/broadcast"
 	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/deposits"
@@ -208,6 +209,16 @@ func (e *env) count(q string, args ...any) int {
 func (e *env) invariants() {
 	e.t.Helper()
 	if err := e.ledger.Check(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	// The ledger against the chain: every coin, every output to us, and the
+	// internal accounts against the coins they stand for.
+	e.sync()
+	a, err := audit.New(e.runner, "btc", e.chain, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := a.Verify(e.ctx); err != nil {
 		e.t.Fatal(err)
 	}
 	if n := e.count(`SELECT count(*) FROM (SELECT i.txid, i.vout FROM btc.batch_inputs i JOIN btc.batches b ON b.id = i.batch_id
