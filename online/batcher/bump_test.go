@@ -161,7 +161,7 @@ func TestAutomaticBumpRaisesTheRateEachBlockWithinTheBudget(t *testing.T) {
 	e.peer(other, false)
 	e.step()
 	// Blocks without the batch: mined by the other node, which never saw it.
-	for round := 1; round <= 3; round++ {
+	for round := 1; round <= 5; round++ {
 		if _, err := other.Generate(e.ctx, 1); err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestAutomaticBumpRaisesTheRateEachBlockWithinTheBudget(t *testing.T) {
 	}
 	bs := e.batches()
 	if len(bs) != 3 {
-		t.Fatalf("%d versions after 3 blocks with a 2-block deadline, want 3 (the first, one per block until the budget): %+v", len(bs), bs)
+		t.Fatalf("%d versions after 5 blocks with a 2-block deadline, want 3 (the first, then one per block until the budget, then none): %+v", len(bs), bs)
 	}
 	for i := 1; i < len(bs); i++ {
 		if bs[i].rate <= bs[i-1].rate || bs[i].fee <= bs[i-1].fee {
@@ -184,6 +184,15 @@ func TestAutomaticBumpRaisesTheRateEachBlockWithinTheBudget(t *testing.T) {
 		}
 	}
 	last := bs[len(bs)-1]
+	// The line stops at the budget: the last version pays it, to within
+	// the rounding of one rate step, and never more.
+	if last.fee < 20_000-200 {
+		t.Fatalf("the last version pays %d, short of the 20000 sat budget the line ends at by the deadline", last.fee)
+	}
+	// An operator cannot take the chain past the budget either.
+	if _, err := e.b.RequestBump(e.ctx, last.txid, last.rate*2, "op"); !errors.Is(err, ErrCannotBump) {
+		t.Fatalf("a bump over the budget: %v", err)
+	}
 	if !e.inMempool(last.txid) {
 		t.Fatal("the newest version is not in the mempool")
 	}
