@@ -223,11 +223,12 @@ func tokenCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "create", Usage: "create a token; its secret is printed once", ArgsUsage: "NAME",
+				Flags: []cli.Flag{&cli.StringFlag{Name: "scope", Value: api.ScopeApplication, Usage: "application (requests and reads) or operator (also approves and rejects withdrawals)"}},
 				Action: withTokens(func(c *cli.Context, t *api.Tokens) error {
 					if err := needArgs(c, 1, "NAME"); err != nil {
 						return err
 					}
-					tok, secret, err := t.Create(c.Context, c.Args().First())
+					tok, secret, err := t.CreateScoped(c.Context, c.Args().First(), c.String("scope"))
 					if err != nil {
 						return err
 					}

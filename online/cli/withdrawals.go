@@ -66,7 +66,7 @@ func withdrawCommand() *cli.Command {
 				req.TokenID, req.IdempotencyKey = cliTokenID, c.String("idempotency-key")
 				w, replayed, err := withdrawOnce(c.Context, s, req)
 				if err != nil {
-					return err
+					return errors.Join(err, s.TripOnBreach(c.Context, err))
 				}
 				out := describeWithdrawal(w)
 				if replayed {
@@ -99,8 +99,8 @@ func withdrawalArg(c *cli.Context) (int64, error) {
 func withdrawalsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "withdrawals",
-		Usage: "withdrawal requests: list, show, cancel",
-		Subcommands: []*cli.Command{
+		Usage: "withdrawal requests: list, show, cancel, approve, reject; the circuit breaker: breaker, resume",
+		Subcommands: append([]*cli.Command{
 			{
 				Name: "list", Usage: "list withdrawals in id order", Flags: []cli.Flag{assetFlag,
 					&cli.Int64Flag{Name: "after", Usage: "list withdrawals after this id (paging)"},
@@ -153,7 +153,7 @@ func withdrawalsCommand() *cli.Command {
 					return nil
 				}),
 			},
-		},
+		}, approvalCommands()...),
 	}
 }
 
