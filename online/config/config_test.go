@@ -134,6 +134,9 @@ func TestLoadRefusals(t *testing.T) {
 		{"resolve interval too long", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nresolve_interval = \"2h\"", 1), nil, "assets.tbtc.resolve_interval: 2h0m0s: use 1s to 1h"},
 		{"audit interval too short", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\naudit_interval = \"30s\"", 1), nil, "assets.tbtc.audit_interval: 30s: use 1m to 24h"},
 		{"audit interval too long", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\naudit_interval = \"25h\"", 1), nil, "assets.tbtc.audit_interval: 25h0m0s: use 1m to 24h"},
+		{"negative withdrawal limit", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nmax_withdrawal_sat = -1", 1), nil, "assets.tbtc.max_withdrawal_sat: -1 is out of range"},
+		{"account window too short", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\naccount_window = \"30s\"", 1), nil, "assets.tbtc.account_window: 30s: use 1m to 2160h"},
+		{"too many approvals", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\napprovals = 11", 1), nil, "assets.tbtc.approvals: 11 is out of range"},
 		{"hot passphrase without keystore", strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\nhot_passphrase_file = \"/etc/x\"", 1), nil, "assets.tbtc.hot_passphrase_file: set without hot_keystore"},
 	}
 	for _, tc := range tests {
