@@ -119,3 +119,41 @@ func TestNewDestinationsWaitForApproval(t *testing.T) {
 		t.Fatalf("another new destination: %+v, %v", w, err)
 	}
 }
+
+// Two operators approving at once where two are required: the withdrawal
+// becomes requested exactly once, with one withdrawal.approved event.
+func TestConcurrentApprovalsCountBoth(t *testing.T) {
+	f := newFixture(t, 6, 0)
+	f.customer(t, "alice", 10_000_000)
+	ctx := testenv.Ctx(t, time.Minute)
+	svc := f.withRules(t, Limits{}, Approval{AboveSat: 1, Required: 2})
+	collisions := uint64(0)
+	for round := range 10 {
+		w, err := svc.Request(ctx, Request{Account: "alice", Address: outside, Amount: 10_000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := f.runner.Stats()
+		errs := race(2, func(i int) error {
+			_, err := svc.Approve(ctx, w.ID, Decider{Operator: []string{"carol", "dave"}[i]})
+			return err
+		})
+		collisions += f.runner.Stats().Retries - before.Retries
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("round %d: %v, %v", round, errs[0], errs[1])
+		}
+		var state string
+		var approved int
+		if err := f.runner.Pool().QueryRow(ctx, `SELECT state, (SELECT count(*) FROM public.events WHERE type = $2 AND (payload->>'withdrawal_id')::bigint = $1)
+			FROM btc.withdrawals WHERE id = $1`, w.ID, EventApproved).Scan(&state, &approved); err != nil {
+			t.Fatal(err)
+		}
+		if state != Requested || approved != 1 {
+			t.Fatalf("round %d: state %s, %d approved events", round, state, approved)
+		}
+	}
+	t.Logf("%d serialization retries over 10 rounds", collisions)
+	if collisions == 0 {
+		t.Fatal("no serialization conflicts: the approvals never ran together")
+	}
+}
