@@ -2,6 +2,8 @@ package withdrawals
 
 import (
 	"errors"
+	"github.com/cryptoassets/cryptoassets/online/store"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,9 +136,25 @@ func TestConcurrentApprovalsCountBoth(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := f.runner.Stats()
+		// Both transactions take their snapshot (no approval yet) before
+		// either approves, on their first attempt, so they really collide.
+		var ready sync.WaitGroup
+		ready.Add(2)
 		errs := race(2, func(i int) error {
-			_, err := svc.Approve(ctx, w.ID, Decider{Operator: []string{"carol", "dave"}[i]})
-			return err
+			first := true
+			return f.runner.InTx(ctx, "test-approve", func(tx *store.Tx) error {
+				var n int
+				if err := tx.QueryRow(`SELECT count(*) FROM btc.withdrawal_approvals WHERE withdrawal_id = $1`, w.ID).Scan(&n); err != nil {
+					return err
+				}
+				if first {
+					first = false
+					ready.Done()
+					ready.Wait()
+				}
+				_, err := svc.ApproveTx(tx, w.ID, Decider{Operator: []string{"carol", "dave"}[i]})
+				return err
+			})
 		})
 		collisions += f.runner.Stats().Retries - before.Retries
 		if errs[0] != nil || errs[1] != nil {
