@@ -132,20 +132,6 @@ func (b *Batcher) freeInputs(tx *store.Tx, id int64) ([]coin, error) {
 
 // paidBy lists the withdrawals batch id pays that are still waiting on it.
 func (b *Batcher) paidBy(tx *store.Tx, id int64) ([]pending, error) {
-	rows, err := tx.Query(`SELECT w.id, w.script, w.amount FROM `+b.schema+`.withdrawals w
-		WHERE w.batch_id = $1 AND w.state = 'batched' ORDER BY w.id`, id)
-	if err != nil {
-		return nil, err
-	}
-	var out []pending
-	for rows.Next() {
-		var p pending
-		if err := rows.Scan(&p.id, &p.script, &p.amount); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	rows.Close()
-	return out, rows.Err()
+	return pendingRows(tx.Query(`SELECT w.id, w.script, w.amount FROM `+b.schema+`.withdrawals w
+		WHERE w.batch_id = $1 AND w.state = 'batched' ORDER BY w.id`, id))
 }

@@ -11,6 +11,7 @@ import (
 	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cryptoassets/cryptoassets/internal/crashpoint"
 	"github.com/cryptoassets/cryptoassets/online/addresses"
@@ -98,21 +99,19 @@ func (b *Batcher) lock(tx *store.Tx) error {
 }
 
 func (b *Batcher) requested(tx *store.Tx) ([]pending, error) {
-	rows, err := tx.Query(`SELECT id, script, amount FROM `+b.schema+`.withdrawals WHERE state = 'requested' ORDER BY id LIMIT $1`, b.cfg.MaxOutputs)
+	return pendingRows(tx.Query(`SELECT id, script, amount FROM `+b.schema+`.withdrawals WHERE state = 'requested' ORDER BY id LIMIT $1`, b.cfg.MaxOutputs))
+}
+
+// pendingRows reads (id, script, amount) rows.
+func pendingRows(rows pgx.Rows, err error) ([]pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []pending
-	for rows.Next() {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (pending, error) {
 		var p pending
-		if err := rows.Scan(&p.id, &p.script, &p.amount); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	rows.Close()
-	return out, rows.Err()
+		err := r.Scan(&p.id, &p.script, &p.amount)
+		return p, err
+	})
 }
 
 // spendable returns the hot coins a new batch may spend (coins.SpendableTx:
