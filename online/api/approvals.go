@@ -36,7 +36,7 @@ func (t *Tokens) CreateScoped(ctx context.Context, name, scope string) (Token, s
 		return Token{}, "", err
 	}
 	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
-	tok := Token{Name: name}
+	tok := Token{Name: name, Scope: scope}
 	err := t.runner.InTx(ctx, "token-create", func(tx *store.Tx) error {
 		return tx.QueryRow(`INSERT INTO public.api_tokens (name, token_hash, scope) VALUES ($1, $2, $3) RETURNING id, created_at`,
 			name, hashToken(secret), scope).Scan(&tok.ID, &tok.CreatedAt)

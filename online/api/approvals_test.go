@@ -35,6 +35,22 @@ func TestApprovalsNeedOperatorTokensAndLimitsAnswer422(t *testing.T) {
 		return secret
 	}
 	app, op1, op2 := f.token, op("op1"), op("op2")
+	listed, err := tokens.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopes := map[string]string{}
+	for _, k := range listed {
+		scopes[k.Name] = k.Scope
+	}
+	if scopes["op1"] != ScopeOperator || scopes["op2"] != ScopeOperator || len(listed) != 3 {
+		t.Fatalf("tokens as listed: %+v", listed)
+	}
+	for name, scope := range scopes {
+		if name != "op1" && name != "op2" && scope != ScopeApplication {
+			t.Fatalf("token %s listed with scope %q, want %s", name, scope, ScopeApplication)
+		}
+	}
 	n := 0
 	do := func(token, method, path, body string) (int, map[string]any) {
 		t.Helper()

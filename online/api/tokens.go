@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -34,6 +32,7 @@ type Token struct {
 	Name      string
 	CreatedAt time.Time
 	RevokedAt *time.Time
+	Scope     string // ScopeApplication or ScopeOperator
 }
 
 func hashToken(secret string) []byte {
@@ -41,28 +40,14 @@ func hashToken(secret string) []byte {
 	return h[:]
 }
 
-// Create makes a new token and returns it with its secret.
+// Create makes a new application token and returns it with its secret.
 func (t *Tokens) Create(ctx context.Context, name string) (Token, string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 {
-		return Token{}, "", errors.New("token name: want 1 to 100 characters saying who uses it")
-	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return Token{}, "", err
-	}
-	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
-	tok := Token{Name: name}
-	err := t.runner.InTx(ctx, "token-create", func(tx *store.Tx) error {
-		return tx.QueryRow(`INSERT INTO public.api_tokens (name, token_hash) VALUES ($1, $2) RETURNING id, created_at`,
-			name, hashToken(secret)).Scan(&tok.ID, &tok.CreatedAt)
-	})
-	return tok, secret, err
+	return t.CreateScoped(ctx, name, ScopeApplication)
 }
 
 // List returns every token, revoked ones included.
 func (t *Tokens) List(ctx context.Context) ([]Token, error) {
-	rows, err := t.runner.Pool().Query(ctx, `SELECT id, name, created_at, revoked_at FROM public.api_tokens ORDER BY id`)
+	rows, err := t.runner.Pool().Query(ctx, `SELECT id, name, created_at, revoked_at, scope FROM public.api_tokens ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}

@@ -245,13 +245,13 @@ func tokenCommand() *cli.Command {
 						return err
 					}
 					tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "ID\tNAME\tCREATED\tREVOKED")
+					fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED\tREVOKED")
 					for _, k := range toks {
 						revoked := "-"
 						if k.RevokedAt != nil {
 							revoked = k.RevokedAt.UTC().Format("2006-01-02 15:04:05")
 						}
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.UTC().Format("2006-01-02 15:04:05"), revoked)
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Scope, k.CreatedAt.UTC().Format("2006-01-02 15:04:05"), revoked)
 					}
 					return tw.Flush()
 				}),
