@@ -23,12 +23,7 @@ import (
 )
 
 func broadcasterFor(e *env, l *ledger.Ledger) (*broadcast.Broadcaster, error) {
-	a := e.cfg.Assets[l.Asset()]
-	node, err := nodeFor(a)
-	if err != nil {
-		return nil, err
-	}
-	b, err := broadcast.New(e.runner, l.Asset(), node, e.log, broadcast.BrokenAfter(a.BroadcastBrokenAfter.Duration))
+	b, err := service.Broadcaster(e.cfg, e.runner, l.Asset(), e.log)
 	if err != nil {
 		return nil, err
 	}

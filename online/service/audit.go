@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/cryptoassets/cryptoassets/online/audit"
+	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/config"
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
@@ -19,10 +20,10 @@ func Auditor(cfg *config.Config, runner *store.Runner, name string, log *slog.Lo
 
 // auditWorkers are serve's audit workers, one per asset, each every
 // assets.NAME.audit_interval.
-func auditWorkers(cfg *config.Config, runner *store.Runner, log *slog.Logger) ([]*audit.Worker, error) {
+func auditWorkers(cfg *config.Config, runner *store.Runner, nodes map[string]*chain.RPCNode, log *slog.Logger) ([]*audit.Worker, error) {
 	var out []*audit.Worker
 	for _, name := range cfg.AssetNames() {
-		a, err := Auditor(cfg, runner, name, log)
+		a, err := audit.New(runner, name, nodes[name], log)
 		if err != nil {
 			return nil, err
 		}

@@ -39,14 +39,18 @@ func Node(a *config.Asset) (*chain.RPCNode, error) {
 
 // Follower is the chain follower of asset name.
 func Follower(cfg *config.Config, runner *store.Runner, name string, log *slog.Logger) (*deposits.Follower, error) {
+	node, err := Node(cfg.Assets[name])
+	if err != nil {
+		return nil, fmt.Errorf("assets.%s: %w", name, err)
+	}
+	return followerOn(cfg, runner, name, node, log)
+}
+
+func followerOn(cfg *config.Config, runner *store.Runner, name string, node chain.Node, log *slog.Logger) (*deposits.Follower, error) {
 	a := cfg.Assets[name]
 	l, err := ledger.New(runner, name)
 	if err != nil {
 		return nil, err
-	}
-	node, err := Node(a)
-	if err != nil {
-		return nil, fmt.Errorf("assets.%s: %w", name, err)
 	}
 	return deposits.NewFollower(l, node, deposits.Config{Confirmations: a.Confirmations, StartHeight: *a.StartHeight, Poll: a.PollInterval.Duration,
 		MinDeposit: *a.MinDepositSat, SeenExpiry: a.SeenExpiry.Duration}, log), nil
@@ -81,6 +85,10 @@ func Broadcaster(cfg *config.Config, runner *store.Runner, name string, log *slo
 	if err != nil {
 		return nil, fmt.Errorf("assets.%s: %w", name, err)
 	}
+	return broadcasterOn(cfg, runner, name, node, log)
+}
+
+func broadcasterOn(cfg *config.Config, runner *store.Runner, name string, node chain.Node, log *slog.Logger) (*broadcast.Broadcaster, error) {
 	return broadcast.New(runner, name, node, log, broadcast.BrokenAfter(cfg.Assets[name].BroadcastBrokenAfter.Duration))
 }
 
@@ -152,14 +160,21 @@ type Workers struct {
 // assets that pay withdrawals (an asset without one runs no batcher).
 func NewWorkers(ctx context.Context, cfg *config.Config, runner *store.Runner, hot map[string]*hotwallet.Signer, log *slog.Logger) (*Workers, error) {
 	w := &Workers{Broadcasters: map[string]*broadcast.Broadcaster{}, Batchers: map[string]*batcher.Batcher{}, cfg: cfg, log: log}
+	// One node client per asset, shared by its workers.
+	nodes := map[string]*chain.RPCNode{}
 	for _, name := range cfg.AssetNames() {
 		a := cfg.Assets[name]
-		f, err := Follower(cfg, runner, name, log)
+		node, err := Node(a)
+		if err != nil {
+			return nil, fmt.Errorf("assets.%s: %w", name, err)
+		}
+		nodes[name] = node
+		f, err := followerOn(cfg, runner, name, node, log)
 		if err != nil {
 			return nil, err
 		}
 		w.Followers = append(w.Followers, f)
-		bc, err := Broadcaster(cfg, runner, name, log)
+		bc, err := broadcasterOn(cfg, runner, name, node, log)
 		if err != nil {
 			return nil, err
 		}
@@ -176,17 +191,13 @@ func NewWorkers(ctx context.Context, cfg *config.Config, runner *store.Runner, h
 		if err != nil {
 			return nil, err
 		}
-		node, err := Node(a)
-		if err != nil {
-			return nil, err
-		}
 		bt, err := batcher.New(l, node, iss, signer, bc, BatcherConfig(a), log)
 		if err != nil {
 			return nil, fmt.Errorf("assets.%s: %w", name, err)
 		}
 		w.Batchers[name] = bt
 	}
-	audits, err := auditWorkers(cfg, runner, log)
+	audits, err := auditWorkers(cfg, runner, nodes, log)
 	if err != nil {
 		return nil, err
 	}
