@@ -4,9 +4,12 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
+
+	"github.com/cryptoassets/cryptoassets/online/store"
 )
 
 // rendezvousNode holds every lookup of a transaction until n callers are
@@ -55,7 +58,13 @@ func TestConcurrentResolversCloseOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.Handle(KindColdTopup, Hooks{Closed: logHook("closed", nil)})
+		// The close holds its transaction open a moment, so the other
+		// resolvers' closes start before it commits and really collide.
+		closed := logHook("closed", nil)
+		b.Handle(KindColdTopup, Hooks{Closed: func(t *store.Tx, r Record) error {
+			time.Sleep(200 * time.Millisecond)
+			return closed(t, r)
+		}})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
