@@ -213,3 +213,6 @@ func (c *Cold) fill(tx *store.Tx, branch uint32, end int64) error {
 	}
 	return nil
 }
+
+// Key is the hot wallet's public key.
+func (i *Issuer) Key() Deriver { return i.key }
