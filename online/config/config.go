@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -61,6 +62,10 @@ type Runner struct {
 // HTTP is the application API listener.
 type HTTP struct {
 	Listen string `toml:"listen"` // default 127.0.0.1:8080; env CRYPTOASSETS_HTTP_LISTEN
+	// MetricsListen, when set, is a listener of its own for /metrics,
+	// /healthz and /readyz (a private interface), and /metrics leaves the
+	// API's listener. Unset: all three are on the API's listener.
+	MetricsListen string `toml:"metrics_listen"`
 }
 
 // Log sets the service's logging.
@@ -420,6 +425,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Runner.BaseDelay.Duration <= 0 || c.Runner.MaxDelay.Duration < c.Runner.BaseDelay.Duration {
 		bad("runner.max_delay", "must be positive and not below runner.base_delay")
+	}
+	if c.HTTP.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.MetricsListen); err != nil {
+			bad("http.metrics_listen", "%q: want host:port, e.g. 10.0.0.5:9180 (%v)", c.HTTP.MetricsListen, err)
+		} else if c.HTTP.MetricsListen == c.HTTP.Listen {
+			bad("http.metrics_listen", "%q is http.listen too: give the metrics a port of their own, or leave it unset to serve them beside the API", c.HTTP.MetricsListen)
+		}
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		bad("log.level", "%q: use debug, info, warn or error", c.Log.Level)

@@ -122,6 +122,8 @@ func TestLoadRefusals(t *testing.T) {
 		{"bad env key", good, []string{"CRYPTOASSETS_ASSET_BTC_RPCURL=x"}, "KEY one of"},
 		{"not toml", "[[[", nil, "config "},
 		{"log level", good + "\n[log]\nlevel = \"loud\"\n", nil, "log.level"},
+		{"metrics listen not host:port", good + "\n[http]\nmetrics_listen = \"9180\"\n", nil, "http.metrics_listen: \"9180\": want host:port"},
+		{"metrics listen is the API's", good + "\n[http]\nlisten = \"127.0.0.1:8080\"\nmetrics_listen = \"127.0.0.1:8080\"\n", nil, "is http.listen too"},
 		{"webhook without secret", good + "\n[[webhooks]]\nurl = \"https://shop.example/hook\"\n", nil, "webhooks[0].secret"},
 		{"webhook short secret", good + "\n[[webhooks]]\nurl = \"https://shop.example/hook\"\nsecret = \"abc\"\n", nil, "shorter than 16"},
 		{"webhook bad url", good + "\n[[webhooks]]\nurl = \"shop\"\nsecret = \"0123456789abcdef\"\n", nil, "webhooks[0].url"},
