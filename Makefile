@@ -4,7 +4,7 @@ GO      ?= go
 FUZZTIME ?= 3000x
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test vet-fmt unit fuzz fuzz-short lint bench demo dev-up dev-down clean
+.PHONY: all build test vet-fmt unit fuzz fuzz-short lint bench bench-docs demo dev-up dev-down clean
 
 all: build
 
@@ -36,8 +36,13 @@ fuzz:
 lint: vet-fmt
 	$(GO) run $(STATICCHECK) ./...
 
+# The listed benchmarks beside their baselines: one table, raw output in
+# bench.out. bench-docs writes that run's table into docs/benchmarks.md.
 bench: bin/btcd
 	@CRYPTOASSETS_BTCD=$(CURDIR)/bin/btcd scripts/bench.sh
+
+bench-docs:
+	@scripts/bench.sh --write-docs
 
 demo: bin/btcd
 	@CRYPTOASSETS_BTCD=$(CURDIR)/bin/btcd scripts/demo.sh

@@ -1,0 +1,69 @@
+package main
+
+// An entry is one `go test -bench` of the run.
+type entry struct {
+	id        string // names the entry's section in bench.out
+	pkg       string // the package, relative to the module root
+	bench     string // the -bench regexp
+	benchtime string
+	timeout   string // go test's -timeout, when the default 10m is too short
+	what      string // one line: what a row measures and beside what
+	targets   []target
+}
+
+// A target is a bound on the ratio of the rows whose name matches. A row
+// with a target must report its baseline: it is what the bound is about.
+type target struct {
+	match string // regexp on the row's name; "" is every row of the entry
+	op    string // "<=" (a time: lower is better) or ">=" (a rate)
+	ratio float64
+}
+
+// The run, in the order of the table. Benchtimes are iteration counts, so
+// a row means the same work from one run to the next; the whole run stays
+// under about 20 minutes on the project's 2-core machine.
+var entries = []entry{
+	{
+		id: "signer", pkg: "./offline-signer/sign", bench: "^BenchmarkSign500$", benchtime: "3x",
+		what:    "a 500-input PSBT (P2WPKH and P2TR) reviewed, signed, finalized and checked, beside the single-core floor",
+		targets: []target{{op: "<=", ratio: 0.7}},
+	},
+	{
+		id: "transfers", pkg: "./online/ledger", bench: "^BenchmarkTransfers$", benchtime: "5000x",
+		what:    "32 clients posting serializable transfers, beside pgbench's equivalent two-row update on the same server",
+		targets: []target{{match: "/spread$", op: ">=", ratio: 0.5}},
+	},
+	{
+		id: "follower", pkg: "./online/deposits", bench: "^BenchmarkFollower$", benchtime: "20x", timeout: "30m",
+		what:    "blocks of ~1,000 outputs scanned and credited, beside the raw getblockhash + getblock fetch",
+		targets: []target{{match: "/watched-1000000$", op: "<=", ratio: 1.5}},
+	},
+	{
+		id: "withdrawals", pkg: "./online/withdrawals", bench: "^BenchmarkWithdrawalRequests$", benchtime: "3000x",
+		what: "32 clients requesting withdrawals from 1,000 accounts, beside pgbench's spread figure",
+	},
+	{
+		id: "limits", pkg: "./online/withdrawals", bench: "^BenchmarkWithdrawalRequestsUnderLimits$", benchtime: "2000x",
+		what: "the same requests under each kind of withdrawal limit",
+	},
+	{
+		id: "batch", pkg: "./online/batcher", bench: "^BenchmarkBatch1000Outputs500Inputs$", benchtime: "3x",
+		what: "one batch of 1,000 withdrawals from 500 coins selected, built and signed, beside raw signing",
+	},
+	{
+		id: "resolve", pkg: "./online/broadcast", bench: "^BenchmarkResolve$", benchtime: "20x",
+		what: "one broadcast resolver pass over k open records the node cannot be reached for",
+	},
+	{
+		id: "emit", pkg: "./online/events", bench: "^BenchmarkEmit$", benchtime: "1000x",
+		what: "one serializable transaction emitting one event",
+	},
+	{
+		id: "publish", pkg: "./online/events", bench: "^BenchmarkPublish$", benchtime: "20x",
+		what: "1,000 pending events published in one transaction and read back",
+	},
+	{
+		id: "addresses", pkg: "./online/addresses", bench: "^BenchmarkIssue$", benchtime: "5000x",
+		what: "receive addresses derived from the account xpub, and derived and stored",
+	},
+}
