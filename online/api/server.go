@@ -41,6 +41,7 @@ type Server struct {
 	tokens *Tokens
 	assets map[string]Asset
 	log    *slog.Logger
+	ops    Ops
 }
 
 // NewServer returns a server for the given assets (keyed by schema name).
@@ -69,10 +70,11 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/{asset}/withdrawals/{id}/reject", s.auth(s.rejectWithdrawal))
 	mux.Handle("GET /v1/events", s.authOnly(s.listEvents))
 	mux.Handle("POST /v1/events/ack", s.authOnly(s.ackEvents))
+	s.opsRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeRaw(w, http.StatusNotFound, errorJSON(newError(http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path+" (see docs/api.md)")))
 	})
-	return refuseBadText(mux)
+	return s.instrument(refuseBadText(mux))
 }
 
 // refuseBadText answers 400 invalid_text, before any route or the database,

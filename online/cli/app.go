@@ -28,6 +28,7 @@ func App() *cli.App {
 			versionCommand(),
 			migrateCommand(),
 			serveCommand(),
+			statusCommand(),
 			accountCommand(),
 			transferCommand(),
 			withdrawCommand(), withdrawalsCommand(),

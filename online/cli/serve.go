@@ -63,11 +63,21 @@ func serveCommand() *cli.Command {
 			if err := store.CheckDurability(c.Context, e.runner.Pool(), e.cfg.StoreAssets(), e.log); err != nil {
 				return err
 			}
+			mon, err := service.NewMonitoring(e.cfg, e.runner, workers)
+			if err != nil {
+				return err
+			}
 			// The port is taken only once every start-up check has passed.
 			ln, err := net.Listen("tcp", e.cfg.HTTP.Listen)
 			if err != nil {
 				return err
 			}
+			opsLn, err := setOps(e, srv, mon)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			opsLn.serve(e)
 			ctx, cancel := context.WithCancel(c.Context)
 			defer cancel()
 			workersDone := make(chan struct{})
@@ -88,6 +98,9 @@ func serveCommand() *cli.Command {
 			sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer scancel()
 			if err := hs.Shutdown(sctx); err != nil {
+				return err
+			}
+			if err := opsLn.shutdown(sctx); err != nil {
 				return err
 			}
 			if err := <-done; !errors.Is(err, http.ErrServerClosed) {

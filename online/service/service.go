@@ -19,6 +19,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/hotwallet"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/status"
 	"github.com/cryptoassets/cryptoassets/online/store"
 	"github.com/cryptoassets/cryptoassets/online/withdrawals"
 )
@@ -152,16 +153,21 @@ type Workers struct {
 	Batchers     map[string]*batcher.Batcher
 	Deliverer    *events.Deliverer
 	Audits       []*audit.Worker // per asset; Auditor.LastResult is what the metrics endpoint reads
-	cfg          *config.Config
-	log          *slog.Logger
+	// Registry lists the workers Run runs, for status and metrics.
+	Registry *status.Registry
+	nodes    map[string]*chain.RPCNode
+	cfg      *config.Config
+	log      *slog.Logger
 }
 
 // NewWorkers builds every worker; hot holds the unlocked hot signers of the
 // assets that pay withdrawals (an asset without one runs no batcher).
 func NewWorkers(ctx context.Context, cfg *config.Config, runner *store.Runner, hot map[string]*hotwallet.Signer, log *slog.Logger) (*Workers, error) {
-	w := &Workers{Broadcasters: map[string]*broadcast.Broadcaster{}, Batchers: map[string]*batcher.Batcher{}, cfg: cfg, log: log}
+	w := &Workers{Broadcasters: map[string]*broadcast.Broadcaster{}, Batchers: map[string]*batcher.Batcher{}, cfg: cfg, log: log,
+		Registry: status.NewRegistry(status.DefaultInstance())}
 	// One node client per asset, shared by its workers.
 	nodes := map[string]*chain.RPCNode{}
+	w.nodes = nodes
 	for _, name := range cfg.AssetNames() {
 		a := cfg.Assets[name]
 		node, err := Node(a)
@@ -228,26 +234,25 @@ func (w *Workers) CheckNetworks(ctx context.Context) error {
 // Run runs every worker until ctx ends, and returns when all have stopped.
 func (w *Workers) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	run := func(fn func(context.Context) error) {
+	run := func(name, asset string, fn func(context.Context) error) {
 		wg.Add(1)
-		go func() { defer wg.Done(); _ = fn(ctx) }()
+		stop := w.Registry.Start(name, asset)
+		go func() { defer wg.Done(); defer stop(); _ = fn(ctx) }()
 	}
-	for _, f := range w.Followers {
-		run(f.Run)
-	}
-	for _, name := range w.cfg.AssetNames() {
+	for i, name := range w.cfg.AssetNames() {
+		run("follower", name, w.Followers[i].Run)
 		bc := w.Broadcasters[name]
 		interval := w.cfg.Assets[name].ResolveInterval.Duration
-		run(func(ctx context.Context) error { return bc.Run(ctx, interval) })
+		run("resolver", name, func(ctx context.Context) error { return bc.Run(ctx, interval) })
 		if bt := w.Batchers[name]; bt != nil {
-			run(bt.Run)
+			run("batcher", name, bt.Run)
 		}
 	}
 	if w.Deliverer != nil {
-		run(w.Deliverer.Run)
+		run("deliverer", "", w.Deliverer.Run)
 	}
 	for _, a := range w.Audits {
-		run(a.Run)
+		run("audit", a.Auditor.Asset(), a.Run)
 	}
 	wg.Wait()
 }

@@ -1,0 +1,166 @@
+package metrics
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cryptoassets/cryptoassets/online/status"
+)
+
+// statusCollector turns one status read per scrape into metrics.
+type statusCollector struct {
+	read    StatusReader
+	timeout time.Duration
+	fails   atomic.Uint64
+
+	up, readSeconds, readFailures *prometheus.Desc
+
+	nodeUp, nodeHeight, followerHeight, lag            *prometheus.Desc
+	deposits, depositsSat, withdrawals, withdrawalsSat *prometheus.Desc
+	open, broken, oldestOpen                           *prometheus.Desc
+	balance, unconfirmed, coins, floor, ceiling        *prometheus.Desc
+	breaker, auditKnown, auditMismatches, auditAt      *prometheus.Desc
+	auditSettled                                       *prometheus.Desc
+	published, unpublished                             *prometheus.Desc
+	hookDelivered, hookBacklog, hookFailures           *prometheus.Desc
+	worker                                             *prometheus.Desc
+}
+
+func newStatusCollector(r StatusReader, timeout time.Duration) *statusCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(ns+"_"+name, help, labels, nil)
+	}
+	return &statusCollector{read: r, timeout: timeout,
+		up:           d("status_up", "1 when this scrape read the service's figures from the database, 0 when the read failed or timed out."),
+		readSeconds:  d("status_read_seconds", "How long this scrape's read of the figures took."),
+		readFailures: d("status_read_failures_total", "Scrapes whose read of the figures failed or timed out."),
+
+		nodeUp:         d("node_up", "1 when the asset's node answered this scrape.", "asset"),
+		nodeHeight:     d("node_height", "The node's best block height.", "asset"),
+		followerHeight: d("follower_height", "The chain follower's last processed block height.", "asset"),
+		lag:            d("follower_lag_blocks", "The node's tip minus the follower's height.", "asset"),
+
+		deposits:       d("deposits", "Deposits by state.", "asset", "state"),
+		depositsSat:    d("deposits_sat", "Deposit amounts by state, in satoshis.", "asset", "state"),
+		withdrawals:    d("withdrawals", "Withdrawals by state.", "asset", "state"),
+		withdrawalsSat: d("withdrawals_sat", "Withdrawal amounts by state, in satoshis.", "asset", "state"),
+
+		open:       d("broadcasts_open", "Broadcast records opened and not closed (the outcome not recorded yet).", "asset"),
+		broken:     d("broadcasts_broken", "Open broadcast records marked broken: an operator must resolve them.", "asset"),
+		oldestOpen: d("broadcasts_oldest_open_timestamp_seconds", "When the oldest open broadcast record was opened (absent when none is open).", "asset"),
+
+		balance:     d("wallet_balance_sat", "Unspent coins of a wallet (hot or cold), confirmed or not, in satoshis.", "asset", "wallet"),
+		unconfirmed: d("wallet_unconfirmed_sat", "The part of wallet_balance_sat not yet in a block.", "asset", "wallet"),
+		coins:       d("wallet_coins", "Unspent coins of a wallet.", "asset", "wallet"),
+		floor:       d("hot_floor_sat", "The configured hot wallet floor (absent when not configured).", "asset"),
+		ceiling:     d("hot_ceiling_sat", "The configured hot wallet ceiling (absent when not configured).", "asset"),
+
+		breaker:         d("breaker_tripped", "1 while the asset's withdrawal circuit breaker is tripped.", "asset"),
+		auditKnown:      d("audit_known", "1 when this process has finished an audit of the asset.", "asset"),
+		auditMismatches: d("audit_mismatches", "Mismatches the last audit of this process found (when audit_known).", "asset"),
+		auditSettled:    d("audit_settled", "1 when the last audit ran with the follower at the node's tip.", "asset"),
+		auditAt:         d("audit_last_timestamp_seconds", "When the last audit of this process ran.", "asset"),
+
+		published:     d("events_published_up_to", "The newest published event id."),
+		unpublished:   d("events_unpublished", "Committed events not yet given an id."),
+		hookDelivered: d("webhook_delivered_up_to", "The newest event id the webhook acknowledged.", "url"),
+		hookBacklog:   d("webhook_backlog_events", "Events the webhook has not acknowledged yet.", "url"),
+		hookFailures:  d("webhook_failures", "Consecutive failed deliveries to the webhook (0 after a success).", "url"),
+
+		worker: d("worker_running", "1 for each worker this instance runs; role is running, or leader/standby under elections.", "worker", "asset", "instance", "role"),
+	}
+}
+
+func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.up, c.readSeconds, c.readFailures, c.nodeUp, c.nodeHeight, c.followerHeight, c.lag,
+		c.deposits, c.depositsSat, c.withdrawals, c.withdrawalsSat, c.open, c.broken, c.oldestOpen,
+		c.balance, c.unconfirmed, c.coins, c.floor, c.ceiling, c.breaker, c.auditKnown, c.auditMismatches, c.auditSettled, c.auditAt,
+		c.published, c.unpublished, c.hookDelivered, c.hookBacklog, c.hookFailures, c.worker} {
+		ch <- d
+	}
+}
+
+func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	start := time.Now()
+	rep, err := c.read.Read(ctx)
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	gauge(c.readSeconds, time.Since(start).Seconds())
+	if err != nil {
+		c.fails.Add(1)
+	}
+	ch <- prometheus.MustNewConstMetric(c.readFailures, prometheus.CounterValue, float64(c.fails.Load()))
+	if err != nil {
+		gauge(c.up, 0)
+		return
+	}
+	gauge(c.up, 1)
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	for _, a := range rep.Assets {
+		gauge(c.nodeUp, b(a.Node.Reachable), a.Name)
+		if a.Node.Height != nil {
+			gauge(c.nodeHeight, float64(*a.Node.Height), a.Name)
+		}
+		if a.Follower.Height != nil {
+			gauge(c.followerHeight, float64(*a.Follower.Height), a.Name)
+		}
+		if a.LagBlocks != nil {
+			gauge(c.lag, float64(*a.LagBlocks), a.Name)
+		}
+		for _, st := range status.DepositStates {
+			gauge(c.deposits, float64(a.Deposits[st].Count), a.Name, st)
+			gauge(c.depositsSat, float64(a.Deposits[st].Sat), a.Name, st)
+		}
+		for _, st := range status.WithdrawalStates {
+			gauge(c.withdrawals, float64(a.Withdrawals[st].Count), a.Name, st)
+			gauge(c.withdrawalsSat, float64(a.Withdrawals[st].Sat), a.Name, st)
+		}
+		gauge(c.open, float64(a.Broadcasts.Open), a.Name)
+		gauge(c.broken, float64(a.Broadcasts.Broken), a.Name)
+		if a.Broadcasts.OldestOpenAt != nil {
+			gauge(c.oldestOpen, float64(a.Broadcasts.OldestOpenAt.Unix()), a.Name)
+		}
+		for _, w := range []struct {
+			name string
+			w    status.Wallet
+		}{{"hot", a.Hot}, {"cold", a.Cold}} {
+			gauge(c.balance, float64(w.w.Sat), a.Name, w.name)
+			gauge(c.unconfirmed, float64(w.w.UnconfirmedSat), a.Name, w.name)
+			gauge(c.coins, float64(w.w.Coins), a.Name, w.name)
+		}
+		if a.Hot.FloorSat != nil {
+			gauge(c.floor, float64(*a.Hot.FloorSat), a.Name)
+		}
+		if a.Hot.CeilingSat != nil {
+			gauge(c.ceiling, float64(*a.Hot.CeilingSat), a.Name)
+		}
+		gauge(c.breaker, b(a.Breaker.Tripped), a.Name)
+		gauge(c.auditKnown, b(a.Audit.Known), a.Name)
+		if a.Audit.Known {
+			gauge(c.auditMismatches, float64(a.Audit.Mismatches), a.Name)
+			gauge(c.auditSettled, b(a.Audit.Settled), a.Name)
+			gauge(c.auditAt, float64(a.Audit.At.Unix()), a.Name)
+		}
+	}
+	gauge(c.published, float64(rep.Events.PublishedUpTo))
+	gauge(c.unpublished, float64(rep.Events.Unpublished))
+	for _, w := range rep.Webhooks {
+		gauge(c.hookDelivered, float64(w.DeliveredUpTo), w.URL)
+		gauge(c.hookBacklog, float64(w.Backlog), w.URL)
+		gauge(c.hookFailures, float64(w.Failures), w.URL)
+	}
+	for _, w := range rep.Workers {
+		gauge(c.worker, 1, w.Name, w.Asset, w.Instance, w.Role)
+	}
+}

@@ -1,0 +1,90 @@
+package service
+
+import (
+	"reflect"
+	"strings"
+
+	"github.com/cryptoassets/cryptoassets/migrations"
+	"github.com/cryptoassets/cryptoassets/online/api"
+	"github.com/cryptoassets/cryptoassets/online/config"
+	"github.com/cryptoassets/cryptoassets/online/metrics"
+	"github.com/cryptoassets/cryptoassets/online/status"
+	"github.com/cryptoassets/cryptoassets/online/store"
+)
+
+// Status is the reader of every configured asset's figures. nodes and
+// audits may miss assets (their node is then not asked, their audit not
+// known); workers may be nil (a command that runs none).
+func Status(cfg *config.Config, runner *store.Runner, nodes map[string]status.Node, audits map[string]status.Auditor, workers status.WorkerSource) (*status.Reader, error) {
+	sc := status.Config{Pool: runner.Pool(), Migrations: migrations.FS, Workers: workers}
+	for _, name := range cfg.AssetNames() {
+		a := cfg.Assets[name]
+		ac := status.AssetConfig{Name: name, Network: a.Network,
+			HotFloorSat: satKey(a, "hot_floor_sat"), HotCeilingSat: satKey(a, "hot_ceiling_sat")}
+		if n, ok := nodes[name]; ok && n != nil {
+			ac.Node = n
+		}
+		if au, ok := audits[name]; ok && au != nil {
+			ac.Auditor = au
+		}
+		sc.Assets = append(sc.Assets, ac)
+	}
+	for _, w := range cfg.Webhooks {
+		sc.Webhooks = append(sc.Webhooks, w.URL)
+	}
+	return status.New(sc)
+}
+
+// satKey reads an asset's amount key by its TOML name: the hot wallet's
+// floor and ceiling belong to the cold storage settings, and a
+// configuration without them (or a release before them) reports none.
+func satKey(a *config.Asset, key string) *int64 {
+	v := reflect.ValueOf(a).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ",")
+		if name != key {
+			continue
+		}
+		f := v.Field(i)
+		switch {
+		case f.Kind() == reflect.Int64:
+			if n := f.Int(); n > 0 {
+				return &n
+			}
+		case f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.Int64:
+			n := f.Elem().Int()
+			return &n
+		}
+	}
+	return nil
+}
+
+// Monitoring is serve's status reader, its metrics and the registry of the
+// workers it runs.
+type Monitoring struct {
+	Status  *status.Reader
+	Metrics *metrics.Metrics
+}
+
+// NewMonitoring builds serve's monitoring over its workers.
+func NewMonitoring(cfg *config.Config, runner *store.Runner, w *Workers) (*Monitoring, error) {
+	nodes := map[string]status.Node{}
+	for name, n := range w.nodes {
+		nodes[name] = n
+	}
+	audits := map[string]status.Auditor{}
+	for _, a := range w.Audits {
+		audits[a.Auditor.Asset()] = a.Auditor
+	}
+	r, err := Status(cfg, runner, nodes, audits, w.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return &Monitoring{Status: r, Metrics: metrics.New(metrics.Options{Status: r, Runner: runner})}, nil
+}
+
+// Ops are the operators' endpoints over m.
+func (m *Monitoring) Ops() api.Ops {
+	return api.Ops{Ready: m.Status.Ready, Metrics: m.Metrics.Handler(), Observe: m.Metrics.ObserveRequest}
+}
