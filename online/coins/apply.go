@@ -35,6 +35,38 @@ func ConnectBlockTx(tx *store.Tx, schema string, hash chainhash.Hash, height int
 	return dropConflicted(tx, s, losers)
 }
 
+// QueueConnectBlock is ConnectBlockTx for a writer that sends several
+// blocks' statements in one round trip: it queues the block's statements on
+// b, and the function it returns reads their results from the sent batch
+// and returns the transactions that lost one of our coins to the block.
+// The caller passes those to DropConflictedTx, in the same transaction.
+func QueueConnectBlock(b *pgx.Batch, schema string, hash chainhash.Hash, height int32, m Matched) func(pgx.BatchResults) ([]chainhash.Hash, error) {
+	s := ident(schema)
+	if len(m.Outputs) > 0 {
+		q, args := insertOutputs(s, m, &hash, height)
+		b.Queue(q, args...)
+	}
+	if len(m.Spends) > 0 {
+		q, args := recordSpends(s, m.Spends, &hash, height)
+		b.Queue(q, args...)
+	}
+	return func(br pgx.BatchResults) ([]chainhash.Hash, error) {
+		if len(m.Outputs) > 0 {
+			if _, err := br.Exec(); err != nil {
+				return nil, err
+			}
+		}
+		if len(m.Spends) == 0 {
+			return nil, nil
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return nil, err
+		}
+		return collectHashes(rows)
+	}
+}
+
 // DisconnectBlockTx undoes what the block did: the coins it confirmed are
 // unconfirmed again, the spends it recorded are mempool spends again (the
 // spender kept). Its coinbase coins are deleted: they can never come back.

@@ -263,17 +263,8 @@ func (f *Follower) lockChain(tx *store.Tx) error {
 // moveCursor moves the cursor from old to (height, hash), or to "not
 // started" when hash is nil; errCursorMoved when it is no longer at old.
 func (f *Follower) moveCursor(tx *store.Tx, old cursor, height int32, hash []byte) error {
-	var oldH *int32
-	var oldHash []byte
-	if old.set {
-		oldH, oldHash = &old.height, old.hash[:]
-	}
-	var newH *int32
-	if hash != nil {
-		newH = &height
-	}
-	tag, err := tx.Exec(`UPDATE `+f.schema+`.chain_cursor SET height = $1, hash = $2, updated_at = now()
-		WHERE height IS NOT DISTINCT FROM $3 AND hash IS NOT DISTINCT FROM $4`, newH, hash, oldH, oldHash)
+	q, args := f.moveCursorSQL(old, height, hash)
+	tag, err := tx.Exec(q, args...)
 	if err != nil {
 		return err
 	}
@@ -283,81 +274,28 @@ func (f *Follower) moveCursor(tx *store.Tx, old cursor, height int32, hash []byt
 	return nil
 }
 
+// moveCursorSQL is moveCursor's statement: it changes one row, or none
+// when the cursor is no longer at old.
+func (f *Follower) moveCursorSQL(old cursor, height int32, hash []byte) (string, []any) {
+	var oldH *int32
+	var oldHash []byte
+	if old.set {
+		oldH, oldHash = &old.height, old.hash[:]
+	}
+	var newH *int32
+	if hash != nil {
+		newH = &height
+	}
+	return `UPDATE ` + f.schema + `.chain_cursor SET height = $1, hash = $2, updated_at = now()
+		WHERE height IS NOT DISTINCT FROM $3 AND hash IS NOT DISTINCT FROM $4`, []any{newH, hash, oldH, oldHash}
+}
+
 // connect records block blk at height (the cursor is at cur, its parent)
 // with its deposits, updates every open deposit's confirmations, credits
 // those that reached the threshold, and moves the cursor, all in one
 // transaction.
 func (f *Follower) connect(ctx context.Context, cur cursor, height int32, blk *wire.MsgBlock) error {
-	if err := f.watch.refresh(ctx, f.runner.Pool(), f.schema); err != nil {
-		return err
-	}
-	hash := blk.BlockHash()
-	c := matchTxs(blk.Transactions, f.watch.lookup, f.rules(), f.mempool.watching())
-	cm := coins.Match(blk.Transactions, f.watch.coin)
-	replaced := f.mempool.conflicts(c.spent)
-	err := f.runner.InTx(ctx, "connect-block", func(tx *store.Tx) error {
-		if err := f.lockChain(tx); err != nil {
-			return err
-		}
-		if err := f.moveCursor(tx, cur, height, hash[:]); err != nil {
-			return err
-		}
-		// A block already stored at this height (the cursor was moved back
-		// by hand past a reorganisation) is replaced: its deposits are
-		// unconfirmed first, so none is left confirmed in a stale block.
-		var stored []byte
-		if err := tx.QueryRow(`SELECT hash FROM `+f.schema+`.chain_blocks WHERE height = $1`, height).Scan(&stored); err == nil {
-			if old := chainhash.Hash(stored); old != hash {
-				if err := f.unconfirmBlock(tx, old, nil); err != nil {
-					return err
-				}
-				if err := coins.DisconnectBlockTx(tx, f.ledger.Asset(), old); err != nil {
-					return err
-				}
-			}
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if _, err := tx.Exec(`INSERT INTO `+f.schema+`.chain_blocks (height, hash, parent_hash) VALUES ($1, $2, $3)
-			ON CONFLICT (height) DO UPDATE SET hash = excluded.hash, parent_hash = excluded.parent_hash, seen_at = now()`,
-			height, hash[:], blk.Header.PrevBlock[:]); err != nil {
-			return err
-		}
-		if err := f.recordIgnored(tx, c.ignored, &hash); err != nil {
-			return err
-		}
-		for _, m := range c.deposits {
-			if err := f.recordConfirmed(tx, m, hash, height); err != nil {
-				return err
-			}
-		}
-		if err := coins.ConnectBlockTx(tx, f.ledger.Asset(), hash, height, cm); err != nil {
-			return err
-		}
-		for txid, by := range replaced {
-			if err := f.markReplaced(tx, txid, &by); err != nil {
-				return err
-			}
-		}
-		if err := coins.DropConflictedTx(tx, f.ledger.Asset(), keys(replaced)); err != nil {
-			return err
-		}
-		return f.updateConfirmations(tx, height)
-	})
-	if err != nil {
-		return fmt.Errorf("block %d %s: %w", height, hash, err)
-	}
-	f.mempool.confirmed(blk)
-	resolved := make([]chainhash.Hash, 0, len(replaced))
-	for id := range replaced {
-		resolved = append(resolved, id)
-	}
-	f.mempool.forget(resolved)
-	if len(c.deposits) > 0 || len(c.ignored) > 0 || len(cm.Outputs) > 0 {
-		f.log.Info("block connected", "height", height, "hash", hash, "deposits", len(c.deposits), "coins", len(cm.Outputs), "ignored_outputs", len(c.ignored))
-	}
-	f.logIgnored(c.ignored)
-	return nil
+	return f.connectBlocks(ctx, cur, []fetched{{height: height, hash: blk.BlockHash(), blk: blk}})
 }
 
 func (f *Follower) logIgnored(ig []ignoredOutput) {

@@ -70,6 +70,12 @@ func scanRows(rows pgx.Rows) ([]row, error) {
 
 // emit writes the event reporting d's new state.
 func (f *Follower) emit(tx *store.Tx, typ string, d row, extra map[string]any) error {
+	_, err := events.Emit(tx, f.ledger.Asset(), typ, payload(d, extra))
+	return err
+}
+
+// payload is the body of an event reporting d's state.
+func payload(d row, extra map[string]any) map[string]any {
 	p := map[string]any{
 		"account":       d.account,
 		"address":       d.address,
@@ -83,8 +89,7 @@ func (f *Follower) emit(tx *store.Tx, typ string, d row, extra map[string]any) e
 	for k, v := range extra {
 		p[k] = v
 	}
-	_, err := events.Emit(tx, f.ledger.Asset(), typ, p)
-	return err
+	return p
 }
 
 // post writes one ledger transaction between the customer and internal
@@ -126,17 +131,23 @@ func (f *Follower) insertDeposit(tx *store.Tx, m match, state string, block *cha
 	if block != nil {
 		blockBytes = block[:]
 	}
-	var id int64
-	if err := tx.QueryRow(`INSERT INTO `+f.schema+`.deposits (txid, vout, address_id, account_id, amount, state, block_hash, block_height, confirmations, spends, coinbase)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-		m.txid[:], m.vout, m.addr.addressID, m.addr.accountID, m.amount, state, blockBytes, height, boolInt(height != nil), m.spends, m.coinbase).Scan(&id); err != nil {
+	// The new row with its account's name and its address, as the state
+	// machine needs it, in the insert's round trip.
+	rows, err := tx.Query(`WITH d AS (INSERT INTO `+f.schema+`.deposits (txid, vout, address_id, account_id, amount, state, block_hash, block_height, confirmations, spends, coinbase)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *)
+		SELECT `+rowColumns+` FROM d JOIN `+f.schema+`.accounts a ON a.id = d.account_id JOIN `+f.schema+`.addresses ad ON ad.id = d.address_id`,
+		m.txid[:], m.vout, m.addr.addressID, m.addr.accountID, m.amount, state, blockBytes, height, boolInt(height != nil), m.spends, m.coinbase)
+	if err != nil {
 		return row{}, err
 	}
-	d, ok, err := f.depositByOutpoint(tx, m.txid, m.vout)
-	if err == nil && (!ok || d.id != id) {
-		err = errors.New("deposit vanished after insert")
+	rs, err := scanRows(rows)
+	if err == nil && len(rs) != 1 {
+		err = errors.New("deposit insert returned no row")
 	}
-	return d, err
+	if err != nil {
+		return row{}, err
+	}
+	return rs[0], nil
 }
 
 func boolInt(b bool) int {

@@ -43,6 +43,13 @@ func EmitSQL(asset, typ, payload, from string) string {
 	return `INSERT INTO public.events (asset, type, payload) SELECT ` + asset + `, ` + typ + `, ` + payload + ` FROM ` + from
 }
 
+// EmitBatchSQL is Emit for many events in one statement, for a writer that
+// sends its statements in one round trip: $1 is the asset, $2 the types
+// (text[]) and $3 the JSON object payloads (text[], one per type). The
+// events are numbered in the arrays' order.
+const EmitBatchSQL = `INSERT INTO public.events (asset, type, payload)
+	SELECT $1, u.type, u.payload::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(type, payload, n) ORDER BY u.n`
+
 // Emit writes an event inside tx. payload is marshalled to a JSON object;
 // the event's id, type and asset are added to it when it is read. It returns
 // the event's insertion number, which orders events of one transaction but
