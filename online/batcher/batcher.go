@@ -115,8 +115,9 @@ type Batcher struct {
 	resent map[int64]time.Time
 }
 
-// New returns the batcher of l's asset. It registers the withdrawal kind's
-// hooks on bc, the asset's one broadcaster.
+// New returns the batcher of l's asset. It registers the hooks of the
+// batches' broadcast kinds (withdrawal, sweep, cold_topup) on bc, the
+// asset's one broadcaster.
 func New(l *ledger.Ledger, node chain.Node, issuer *addresses.Issuer, signer *hotwallet.Signer, bc *broadcast.Broadcaster, cfg Config, log *slog.Logger) (*Batcher, error) {
 	if issuer == nil || signer == nil || bc == nil {
 		return nil, errors.New("batcher: an address issuer, a hot signer and a broadcaster are needed")
@@ -127,11 +128,19 @@ func New(l *ledger.Ledger, node chain.Node, issuer *addresses.Issuer, signer *ho
 	}
 	b := &Batcher{cfg: cfg, ledger: l, runner: l.Runner(), schema: pgx.Identifier{l.Asset()}.Sanitize(), node: node,
 		issuer: issuer, signer: signer, bc: bc, log: log.With("asset", l.Asset(), "worker", "batcher"), resent: map[int64]time.Time{}}
-	bc.Handle(Kind, broadcast.Hooks{Closed: b.closed, Abandoned: b.abandoned})
+	b.handle(bc)
 	return b, nil
 }
 
-// RegisterHooks registers the withdrawal kind's hooks on bc for a process
+// handle registers the batches' hooks for every broadcast kind of a batch:
+// the same functions, which look at the batch's kind.
+func (b *Batcher) handle(bc *broadcast.Broadcaster) {
+	for _, kind := range []string{Kind, KindSweep, KindTopup} {
+		bc.Handle(kind, broadcast.Hooks{Closed: b.closed, Abandoned: b.abandoned})
+	}
+}
+
+// RegisterHooks registers the batches' hooks on bc for a process
 // that runs no batcher (the CLI): an operator's --mark-sent or --abandon
 // then moves the batch in the same transaction as the record.
 func RegisterHooks(bc *broadcast.Broadcaster, l *ledger.Ledger, log *slog.Logger) {
@@ -139,7 +148,7 @@ func RegisterHooks(bc *broadcast.Broadcaster, l *ledger.Ledger, log *slog.Logger
 		log = slog.New(slog.DiscardHandler)
 	}
 	b := &Batcher{ledger: l, runner: l.Runner(), schema: pgx.Identifier{l.Asset()}.Sanitize(), log: log.With("asset", l.Asset())}
-	bc.Handle(Kind, broadcast.Hooks{Closed: b.closed, Abandoned: b.abandoned})
+	b.handle(bc)
 }
 
 // Run batches and follows until ctx ends; errors are logged and retried.

@@ -21,32 +21,54 @@ var (
 	ErrCannotBump = errors.New("cannot bump")
 	// ErrNotBumpable: the batch is not waiting in the mempool.
 	ErrNotBumpable = errors.New("not a broadcast batch waiting for a block")
+	// ErrTopupNotBumpable: a top-up is signed on the air-gapped signer, so
+	// the service cannot sign a replacement of it.
+	ErrTopupNotBumpable = errors.New("a top-up is signed on the air-gapped signer: cancel it before it is imported, or, once broadcast, export a new one when it is dead; the service cannot sign a replacement")
 )
+
+// CheckBumpable says whether batches of broadcast kind may be bumped here:
+// withdrawals batches and sweeps, whose hot key the batcher holds.
+func CheckBumpable(kind string) error {
+	switch kind {
+	case Kind, KindSweep:
+		return nil
+	case KindTopup:
+		return ErrTopupNotBumpable
+	}
+	return fmt.Errorf("%w: a %s broadcast is no batch of ours", ErrNotBumpable, kind)
+}
 
 // EventBatchBumped reports a fee bump: a new version of a batch.
 const EventBatchBumped = "batch.bumped"
 
 // version is the newest version of a chain of fee bumps, as a bump needs it.
 type version struct {
-	id, first     int64
-	txid          chainhash.Hash
-	psbt          []byte
-	fee, rate     int64
-	vsize         int64
-	changeVout    *int32
-	changeAmount  *int64
-	deadline      *int32
-	budget        int64
-	startHeight   int32
-	firstRate     int64
-	requestedRate *int64
-	requestedBy   *string
-	changeScript  []byte
+	id, first int64
+	kind      string
+	// transferVout and transferAmount: a sweep's output to the cold
+	// wallet, which pays a bump when there is no change.
+	transferVout   *int32
+	transferAmount *int64
+	txid           chainhash.Hash
+	psbt           []byte
+	fee, rate      int64
+	vsize          int64
+	changeVout     *int32
+	changeAmount   *int64
+	deadline       *int32
+	budget         int64
+	startHeight    int32
+	firstRate      int64
+	requestedRate  *int64
+	requestedBy    *string
+	changeScript   []byte
+	transferScript []byte
 }
 
-// plan is the replacement of a version at a rate.
+// plan is the replacement of a version at a rate: its fee, and its change
+// or (a changeless sweep) its transfer to the cold wallet.
 type plan struct {
-	fee, change int64
+	fee, change, transfer int64
 }
 
 // planBump checks that v can be replaced at rate under BIP125 (a higher
@@ -65,6 +87,14 @@ func (b *Batcher) planBump(v version, rate int64) (plan, error) {
 		return plan{}, fmt.Errorf("%w: a fee of %d sat at %s sat/vB is over the batch's budget of %d sat (max_fee_sat and max_fee_ratio, over every version)",
 			ErrCannotBump, fee, rateText(rate), v.budget)
 	}
+	if v.changeVout == nil && v.kind == BatchSweep && v.transferAmount != nil {
+		// A changeless sweep pays the bump out of what it moves to cold.
+		transfer := *v.transferAmount - (fee - v.fee)
+		if transfer <= 0 || transfer < coinselect.DustLimit(v.transferScript) {
+			return plan{}, fmt.Errorf("%w: the sweep's %d sat to the cold wallet cannot pay the %d sat more the bump needs", ErrCannotBump, *v.transferAmount, fee-v.fee)
+		}
+		return plan{fee: fee, transfer: transfer}, nil
+	}
 	if v.changeVout == nil {
 		return plan{}, fmt.Errorf("%w: the batch has no change output to pay a higher fee from; a child paying for it (CPFP) would need an output of ours, and it has none either: wait, or abandon it only once it can no longer confirm", ErrCannotBump)
 	}
@@ -78,13 +108,13 @@ func (b *Batcher) planBump(v version, rate int64) (plan, error) {
 func (b *Batcher) newest(tx *store.Tx, id int64) (version, error) {
 	var v version
 	var txid []byte
-	err := tx.QueryRow(`SELECT bt.id, coalesce(bt.first_version, bt.id), bt.txid, bt.psbt, bt.fee, bt.fee_rate, bt.vsize, bt.change_vout, bt.change_amount,
+	err := tx.QueryRow(`SELECT bt.id, coalesce(bt.first_version, bt.id), bt.kind, bt.transfer_vout, bt.transfer_amount, bt.txid, bt.psbt, bt.fee, bt.fee_rate, bt.vsize, bt.change_vout, bt.change_amount,
 			bt.deadline_height, bt.fee_budget, f.locktime::integer, f.fee_rate, bt.bump_fee_rate, bt.bump_requested_by
 		FROM `+b.schema+`.batches bt JOIN `+b.schema+`.batches f ON f.id = coalesce(bt.first_version, bt.id)
-		WHERE bt.id = $1 AND bt.state = 'broadcast' AND bt.block_hash IS NULL
+		WHERE bt.id = $1 AND bt.state = 'broadcast' AND bt.block_hash IS NULL AND bt.kind <> 'topup'
 		  AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.batches n WHERE n.replaces = bt.id AND n.state NOT IN ('dead', 'replaced', 'rejected', 'abandoned'))
 		  AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.coins c WHERE c.spent_by = bt.txid AND c.spent_block IS NOT NULL)
-		FOR UPDATE OF bt`, id).Scan(&v.id, &v.first, &txid, &v.psbt, &v.fee, &v.rate, &v.vsize, &v.changeVout, &v.changeAmount,
+		FOR UPDATE OF bt`, id).Scan(&v.id, &v.first, &v.kind, &v.transferVout, &v.transferAmount, &txid, &v.psbt, &v.fee, &v.rate, &v.vsize, &v.changeVout, &v.changeAmount,
 		&v.deadline, &v.budget, &v.startHeight, &v.firstRate, &v.requestedRate, &v.requestedBy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return v, fmt.Errorf("%w: batch %d is not the newest version of a broadcast batch in no block", ErrNotBumpable, id)
@@ -93,12 +123,17 @@ func (b *Batcher) newest(tx *store.Tx, id int64) (version, error) {
 		return v, err
 	}
 	v.txid = chainhash.Hash(txid)
-	if v.changeVout != nil {
+	if v.changeVout != nil || v.transferVout != nil {
 		pk, err := btcpsbt.NewFromRawBytes(bytes.NewReader(v.psbt), false)
 		if err != nil {
 			return v, err
 		}
-		v.changeScript = pk.UnsignedTx.TxOut[*v.changeVout].PkScript
+		if v.changeVout != nil {
+			v.changeScript = pk.UnsignedTx.TxOut[*v.changeVout].PkScript
+		}
+		if v.transferVout != nil {
+			v.transferScript = pk.UnsignedTx.TxOut[*v.transferVout].PkScript
+		}
 	}
 	return v, nil
 }
@@ -118,11 +153,15 @@ func RequestBump(ctx context.Context, runner *store.Runner, asset string, cfg Co
 	b := &Batcher{cfg: cfg, runner: runner, schema: pgx.Identifier{asset}.Sanitize()}
 	var id int64
 	err := runner.InTx(ctx, "batch-bump-request", func(tx *store.Tx) error {
-		if err := tx.QueryRow(`SELECT id FROM `+b.schema+`.batches WHERE txid = $1`, txid[:]).Scan(&id); err != nil {
+		var kind string
+		if err := tx.QueryRow(`SELECT id, kind FROM `+b.schema+`.batches WHERE txid = $1`, txid[:]).Scan(&id, &kind); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("%w: no withdrawal batch has transaction %s", ErrNotBumpable, txid)
 			}
 			return err
+		}
+		if kind == BatchTopup {
+			return fmt.Errorf("batch %d: %w", id, ErrTopupNotBumpable)
 		}
 		v, err := b.newest(tx, id)
 		if err != nil {
@@ -160,7 +199,7 @@ func (b *Batcher) bumpDue(ctx context.Context) error {
 	}
 	tip = *cursor
 	rows, err := b.runner.Pool().Query(ctx, `SELECT bt.id FROM `+b.schema+`.batches bt
-		WHERE bt.state = 'broadcast' AND bt.block_hash IS NULL
+		WHERE bt.state = 'broadcast' AND bt.block_hash IS NULL AND bt.kind <> 'topup'
 		  AND (bt.bump_fee_rate IS NOT NULL OR bt.deadline_height IS NOT NULL)
 		  AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.batches n WHERE n.replaces = bt.id AND n.state NOT IN ('dead', 'replaced', 'rejected', 'abandoned'))
 		ORDER BY bt.id`)
@@ -269,14 +308,22 @@ func (b *Batcher) autoRate(v version, tip int32) (int64, bool) {
 }
 
 // replaceVersion stores the next version of v: the same inputs and
-// withdrawal outputs, the change lowered to pay the higher fee, the
-// locktime moved to the tip; the coins and the withdrawals move to it.
+// withdrawal outputs, the change (or a changeless sweep's transfer)
+// lowered to pay the higher fee, the locktime moved to the tip; the coins
+// and the withdrawals move to it.
 func (b *Batcher) replaceVersion(tx *store.Tx, v version, rate int64, p plan, tip int32, by string) (int64, error) {
 	pk, err := btcpsbt.NewFromRawBytes(bytes.NewReader(v.psbt), false)
 	if err != nil {
 		return 0, err
 	}
-	pk.UnsignedTx.TxOut[*v.changeVout].Value = p.change
+	change, transfer := v.changeAmount, v.transferAmount
+	if v.changeVout != nil {
+		pk.UnsignedTx.TxOut[*v.changeVout].Value = p.change
+		change = &p.change
+	} else {
+		pk.UnsignedTx.TxOut[*v.transferVout].Value = p.transfer
+		transfer = &p.transfer
+	}
 	pk.UnsignedTx.LockTime = uint32(max(tip, 0))
 	var raw bytes.Buffer
 	if err := pk.Serialize(&raw); err != nil {
@@ -284,10 +331,11 @@ func (b *Batcher) replaceVersion(tx *store.Tx, v version, rate int64, p plan, ti
 	}
 	txid := pk.UnsignedTx.TxHash()
 	var id int64
-	if err := tx.QueryRow(`INSERT INTO `+b.schema+`.batches (state, txid, psbt, fee, fee_rate, vsize, locktime, change_vout, change_amount, replaces,
-			first_version, deadline_height, fee_budget)
-		SELECT 'reserved', $2, $3, $4, $5, vsize, $6, change_vout, $7, id, coalesce(first_version, id), deadline_height, fee_budget
-		FROM `+b.schema+`.batches WHERE id = $1 RETURNING id`, v.id, txid[:], raw.Bytes(), p.fee, rate, int64(pk.UnsignedTx.LockTime), p.change).Scan(&id); err != nil {
+	if err := tx.QueryRow(`INSERT INTO `+b.schema+`.batches (state, kind, txid, psbt, fee, fee_rate, vsize, locktime, change_vout, change_amount, replaces,
+			first_version, deadline_height, fee_budget, transfer_vout, transfer_amount, transfer_address_id)
+		SELECT 'reserved', kind, $2, $3, $4, $5, vsize, $6, change_vout, $7, id, coalesce(first_version, id), deadline_height, fee_budget,
+			transfer_vout, $8, transfer_address_id
+		FROM `+b.schema+`.batches WHERE id = $1 RETURNING id`, v.id, txid[:], raw.Bytes(), p.fee, rate, int64(pk.UnsignedTx.LockTime), change, transfer).Scan(&id); err != nil {
 		return 0, err
 	}
 	if _, err := tx.Exec(`INSERT INTO `+b.schema+`.batch_inputs (batch_id, txid, vout) SELECT $2, txid, vout FROM `+b.schema+`.batch_inputs WHERE batch_id = $1`, v.id, id); err != nil {
@@ -306,7 +354,7 @@ func (b *Batcher) replaceVersion(tx *store.Tx, v version, rate int64, p plan, ti
 		return 0, err
 	}
 	b.log.Info("batch bumped", "batch", v.id, "new_batch", id, "txid", txid, "fee_sat", p.fee, "fee_rate_sat_per_vb", rateText(rate), "by", by)
-	_, err = events.Emit(tx, b.ledger.Asset(), EventBatchBumped, map[string]any{"batch_id": v.id, "new_batch_id": id, "first_version": v.first,
+	_, err = events.Emit(tx, b.ledger.Asset(), EventBatchBumped, map[string]any{"batch_id": v.id, "kind": v.kind, "new_batch_id": id, "first_version": v.first,
 		"txid": v.txid.String(), "new_txid": chainhash.Hash(txid).String(), "fee_sat": fmt.Sprint(p.fee), "fee_rate_sat_per_vb": rateText(rate), "by": by})
 	return id, err
 }

@@ -18,9 +18,13 @@ import (
 // followed is a batch as Follow sees it against the stored chain.
 type followed struct {
 	id           int64
+	kind         string
 	state        string
 	txid         chainhash.Hash
 	fee          int64
+	transfer     *int64 // a sweep's or a top-up's amount to the other wallet
+	transferVout *int32
+	address      *string // the address of that output
 	confs        int32
 	minedHeight  *int32 // the stored best-chain block holding it, if any
 	minedHash    []byte
@@ -74,7 +78,8 @@ func (b *Batcher) Follow(ctx context.Context) error {
 }
 
 func (b *Batcher) followed(tx *store.Tx) ([]followed, error) {
-	rows, err := tx.Query(`SELECT bt.id, bt.state, bt.txid, bt.fee, bt.confirmations, m.height, m.hash, bt.block_hash IS NOT NULL, bt.ledger_tx_id,
+	rows, err := tx.Query(`SELECT bt.id, bt.kind, bt.state, bt.txid, bt.fee, bt.transfer_amount, bt.transfer_vout,
+			(SELECT a.address FROM `+b.schema+`.addresses a WHERE a.id = bt.transfer_address_id), bt.confirmations, m.height, m.hash, bt.block_hash IS NOT NULL, bt.ledger_tx_id,
 			NOT EXISTS (SELECT 1 FROM `+b.schema+`.batch_inputs i LEFT JOIN `+b.schema+`.coins c ON c.txid = i.txid AND c.vout = i.vout
 				WHERE i.batch_id = bt.id AND (c.spent_height IS NULL OR c.spent_by = bt.txid OR cur.height - c.spent_height + 1 < $1))
 		FROM `+b.schema+`.batches bt CROSS JOIN `+b.schema+`.chain_cursor cur
@@ -90,7 +95,7 @@ func (b *Batcher) followed(tx *store.Tx) ([]followed, error) {
 	for rows.Next() {
 		var f followed
 		var txid []byte
-		if err := rows.Scan(&f.id, &f.state, &txid, &f.fee, &f.confs, &f.minedHeight, &f.minedHash, &f.wasInBlock, &f.ledgerTxID, &f.allSpentDeep); err != nil {
+		if err := rows.Scan(&f.id, &f.kind, &f.state, &txid, &f.fee, &f.transfer, &f.transferVout, &f.address, &f.confs, &f.minedHeight, &f.minedHash, &f.wasInBlock, &f.ledgerTxID, &f.allSpentDeep); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -116,7 +121,10 @@ func (b *Batcher) followOne(tx *store.Tx, f followed, tip int32) (bool, error) {
 				ledger_tx_id = NULL, updated_at = now() WHERE id = $1`, f.id); err != nil {
 				return false, err
 			}
-			b.log.Warn("a confirmed batch left the best chain: booked back and sent again", "batch", f.id, "txid", f.txid)
+			b.log.Warn("a confirmed batch left the best chain: booked back and sent again", "batch", f.id, "kind", f.kind, "txid", f.txid)
+			if f.kind != BatchWithdrawals {
+				return true, b.transferEvent(tx, f, transferEvents[f.kind].reorged, nil)
+			}
 			return true, b.withdrawalsTo(tx, f.id, withdrawals.Confirmed, withdrawals.Broadcast, EventWithdrawalReorged, f.txid, nil)
 		case f.wasInBlock:
 			_, err := tx.Exec(`UPDATE `+b.schema+`.batches SET block_hash = NULL, block_height = NULL, confirmations = 0, updated_at = now() WHERE id = $1`, f.id)
@@ -156,26 +164,24 @@ func (b *Batcher) followOne(tx *store.Tx, f followed, tip int32) (bool, error) {
 		if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'confirmed', updated_at = now() WHERE id = $1`, f.id); err != nil {
 			return false, err
 		}
-		b.log.Info("batch confirmed", "batch", f.id, "txid", f.txid, "height", *f.minedHeight, "confirmations", conf)
-		return false, b.withdrawalsTo(tx, f.id, withdrawals.Broadcast, withdrawals.Confirmed, EventWithdrawalConfirmed, f.txid,
-			map[string]any{"block_height": *f.minedHeight, "block_hash": chainhash.Hash(f.minedHash).String(), "confirmations": conf})
+		b.log.Info("batch confirmed", "batch", f.id, "kind", f.kind, "txid", f.txid, "height", *f.minedHeight, "confirmations", conf)
+		block := map[string]any{"block_height": *f.minedHeight, "block_hash": chainhash.Hash(f.minedHash).String(), "confirmations": conf}
+		if f.kind != BatchWithdrawals {
+			return false, b.transferEvent(tx, f, transferEvents[f.kind].confirmed, block)
+		}
+		return false, b.withdrawalsTo(tx, f.id, withdrawals.Broadcast, withdrawals.Confirmed, EventWithdrawalConfirmed, f.txid, block)
 	}
 	return false, nil
 }
 
 // book posts a confirmed batch to the ledger (sign 1), or takes that
-// posting back (sign -1): its withdrawals leave withdrawals_pending, and
-// they and the network fee leave the hot wallet.
+// posting back (sign -1). The internal accounts' balances are minus the
+// coins they stand for:
+//
+//	withdrawals  withdrawals_pending −paid, hot_wallet +(paid+fee), network_fees −fee
+//	sweep of X   hot_wallet +(X+fee), cold_wallet −X, network_fees −fee
+//	topup of Y   cold_wallet +(Y+fee), hot_wallet −Y, network_fees −fee
 func (b *Batcher) book(tx *store.Tx, f followed, sign int64) error {
-	var paid int64
-	if err := tx.QueryRow(`SELECT coalesce(sum(w.amount), 0)::bigint FROM `+b.schema+`.batch_withdrawals bw
-		JOIN `+b.schema+`.withdrawals w ON w.id = bw.withdrawal_id WHERE bw.batch_id = $1`, f.id).Scan(&paid); err != nil {
-		return err
-	}
-	pendingID, _, err := b.ledger.Internal(tx, withdrawals.PendingAccount)
-	if err != nil {
-		return err
-	}
 	hot, _, err := b.ledger.Internal(tx, ledger.HotWallet)
 	if err != nil {
 		return err
@@ -184,15 +190,52 @@ func (b *Batcher) book(tx *store.Tx, f followed, sign int64) error {
 	if err != nil {
 		return err
 	}
-	kind, memo := "withdrawal.paid", fmt.Sprintf("batch %d %s", f.id, f.txid)
-	if sign < 0 {
-		kind, memo = "withdrawal.reorged", fmt.Sprintf("batch %d %s left the best chain", f.id, f.txid)
+	var kind, memo string
+	var postings []ledger.Posting
+	switch f.kind {
+	case BatchWithdrawals:
+		var paid int64
+		if err := tx.QueryRow(`SELECT coalesce(sum(w.amount), 0)::bigint FROM `+b.schema+`.batch_withdrawals bw
+			JOIN `+b.schema+`.withdrawals w ON w.id = bw.withdrawal_id WHERE bw.batch_id = $1`, f.id).Scan(&paid); err != nil {
+			return err
+		}
+		pendingID, _, err := b.ledger.Internal(tx, withdrawals.PendingAccount)
+		if err != nil {
+			return err
+		}
+		kind, memo = "withdrawal.paid", fmt.Sprintf("batch %d %s", f.id, f.txid)
+		postings = []ledger.Posting{
+			{AccountID: pendingID, Available: -sign * paid},
+			{AccountID: hot, Available: sign * (paid + f.fee)},
+			{AccountID: fees, Available: -sign * f.fee},
+		}
+	case BatchSweep, BatchTopup:
+		if f.transfer == nil {
+			return fmt.Errorf("%s batch %d has no transfer amount", f.kind, f.id)
+		}
+		cold, _, err := b.ledger.Internal(tx, ledger.ColdWallet)
+		if err != nil {
+			return err
+		}
+		from, to := hot, cold // the wallet whose coins pay, and the one paid
+		kind, memo = "sweep.booked", fmt.Sprintf("sweep %d %s", f.id, f.txid)
+		if f.kind == BatchTopup {
+			from, to = cold, hot
+			kind, memo = "cold.topup_booked", fmt.Sprintf("top-up %d %s", f.id, f.txid)
+		}
+		postings = []ledger.Posting{
+			{AccountID: from, Available: sign * (*f.transfer + f.fee)},
+			{AccountID: to, Available: -sign * *f.transfer},
+			{AccountID: fees, Available: -sign * f.fee},
+		}
+	default:
+		return fmt.Errorf("batch %d has an unknown kind %q", f.id, f.kind)
 	}
-	txID, err := b.ledger.PostTx(tx, kind, memo, []ledger.Posting{
-		{AccountID: pendingID, Available: -sign * paid},
-		{AccountID: hot, Available: sign * (paid + f.fee)},
-		{AccountID: fees, Available: -sign * f.fee},
-	})
+	if sign < 0 {
+		kind = map[string]string{BatchWithdrawals: "withdrawal.reorged", BatchSweep: "sweep.reorged", BatchTopup: "cold.topup_reorged"}[f.kind]
+		memo += " left the best chain"
+	}
+	txID, err := b.ledger.PostTx(tx, kind, memo, postings)
 	if err != nil {
 		return err
 	}
@@ -202,6 +245,31 @@ func (b *Batcher) book(tx *store.Tx, f followed, sign int64) error {
 	return err
 }
 
+// transferEvents are the events of a sweep's and a top-up's states.
+var transferEvents = map[string]struct{ broadcast, confirmed, reorged string }{
+	BatchSweep: {EventSweepBroadcast, EventSweepConfirmed, EventSweepReorged},
+	BatchTopup: {EventTopupBroadcast, EventTopupConfirmed, EventTopupReorged},
+}
+
+// transferEvent emits typ for a sweep or a top-up: its transfer output,
+// amount, fee and state, and extra.
+func (b *Batcher) transferEvent(tx *store.Tx, f followed, typ string, extra map[string]any) error {
+	p := map[string]any{"batch_id": f.id, "txid": f.txid.String(), "vout": f.transferVout, "address": f.address,
+		"amount_sat": satText(f.transfer), "fee_sat": strconv.FormatInt(f.fee, 10)}
+	for k, v := range extra {
+		p[k] = v
+	}
+	_, err := events.Emit(tx, b.ledger.Asset(), typ, p)
+	return err
+}
+
+func satText(v *int64) any {
+	if v == nil {
+		return nil
+	}
+	return strconv.FormatInt(*v, 10)
+}
+
 // markDead records that every input of a batch that never got into a
 // block is spent, deep in the chain, by other transactions: it can never
 // confirm. Its withdrawals that no other batch pays go back to requested
@@ -209,13 +277,15 @@ func (b *Batcher) book(tx *store.Tx, f followed, sign int64) error {
 // still unspent are released.
 func (b *Batcher) markDead(tx *store.Tx, f followed) error {
 	// Spent by versions of our own (a fee bump, a re-payment) that pay its
-	// withdrawals: replaced rather than dead.
+	// withdrawals, or for a sweep by another version of it: replaced
+	// rather than dead.
 	var replaced bool
 	if err := tx.QueryRow(`SELECT NOT EXISTS (SELECT 1 FROM `+b.schema+`.batch_inputs i JOIN `+b.schema+`.coins c ON c.txid = i.txid AND c.vout = i.vout
-			WHERE i.batch_id = $1 AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.batches o WHERE o.txid = c.spent_by AND o.id <> $1
+			WHERE i.batch_id = $1 AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.batches o WHERE o.txid = c.spent_by AND o.id <> $1 AND o.kind = $2
+				AND (o.kind = 'withdrawals' OR coalesce(o.first_version, o.id) = (SELECT coalesce(first_version, id) FROM `+b.schema+`.batches WHERE id = $1))
 				AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.batch_withdrawals bw WHERE bw.batch_id = $1
 					AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.batch_withdrawals ow WHERE ow.batch_id = o.id AND ow.withdrawal_id = bw.withdrawal_id))))`,
-		f.id).Scan(&replaced); err != nil {
+		f.id, f.kind).Scan(&replaced); err != nil {
 		return err
 	}
 	if replaced {
@@ -232,7 +302,7 @@ func (b *Batcher) markDead(tx *store.Tx, f followed) error {
 		return err
 	}
 	b.log.Error("batch can never confirm: every input is spent by another transaction", "batch", f.id, "txid", f.txid)
-	if _, err := events.Emit(tx, b.ledger.Asset(), EventBatchDead, map[string]any{"batch_id": f.id, "txid": f.txid.String()}); err != nil {
+	if _, err := events.Emit(tx, b.ledger.Asset(), EventBatchDead, map[string]any{"batch_id": f.id, "kind": f.kind, "txid": f.txid.String()}); err != nil {
 		return err
 	}
 	rows, err := tx.Query(`UPDATE `+b.schema+`.withdrawals SET state = 'requested', batch_id = NULL, vout = NULL, updated_at = now()

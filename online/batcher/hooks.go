@@ -14,10 +14,12 @@ import (
 )
 
 // closed runs inside the broadcaster's close transaction: an accepted
-// batch becomes broadcast with its withdrawals; a rejected one waits to
-// be replaced by a transaction that conflicts with it.
+// batch becomes broadcast with its withdrawals (a sweep or a top-up with
+// its event); a rejected withdrawals batch waits to be replaced by a
+// transaction that conflicts with it, a rejected sweep or top-up releases
+// its coins (it has nothing to pay again).
 func (b *Batcher) closed(tx *store.Tx, r broadcast.Record) error {
-	id, state, err := b.batchOf(tx, r.TxID)
+	id, state, kind, err := b.batchOf(tx, r.TxID)
 	if err != nil || id == 0 {
 		return err
 	}
@@ -28,6 +30,13 @@ func (b *Batcher) closed(tx *store.Tx, r broadcast.Record) error {
 		}
 		if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'broadcast', updated_at = now() WHERE id = $1`, id); err != nil {
 			return err
+		}
+		if kind != BatchWithdrawals {
+			f, err := b.transferOf(tx, id)
+			if err != nil {
+				return err
+			}
+			return b.transferEvent(tx, f, transferEvents[kind].broadcast, map[string]any{"state": Broadcast})
 		}
 		return b.withdrawalsTo(tx, id, "batched", "broadcast", EventWithdrawalBroadcast, r.TxID, nil)
 	case broadcast.Rejected:
@@ -52,11 +61,20 @@ func (b *Batcher) closed(tx *store.Tx, r broadcast.Record) error {
 				return err
 			}
 			b.log.Warn("fee bump refused by the node: the version before it stays", "batch", id, "txid", r.TxID, "kept", *prev, "error", r.Error)
-			_, err := events.Emit(tx, b.ledger.Asset(), EventBatchRejected, map[string]any{"batch_id": id, "txid": r.TxID.String(), "error": r.Error, "bump_of": *prev})
+			_, err := events.Emit(tx, b.ledger.Asset(), EventBatchRejected, map[string]any{"batch_id": id, "kind": kind, "txid": r.TxID.String(), "error": r.Error, "bump_of": *prev})
+			return err
+		}
+		if kind != BatchWithdrawals {
+			n, err := b.release(tx, id)
+			if err != nil {
+				return err
+			}
+			b.log.Error("batch rejected by the node: it pays no withdrawal, its coins are released", "batch", id, "kind", kind, "txid", r.TxID, "error", r.Error, "coins_released", n)
+			_, err = events.Emit(tx, b.ledger.Asset(), EventBatchRejected, map[string]any{"batch_id": id, "kind": kind, "txid": r.TxID.String(), "error": r.Error, "coins_released": n})
 			return err
 		}
 		b.log.Error("batch rejected by the node: its withdrawals will be paid by a transaction spending its inputs", "batch", id, "txid", r.TxID, "error", r.Error)
-		_, err := events.Emit(tx, b.ledger.Asset(), EventBatchRejected, map[string]any{"batch_id": id, "txid": r.TxID.String(), "error": r.Error})
+		_, err := events.Emit(tx, b.ledger.Asset(), EventBatchRejected, map[string]any{"batch_id": id, "kind": kind, "txid": r.TxID.String(), "error": r.Error})
 		return err
 	}
 	return nil
@@ -65,28 +83,45 @@ func (b *Batcher) closed(tx *store.Tx, r broadcast.Record) error {
 // abandoned runs inside the transaction in which an operator gives a
 // broadcast up (`broadcasts resolve ID --abandon`).
 func (b *Batcher) abandoned(tx *store.Tx, r broadcast.Record) error {
-	id, state, err := b.batchOf(tx, r.TxID)
+	id, state, kind, err := b.batchOf(tx, r.TxID)
 	if err != nil || id == 0 {
 		return err
 	}
 	if state != Broadcasting && state != Broadcast && state != Rejected {
 		return fmt.Errorf("batch %d is %s: it cannot be abandoned", id, state)
 	}
-	_, err = tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'abandoned', updated_at = now() WHERE id = $1`, id)
-	if err == nil {
-		b.log.Warn("batch abandoned by an operator: its withdrawals will be paid by a transaction spending its inputs", "batch", id, "txid", r.TxID)
+	if _, err = tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'abandoned', updated_at = now() WHERE id = $1`, id); err != nil {
+		return err
 	}
-	return err
+	if kind != BatchWithdrawals {
+		n, err := b.release(tx, id)
+		if err == nil {
+			b.log.Warn("batch abandoned by an operator: it pays no withdrawal, its coins are released (if it is mined after all, it is booked)",
+				"batch", id, "kind", kind, "txid", r.TxID, "coins_released", n)
+		}
+		return err
+	}
+	b.log.Warn("batch abandoned by an operator: its withdrawals will be paid by a transaction spending its inputs", "batch", id, "txid", r.TxID)
+	return nil
 }
 
-func (b *Batcher) batchOf(tx *store.Tx, txid chainhash.Hash) (int64, string, error) {
-	var id int64
-	var state string
-	err := tx.QueryRow(`SELECT id, state FROM `+b.schema+`.batches WHERE txid = $1 FOR UPDATE`, txid[:]).Scan(&id, &state)
+func (b *Batcher) batchOf(tx *store.Tx, txid chainhash.Hash) (id int64, state, kind string, err error) {
+	err = tx.QueryRow(`SELECT id, state, kind FROM `+b.schema+`.batches WHERE txid = $1 FOR UPDATE`, txid[:]).Scan(&id, &state, &kind)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, "", nil
+		return 0, "", "", nil
 	}
-	return id, state, err
+	return id, state, kind, err
+}
+
+// transferOf reads a sweep or a top-up as its events describe it.
+func (b *Batcher) transferOf(tx *store.Tx, id int64) (followed, error) {
+	f := followed{id: id}
+	var txid []byte
+	err := tx.QueryRow(`SELECT bt.kind, bt.state, bt.txid, bt.fee, bt.transfer_amount, bt.transfer_vout, a.address
+		FROM `+b.schema+`.batches bt LEFT JOIN `+b.schema+`.addresses a ON a.id = bt.transfer_address_id WHERE bt.id = $1`, id).
+		Scan(&f.kind, &f.state, &txid, &f.fee, &f.transfer, &f.transferVout, &f.address)
+	f.txid = chainhash.Hash(txid)
+	return f, err
 }
 
 // withdrawalsTo moves the withdrawals batch id pays from one state to

@@ -16,8 +16,11 @@ import (
 
 // resume signs and sends the batches an earlier run reserved but did not
 // open (it died in between): the same stored transaction, so the same txid.
+// A reserved top-up is an export waiting for the air-gapped signer: the
+// service holds no key to it and leaves it to an import, a cancel or its
+// expiry.
 func (b *Batcher) resume(ctx context.Context) error {
-	rows, err := b.runner.Pool().Query(ctx, `SELECT id FROM `+b.schema+`.batches WHERE state = 'reserved' ORDER BY id`)
+	rows, err := b.runner.Pool().Query(ctx, `SELECT id FROM `+b.schema+`.batches WHERE state = 'reserved' AND kind <> $1 ORDER BY id`, BatchTopup)
 	if err != nil {
 		return err
 	}
@@ -48,13 +51,16 @@ func (b *Batcher) resume(ctx context.Context) error {
 // transaction that moves it to broadcasting, and sends it.
 func (b *Batcher) openAndSend(ctx context.Context, id int64) error {
 	var txidBytes, raw []byte
-	var state string
-	if err := b.runner.Pool().QueryRow(ctx, `SELECT txid, psbt, state FROM `+b.schema+`.batches WHERE id = $1`, id).Scan(&txidBytes, &raw, &state); err != nil {
+	var state, kind string
+	if err := b.runner.Pool().QueryRow(ctx, `SELECT txid, psbt, state, kind FROM `+b.schema+`.batches WHERE id = $1`, id).Scan(&txidBytes, &raw, &state, &kind); err != nil {
 		return err
 	}
 	txid := chainhash.Hash(txidBytes)
 	if state != Reserved {
 		return nil // another run opened it: the broadcaster's resolver owns it now
+	}
+	if kind == BatchTopup {
+		return fmt.Errorf("batch %d is a top-up: it is signed on the air-gapped signer and comes back by `cryptoassets cold import`", id)
 	}
 	p, err := btcpsbt.NewFromRawBytes(bytes.NewReader(raw), false)
 	if err != nil {
@@ -76,7 +82,7 @@ func (b *Batcher) openAndSend(ctx context.Context, id int64) error {
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		if _, _, err := b.bc.OpenTx(tx, Kind, signed); err != nil {
+		if _, _, err := b.bc.OpenTx(tx, BroadcastKind(kind), signed); err != nil {
 			return err
 		}
 		opened = true

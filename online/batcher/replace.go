@@ -78,7 +78,7 @@ func (b *Batcher) replaceFailed(ctx context.Context) error {
 			// BIP125: the replacement pays a higher rate, by at least the
 			// minimum relay rate, whatever the estimate says now.
 			rate := max(estimate, oldRate+b.cfg.MinRelayFeeRate)
-			id, err = b.reserveTx(tx, ws, required, rate, tip, &old)
+			id, err = b.reserveTx(tx, order{kind: BatchWithdrawals, outs: ws}, required, rate, tip, &old)
 			if errors.As(err, &refused) {
 				return nil
 			}
@@ -97,6 +97,18 @@ func (b *Batcher) replaceFailed(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// release gives back the coins a failed sweep or top-up reserved and no
+// block spent: it pays no withdrawal, so nothing has to conflict with it.
+// Should it be mined after all, Follow books it as any other batch, and a
+// batch that spent the same coins meanwhile is the one that dies.
+func (b *Batcher) release(tx *store.Tx, id int64) (int64, error) {
+	tag, err := tx.Exec(`UPDATE `+b.schema+`.coins SET reserved_by = NULL, updated_at = now() WHERE reserved_by = $1 AND spent_block IS NULL`, id)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
 }
 
 // freeInputs are the inputs of batch id that no transaction has spent (its

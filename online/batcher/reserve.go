@@ -71,7 +71,7 @@ func (b *Batcher) BatchNow(ctx context.Context) (int64, error) {
 		if err != nil || len(ws) == 0 {
 			return err
 		}
-		id, err = b.reserveTx(tx, ws, nil, rate, tip, nil)
+		id, err = b.reserveTx(tx, order{kind: BatchWithdrawals, outs: ws}, nil, rate, tip, nil)
 		if errors.As(err, &refused) {
 			return nil // nothing written that matters: the transaction ends empty
 		}
@@ -152,13 +152,25 @@ func (b *Batcher) params(rate int64, changeScript []byte) coinselect.Params {
 		MaxFee: b.cfg.MaxFee, MaxFeeRatio: b.cfg.MaxFeeRatio}
 }
 
-// reserveTx builds a batch paying ws inside tx: it selects coins (all of
+// order is what a batch of hot coins pays: withdrawals (outs, one per
+// withdrawal, oldest first), or a sweep (outs: the one output paying the
+// cold address transferAddress).
+type order struct {
+	kind            string
+	outs            []pending
+	transferAddress int64
+}
+
+// reserveTx builds a batch paying o inside tx: it selects coins (all of
 // required, which the caller holds, plus what else is needed), takes a
 // change address, stores the unsigned PSBT with its txid, reserves the
-// coins and marks the withdrawals batched. When the hot wallet cannot pay
-// them all, the oldest that it can pay are batched (never for a
-// replacement, which must pay every withdrawal of the batch it replaces).
-func (b *Batcher) reserveTx(tx *store.Tx, ws []pending, required []coin, rate int64, tip int32, replaces *int64) (int64, error) {
+// coins and, for withdrawals, marks them batched. When the hot wallet
+// cannot pay every withdrawal, the oldest that it can pay are batched
+// (never for a replacement, which must pay every withdrawal of the batch
+// it replaces).
+func (b *Batcher) reserveTx(tx *store.Tx, o order, required []coin, rate int64, tip int32, replaces *int64) (int64, error) {
+	ws := o.outs
+	sweep := o.kind == BatchSweep
 	coins, err := b.spendable(tx)
 	if err != nil {
 		return 0, err
@@ -186,7 +198,7 @@ func (b *Batcher) reserveTx(tx *store.Tx, ws []pending, required []coin, rate in
 	}
 	n := len(ws)
 	sel, err := choose(n)
-	if errors.Is(err, coinselect.ErrInsufficientFunds) && replaces == nil && n > 1 {
+	if errors.Is(err, coinselect.ErrInsufficientFunds) && replaces == nil && n > 1 && !sweep {
 		// The largest prefix of the oldest withdrawals the coins pay.
 		k := sort.Search(n, func(k int) bool {
 			_, err := choose(k + 1)
@@ -203,6 +215,11 @@ func (b *Batcher) reserveTx(tx *store.Tx, ws []pending, required []coin, rate in
 			total += c.Amount
 		}
 		switch {
+		case sweep && errors.Is(err, coinselect.ErrInsufficientFunds):
+			return 0, &refusal{fmt.Sprintf("the hot wallet's %d spendable coins (%s BTC) cannot pay a sweep of %s BTC and its fee at %s sat/vB: %v",
+				len(selectable), amount.FormatBTC(total), amount.FormatBTC(ws[0].amount), rateText(rate), err)}
+		case sweep && (errors.Is(err, coinselect.ErrFeeCap) || errors.Is(err, coinselect.ErrFeeRatio)):
+			return 0, &refusal{fmt.Sprintf("a sweep of %s BTC not built at %s sat/vB: %v", amount.FormatBTC(ws[0].amount), rateText(rate), err)}
 		case errors.Is(err, coinselect.ErrInsufficientFunds):
 			return 0, &refusal{fmt.Sprintf("the hot wallet's %d spendable coins (%s BTC) cannot pay withdrawal %d (%s BTC) and its fee at %s sat/vB: %v",
 				len(selectable), amount.FormatBTC(total), ws[0].id, amount.FormatBTC(ws[0].amount), rateText(rate), err)}
@@ -243,11 +260,20 @@ func (b *Batcher) reserveTx(tx *store.Tx, ws []pending, required []coin, rate in
 	for _, w := range ws {
 		paid += w.amount
 	}
-	if err := tx.QueryRow(`INSERT INTO `+b.schema+`.batches (state, txid, psbt, fee, fee_rate, vsize, locktime, change_vout, change_amount, replaces,
-			deadline_height, fee_budget)
-		VALUES ('reserved', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-		txid[:], raw.Bytes(), sel.Fee, rate, sel.VSize, int64(unsigned.LockTime), changeVoutArg, changeAmount, replaces,
-		b.deadline(tip), max(b.budget(paid), sel.Fee)).Scan(&id); err != nil {
+	// A sweep's one output is its transfer to the cold wallet.
+	var transferVout, transferAmount, transferAddress any
+	if sweep {
+		v := 0
+		if changeVoutArg != nil && changeVout == 0 {
+			v = 1
+		}
+		transferVout, transferAmount, transferAddress = v, ws[0].amount, o.transferAddress
+	}
+	if err := tx.QueryRow(`INSERT INTO `+b.schema+`.batches (state, kind, txid, psbt, fee, fee_rate, vsize, locktime, change_vout, change_amount, replaces,
+			deadline_height, fee_budget, transfer_vout, transfer_amount, transfer_address_id)
+		VALUES ('reserved', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+		o.kind, txid[:], raw.Bytes(), sel.Fee, rate, sel.VSize, int64(unsigned.LockTime), changeVoutArg, changeAmount, replaces,
+		b.deadline(tip), max(b.budget(paid), sel.Fee), transferVout, transferAmount, transferAddress).Scan(&id); err != nil {
 		return 0, err
 	}
 	inTxids, inVouts := make([][]byte, len(unsigned.TxIn)), make([]int64, len(unsigned.TxIn))
@@ -274,9 +300,14 @@ func (b *Batcher) reserveTx(tx *store.Tx, ws []pending, required []coin, rate in
 			v++
 		}
 		wIDs[i], wVouts[i] = w.id, int64(v)
-		if o := unsigned.TxOut[v]; o.Value != w.amount || !bytes.Equal(o.PkScript, w.script) {
-			return 0, fmt.Errorf("batch %d: output %d does not pay withdrawal %d", id, v, w.id)
+		if out := unsigned.TxOut[v]; out.Value != w.amount || !bytes.Equal(out.PkScript, w.script) {
+			return 0, fmt.Errorf("batch %d: output %d does not pay %s", id, v, o.what(w))
 		}
+	}
+	if sweep {
+		b.log.Info("sweep reserved", "batch", id, "txid", txid, "amount_sat", ws[0].amount, "inputs", len(unsigned.TxIn),
+			"fee_sat", sel.Fee, "fee_rate_sat_per_vb", rateText(rate), "algorithm", sel.Algorithm, "change_sat", sel.Change)
+		return id, nil
 	}
 	if _, err := tx.Exec(`INSERT INTO `+b.schema+`.batch_withdrawals (batch_id, withdrawal_id, vout) SELECT $1, w, v FROM unnest($2::bigint[], $3::bigint[]) AS x(w, v)`,
 		id, wIDs, wVouts); err != nil {
@@ -305,6 +336,14 @@ func (b *Batcher) reserveTx(tx *store.Tx, ws []pending, required []coin, rate in
 	b.log.Info("batch reserved", "batch", id, "txid", txid, "withdrawals", len(ws), "inputs", len(unsigned.TxIn),
 		"fee_sat", sel.Fee, "fee_rate_sat_per_vb", rateText(rate), "algorithm", sel.Algorithm, "change_sat", sel.Change)
 	return id, nil
+}
+
+// what names an output of the order, for an error.
+func (o order) what(p pending) string {
+	if o.kind == BatchSweep {
+		return fmt.Sprintf("the sweep's cold address %d", o.transferAddress)
+	}
+	return fmt.Sprintf("withdrawal %d", p.id)
 }
 
 // skeleton is the unsigned batch transaction as a PSBT: nVersion 2, RBF

@@ -18,12 +18,14 @@ import (
 const (
 	KindColdTopup  = "cold_topup"
 	KindWithdrawal = "withdrawal"
+	KindSweep      = "sweep"
 )
 
 // kinds are the accepted kinds; the value says whether the kind's hooks
 // must be registered (Handle) before one of its records may change state:
-// a hot withdrawal's batch moves with its record, never behind it.
-var kinds = map[string]bool{KindColdTopup: false, KindWithdrawal: true}
+// a hot withdrawal's or a sweep's batch moves with its record, never
+// behind it.
+var kinds = map[string]bool{KindColdTopup: false, KindWithdrawal: true, KindSweep: true}
 
 // Outcomes of a closed broadcast.
 const (
@@ -147,7 +149,7 @@ func (b *Broadcaster) hooksFor(kind string) (Hooks, error) {
 
 func checkKind(kind string) error {
 	if _, ok := kinds[kind]; !ok {
-		return fmt.Errorf("unknown broadcast kind %q: use %s or %s", kind, KindColdTopup, KindWithdrawal)
+		return fmt.Errorf("unknown broadcast kind %q: use %s, %s or %s", kind, KindColdTopup, KindWithdrawal, KindSweep)
 	}
 	return nil
 }

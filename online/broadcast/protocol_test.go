@@ -120,7 +120,7 @@ func TestOpenTxRollsBackWithTheCallersTransaction(t *testing.T) {
 		if _, _, err := f.b.OpenTx(st, KindWithdrawal, tx); err == nil || !strings.Contains(err.Error(), "already recorded as a cold_topup") {
 			return fmt.Errorf("the same transaction under another kind: %v", err)
 		}
-		if _, _, err := f.b.OpenTx(st, "sweep", f.tx(t)); err == nil || !strings.Contains(err.Error(), `unknown broadcast kind "sweep"`) {
+		if _, _, err := f.b.OpenTx(st, "airdrop", f.tx(t)); err == nil || !strings.Contains(err.Error(), `unknown broadcast kind "airdrop"`) {
 			return fmt.Errorf("unknown kind: %v", err)
 		}
 		return nil
