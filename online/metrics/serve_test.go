@@ -1,0 +1,258 @@
+package metrics_test
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
+
+	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/internal/servetest"
+	"github.com/cryptoassets/cryptoassets/internal/testenv"
+	"github.com/cryptoassets/cryptoassets/online/chain"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// serveTOML follows, batches and resolves at test speed: one requested
+// withdrawal is batched at once.
+const serveTOML = `confirmations = 1
+coin_confirmations = 1
+poll_interval = "100ms"
+batch_interval = "1h"
+batch_threshold_count = 1
+resolve_interval = "1s"
+`
+
+// scrape is one read of /metrics: each sample by its name and labels as
+// the text format prints them (labels sorted by name).
+type scrape map[string]float64
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func scrapeOf(t *testing.T, url string) scrape {
+	t.Helper()
+	code, body := get(t, url)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%s", url, code, body)
+	}
+	out := scrape{}
+	sc := bufio.NewScanner(strings.NewReader(body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("sample %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// has reports the value of the sample and whether it is present.
+func (s scrape) has(key string) (float64, bool) { v, ok := s[key]; return v, ok }
+
+func (s scrape) must(t *testing.T, key string) float64 {
+	t.Helper()
+	v, ok := s[key]
+	if !ok {
+		t.Fatalf("no sample %s in the scrape", key)
+	}
+	return v
+}
+
+// withPrefix sums the samples whose key starts with prefix.
+func (s scrape) withPrefix(prefix string) (sum float64, n int) {
+	for k, v := range s {
+		if strings.HasPrefix(k, prefix) {
+			sum += v
+			n++
+		}
+	}
+	return sum, n
+}
+
+type harness struct {
+	t    *testing.T
+	btcd *devenv.Btcd
+	node chain.Node
+	s    *servetest.Service
+}
+
+func (h *harness) api(method, path, body, key string, want int, out any) {
+	h.t.Helper()
+	code, b, err := h.s.Do(method, path, body, key)
+	if err != nil || code != want {
+		h.t.Fatalf("%s %s: %d %s %v, want %d", method, path, code, b, err, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			h.t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+}
+
+func (h *harness) mine(n int) {
+	h.t.Helper()
+	if _, err := h.btcd.Generate(testenv.Ctx(h.t, time.Minute), n); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// eventually scrapes until cond holds, mining a block a second when mine
+// is set, for up to two minutes; it returns the scrape that satisfied it.
+func (h *harness) eventually(what string, mine bool, cond func(scrape) bool) scrape {
+	h.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	last := time.Now()
+	for {
+		s := scrapeOf(h.t, h.s.APIURL+"/metrics")
+		if cond(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s: not within 2 minutes; last scrape:\n%v", what, s)
+		}
+		if mine && time.Since(last) > time.Second {
+			h.mine(1)
+			last = time.Now()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+const (
+	credited  = `cryptoassets_deposits{asset="btc",state="credited"}`
+	seen      = `cryptoassets_deposits{asset="btc",state="seen"}`
+	follower  = `cryptoassets_follower_height{asset="btc"}`
+	nodeTip   = `cryptoassets_node_height{asset="btc"}`
+	lag       = `cryptoassets_follower_lag_blocks{asset="btc"}`
+	commits   = `cryptoassets_runner_commits_total`
+	confirmed = `cryptoassets_withdrawals{asset="btc",state="confirmed"}`
+	hot       = `cryptoassets_wallet_balance_sat{asset="btc",wallet="hot"}`
+	openBC    = `cryptoassets_broadcasts_open{asset="btc"}`
+	up        = `cryptoassets_status_up`
+)
+
+// /metrics scraped from a real serve while deposits arrive and a
+// withdrawal is paid: the deposit counts, the follower's height, the hot
+// coins, the withdrawal states, the runner's commits and the API request
+// counters all move, and the workers serve runs are listed.
+func TestMetricsMoveWithDepositsAndAWithdrawal(t *testing.T) {
+	btcd := testenv.NewNode(t, devenv.BtcdOptions{})
+	h := &harness{t: t, btcd: btcd, node: chain.NewRPCNode(btcd.Client)}
+	h.s = servetest.New(t, servetest.Options{RPCURL: btcd.RPCURL(), AssetTOML: serveTOML})
+	h.s.StartReady()
+
+	before := h.eventually("the follower at the node's tip", false, func(s scrape) bool {
+		l, ok := s.has(lag)
+		return ok && l == 0 && s[up] == 1
+	})
+	if before.must(t, credited) != 0 || before.must(t, confirmed) != 0 || before.must(t, hot) != 0 {
+		t.Fatalf("a fresh service shows deposits, withdrawals or coins: %v", before)
+	}
+	for _, w := range []string{"follower", "resolver", "batcher", "audit"} {
+		found := false
+		for k := range before {
+			found = found || (strings.HasPrefix(k, `cryptoassets_worker_running{asset="btc"`) && strings.Contains(k, `worker="`+w+`"`))
+		}
+		if !found {
+			t.Fatalf("worker %s is not listed: %v", w, before)
+		}
+	}
+
+	h.api(http.MethodPost, "/v1/btc/accounts", `{"name":"alice"}`, "acct", http.StatusCreated, nil)
+	h.api(http.MethodGet, "/v1/btc/accounts/nobody", "", "", http.StatusNotFound, nil)
+	const deposits = 3
+	var total int64
+	faucet := devenv.NewFaucet(h.node)
+	for i := range deposits {
+		var addr struct {
+			Address string `json:"address"`
+		}
+		h.api(http.MethodPost, "/v1/btc/accounts/alice/addresses", "", fmt.Sprintf("addr-%d", i), http.StatusCreated, &addr)
+		amt := int64(20_000_000 + i*1000)
+		if _, err := faucet.Pay(testenv.Ctx(t, time.Minute), devenv.Payment{Address: addr.Address, Amount: amt}); err != nil {
+			t.Fatal(err)
+		}
+		total += amt
+	}
+	inPool := h.eventually("the deposits seen in the mempool", false, func(s scrape) bool { return s[seen] == deposits })
+	t.Logf("in the mempool: seen %.0f, credited %.0f, hot %.0f sat, unconfirmed %.0f", inPool[seen], inPool[credited], inPool[hot],
+		inPool[`cryptoassets_wallet_unconfirmed_sat{asset="btc",wallet="hot"}`])
+	h.mine(1)
+	after := h.eventually("the deposits credited", false, func(s scrape) bool { return s[credited] == deposits && s[lag] == 0 })
+	if after[seen] != 0 || after[hot] != float64(total) {
+		t.Fatalf("after crediting: seen %v, hot %v sat, want 0 and %d", after[seen], after[hot], total)
+	}
+	if after.must(t, follower) <= before.must(t, follower) || after.must(t, nodeTip) != after.must(t, follower) {
+		t.Fatalf("follower height %v -> %v, node %v", before[follower], after[follower], after[nodeTip])
+	}
+	if after.must(t, commits) <= before.must(t, commits) {
+		t.Fatalf("runner commits %v -> %v", before[commits], after[commits])
+	}
+	created := `cryptoassets_http_requests_total{route="POST /v1/{asset}/accounts",status="201"}`
+	notFound := `cryptoassets_http_requests_total{route="GET /v1/{asset}/accounts/{name}",status="404"}`
+	addrs := `cryptoassets_http_requests_total{route="POST /v1/{asset}/accounts/{name}/addresses",status="201"}`
+	if after.must(t, created) != 1 || after.must(t, notFound) != 1 || after.must(t, addrs) != deposits {
+		t.Fatalf("API counters: accounts 201 %v, account 404 %v, addresses 201 %v", after[created], after[notFound], after[addrs])
+	}
+	if _, ok := after.has(`cryptoassets_http_request_duration_seconds_count{route="POST /v1/{asset}/accounts",status="201"}`); !ok {
+		t.Fatal("no latency histogram for the account creation")
+	}
+
+	var a [20]byte
+	_, _ = rand.Read(a[:])
+	dest, err := btcutil.NewAddressWitnessPubKeyHash(a[:], &chaincfg.RegressionNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const paid = 5_000_000
+	h.api(http.MethodPost, "/v1/btc/withdrawals", fmt.Sprintf(`{"account":"alice","address":%q,"amount_sat":"%d"}`, dest.EncodeAddress(), paid),
+		"w-1", http.StatusCreated, nil)
+	done := h.eventually("the withdrawal confirmed", true, func(s scrape) bool { return s[confirmed] == 1 && s[lag] == 0 })
+	if done[openBC] != 0 || done[`cryptoassets_broadcasts_broken{asset="btc"}`] != 0 {
+		t.Fatalf("broadcasts after the withdrawal confirmed: open %v broken %v", done[openBC], done[`cryptoassets_broadcasts_broken{asset="btc"}`])
+	}
+	if done[hot] >= float64(total-paid) || done[hot] <= 0 {
+		t.Fatalf("hot coins %v sat after paying %d (fee included) from %d", done[hot], paid, total)
+	}
+	if done[commits] <= after[commits] || done[follower] <= after[follower] {
+		t.Fatalf("commits %v -> %v, follower %v -> %v", after[commits], done[commits], after[follower], done[follower])
+	}
+	if done.must(t, `cryptoassets_http_requests_total{route="POST /v1/{asset}/withdrawals",status="201"}`) != 1 {
+		t.Fatal("the withdrawal request is not counted")
+	}
+	if done.must(t, `cryptoassets_breaker_tripped{asset="btc"}`) != 0 {
+		t.Fatal("the breaker shows tripped")
+	}
+	t.Logf("figures: follower %.0f -> %.0f, credited %.0f, hot %.0f -> %.0f sat, runner commits %.0f -> %.0f, retries %.0f, give-ups %.0f",
+		before[follower], done[follower], done[credited], after[hot], done[hot], before[commits], done[commits],
+		done[`cryptoassets_runner_retries_total`], done[`cryptoassets_runner_give_ups_total`])
+}
