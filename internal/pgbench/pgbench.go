@@ -2,6 +2,7 @@ package pgbench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,17 +16,51 @@ import (
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 )
 
-// Transfers is pgbench's transfer baseline on one server: a serializable
-// transfer between two of 1,000 rows (two balance updates and two entry
-// inserts, retried on conflict); with hot, every transfer leaves row 1, so
-// all of them touch one row.
+// Transfers is one pgbench script on one server: a serializable transfer
+// between two rows of a table (two balance updates and two entry inserts,
+// retried on conflict).
 type Transfers struct {
 	bin, dsn, script string
 }
 
-// NewTransfers creates the baseline's tables in dsn's database (public.pgb_*,
-// replacing any earlier ones) and writes its script.
+// customers is the number of customer rows of every baseline's table.
+const customers = 1000
+
+// NewTransfers creates the transfer baseline's tables in dsn's database
+// (public.pgb_*, replacing any earlier ones) and writes its script: a
+// transfer between two of 1,000 rows; with hot, every transfer leaves row 1,
+// so all of them touch one row.
 func NewTransfers(tb testing.TB, dsn string, hot bool) *Transfers {
+	tb.Helper()
+	from := `\set a random(1, 1000)`
+	if hot {
+		from = `\set a 1`
+	}
+	return newScript(tb, dsn, "pgb", customers, from+"\n"+`\set b random(2, 1000)`)
+}
+
+// NewInternal creates the customer <-> internal baseline's tables in dsn's
+// database (public.pgbi_*, replacing any earlier ones) and writes its
+// script: the shape of a deposit credit or a withdrawal, a transfer between
+// one of 1,000 customer rows and one of an internal account's slots rows,
+// the slot chosen at random, the direction alternating.
+func NewInternal(tb testing.TB, dsn string, slots int) *Transfers {
+	tb.Helper()
+	return newScript(tb, dsn, "pgbi", customers+slots, fmt.Sprintf(`\set c random(1, %d)
+\set s random(%d, %d)
+\if random(0, 1) = 0
+\set a :c
+\set b :s
+\else
+\set a :s
+\set b :c
+\endif`, customers, customers+1, customers+slots))
+}
+
+// newScript creates prefix_accounts of rows rows and prefix_entries, and a
+// script that sets :a and :b with pick and moves a random amount from :a to
+// :b.
+func newScript(tb testing.TB, dsn, prefix string, rows int, pick string) *Transfers {
 	tb.Helper()
 	bin, err := devenv.PostgresProgram("pgbench")
 	if err != nil {
@@ -36,26 +71,22 @@ func NewTransfers(tb testing.TB, dsn string, hot bool) *Transfers {
 		tb.Fatal(err)
 	}
 	defer pool.Close()
-	if _, err := pool.Exec(context.Background(), `
-		DROP TABLE IF EXISTS public.pgb_entries, public.pgb_accounts;
-		CREATE TABLE public.pgb_accounts (id int PRIMARY KEY, balance bigint NOT NULL);
-		CREATE TABLE public.pgb_entries (id bigserial PRIMARY KEY, account_id int NOT NULL REFERENCES public.pgb_accounts, delta bigint NOT NULL);
-		INSERT INTO public.pgb_accounts SELECT g, 1000000000 FROM generate_series(1, 1000) g;`); err != nil {
+	accounts, entries := "public."+prefix+"_accounts", "public."+prefix+"_entries"
+	if _, err := pool.Exec(context.Background(), fmt.Sprintf(`
+		DROP TABLE IF EXISTS %[2]s, %[1]s;
+		CREATE TABLE %[1]s (id int PRIMARY KEY, balance bigint NOT NULL);
+		CREATE TABLE %[2]s (id bigserial PRIMARY KEY, account_id int NOT NULL REFERENCES %[1]s, delta bigint NOT NULL);
+		INSERT INTO %[1]s SELECT g, 1000000000 FROM generate_series(1, %[3]d) g;`, accounts, entries, rows)); err != nil {
 		tb.Fatal(err)
 	}
-	from := `\set a random(1, 1000)`
-	if hot {
-		from = `\set a 1`
-	}
-	script := from + "\n" + `\set b random(2, 1000)
-\set amt random(1, 100000)
+	script := pick + "\n" + fmt.Sprintf(`\set amt random(1, 100000)
 BEGIN ISOLATION LEVEL SERIALIZABLE;
-UPDATE public.pgb_accounts SET balance = balance - :amt WHERE id = :a;
-UPDATE public.pgb_accounts SET balance = balance + :amt WHERE id = :b;
-INSERT INTO public.pgb_entries (account_id, delta) VALUES (:a, -:amt), (:b, :amt);
+UPDATE %[1]s SET balance = balance - :amt WHERE id = :a;
+UPDATE %[1]s SET balance = balance + :amt WHERE id = :b;
+INSERT INTO %[2]s (account_id, delta) VALUES (:a, -:amt), (:b, :amt);
 END;
-`
-	file := filepath.Join(tb.TempDir(), "transfer.sql")
+`, accounts, entries)
+	file := filepath.Join(tb.TempDir(), prefix+".sql")
 	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
 		tb.Fatal(err)
 	}
@@ -65,6 +96,12 @@ END;
 // TPS runs pgbench with clients for d (whole seconds, at least one) and
 // returns its transactions per second.
 func (p *Transfers) TPS(tb testing.TB, clients int, d time.Duration) float64 {
+	tps, _ := p.Run(tb, clients, d)
+	return tps
+}
+
+// Run is TPS that also returns pgbench's retries per committed transaction.
+func (p *Transfers) Run(tb testing.TB, clients int, d time.Duration) (tps, retriesPerCommit float64) {
 	tb.Helper()
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	out, err := exec.Command(p.bin, "-n", "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(secs),
@@ -72,15 +109,26 @@ func (p *Transfers) TPS(tb testing.TB, clients int, d time.Duration) float64 {
 	if err != nil {
 		tb.Fatalf("pgbench: %v\n%s", err, out)
 	}
-	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindSubmatch(out)
+	tps = number(tb, out, `tps = ([0-9.]+)`)
+	processed := number(tb, out, `number of transactions actually processed: ([0-9]+)`)
+	if retries := regexp.MustCompile(`total number of retries: ([0-9]+)`).FindSubmatch(out); retries != nil && processed > 0 {
+		n, _ := strconv.ParseFloat(string(retries[1]), 64)
+		retriesPerCommit = n / processed
+	}
+	return tps, retriesPerCommit
+}
+
+func number(tb testing.TB, out []byte, re string) float64 {
+	tb.Helper()
+	m := regexp.MustCompile(re).FindSubmatch(out)
 	if m == nil {
-		tb.Fatalf("pgbench output without tps:\n%s", out)
+		tb.Fatalf("pgbench output without %s:\n%s", re, out)
 	}
-	tps, err := strconv.ParseFloat(string(m[1]), 64)
+	f, err := strconv.ParseFloat(string(m[1]), 64)
 	if err != nil {
-		tb.Fatalf("pgbench tps %q: %v", m[1], err)
+		tb.Fatalf("pgbench %q: %v", m[1], err)
 	}
-	return tps
+	return f
 }
 
 // TransferTPS runs the transfer baseline with clients for 8 seconds against

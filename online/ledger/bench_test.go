@@ -2,95 +2,256 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/cryptoassets/cryptoassets/internal/pgbench"
 	"github.com/cryptoassets/cryptoassets/internal/storetest"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
+	"github.com/cryptoassets/cryptoassets/online/store"
 )
 
-// The transfer benchmarks run 32 clients against the test cluster, and beside
-// each the same server's pgbench TPS for an equivalent two-row serializable
-// update (two balance updates and two ledger inserts, retried on conflict),
-// so the ratio is measured in one run on one machine.
+// The ledger benchmarks run 32 clients against the test cluster and, beside
+// them in the same run, pgbench on the same server. Each alternates in three
+// rounds (each pgbench script for 3 s, then a third of the postings), so
+// other work on the machine weighs on both alike.
 //
-//	go test ./online/ledger -run '^$' -bench Transfers -benchtime 3000x
+//	go test ./online/ledger -run '^$' -bench 'Transfers|InternalPostings' -benchtime 5000x
 const (
 	benchClients  = 32
 	benchAccounts = 1000
+	benchRounds   = 3
 )
 
 type benchLedger struct {
-	l     *Ledger
-	names []string
-	dsn   string
+	l       *Ledger
+	names   []string
+	ids     []int64
+	dsn     string
+	reasons *conflictReasons
 }
 
 func setupBench(b *testing.B) *benchLedger {
 	b.Helper()
 	dsn := testenv.NewDatabase(b)
-	l, err := New(storetest.RunnerOn(b, dsn, 40, "btc"), "btc")
+	migrated := storetest.RunnerOn(b, dsn, 40, "btc")
+	// The same pool, with a runner that tallies why attempts were retried.
+	reasons := &conflictReasons{n: map[string]int{}}
+	runner := store.NewRunner(migrated.Pool(), store.RunnerConfig{MaxAttempts: 100, BaseDelay: time.Millisecond, MaxDelay: 50 * time.Millisecond},
+		slog.New(reasons))
+	l, err := New(runner, "btc")
 	if err != nil {
 		b.Fatal(err)
 	}
-	env := &benchLedger{l: l, dsn: dsn}
+	env := &benchLedger{l: l, dsn: dsn, reasons: reasons}
 	ctx := context.Background()
 	for i := 0; i < benchAccounts; i++ {
 		n := fmt.Sprintf("acct-%04d", i)
-		if _, err := l.CreateAccount(ctx, n); err != nil {
+		a, err := l.CreateAccount(ctx, n)
+		if err != nil {
 			b.Fatal(err)
 		}
 		fund(b, l, n, 10*100_000_000)
 		env.names = append(env.names, n)
+		env.ids = append(env.ids, a.ID)
 	}
 	return env
 }
 
-func benchTransfers(b *testing.B, hot bool) {
-	env := setupBench(b)
-	baseline := pgbench.TransferTPS(b, env.dsn, benchClients, hot)
+// run measures op with 32 clients in benchRounds rounds, each after the
+// baselines' own round, and reports the figure as unit, the first baseline
+// as "baseline-"+unit, their ratio, each further baseline under its name,
+// and the retries per commit of both sides.
+func (env *benchLedger) run(b *testing.B, unit string, baselines []baseline, op func(rng *rand.Rand) error) {
 	ctx := context.Background()
-	var seq atomic.Uint64
-	var refused atomic.Int64
-	b.SetParallelism((benchClients + 1) / 2) // × GOMAXPROCS(2) = 32 clients
+	before := env.l.Runner().Stats()
+	env.reasons.reset()
+	sums := make([]float64, len(baselines))
+	pgRetries := make([]float64, len(baselines))
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	var elapsed time.Duration
 	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		rng := rand.New(rand.NewPCG(seq.Add(1), 7))
-		for pb.Next() {
-			i := rng.IntN(benchAccounts)
-			j := (i + 1 + rng.IntN(benchAccounts-1)) % benchAccounts
-			if hot {
-				i = 0
-				j = 1 + rng.IntN(benchAccounts-1)
-			}
-			_, err := env.l.Transfer(ctx, TransferRequest{From: env.names[i], To: env.names[j], Amount: 1 + rng.Int64N(100_000)})
-			if err != nil {
-				refused.Add(1)
-			}
+	for r := range benchRounds {
+		b.StopTimer()
+		for i, bl := range baselines {
+			tps, retries := bl.script.Run(b, benchClients, 3*time.Second)
+			sums[i] += tps / benchRounds
+			pgRetries[i] += retries / benchRounds
 		}
-	})
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if refused.Load() > 0 {
-		b.Fatalf("%d transfers failed", refused.Load())
+		b.StartTimer()
+		n := int64(b.N*(r+1)/benchRounds - b.N*r/benchRounds)
+		var taken atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for c := range benchClients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(uint64(r), uint64(c)))
+				for taken.Add(1) <= n {
+					if err := op(rng); err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed += time.Since(start)
 	}
-	tps := float64(b.N) / elapsed.Seconds()
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d of %d failed, the first: %v", failed.Load(), b.N, firstErr.Load())
+	}
+	rate := float64(b.N) / elapsed.Seconds()
 	st := env.l.Runner().Stats()
-	b.ReportMetric(float64(st.Retries)/float64(st.Commits), "retries/commit")
-	b.ReportMetric(tps, "transfers/s")
-	b.ReportMetric(baseline, "pgbench-tps")
-	b.ReportMetric(tps/baseline, "ratio")
+	b.ReportMetric(float64(st.Retries-before.Retries)/float64(st.Commits-before.Commits), "retries/commit")
+	b.ReportMetric(rate, unit)
+	b.ReportMetric(sums[0], "baseline-"+unit)
+	b.ReportMetric(rate/sums[0], "ratio")
+	for i, bl := range baselines {
+		if i > 0 {
+			b.ReportMetric(sums[i], bl.name+"-"+unit)
+		}
+		b.ReportMetric(pgRetries[i], bl.name+"-retries/commit")
+	}
+	if s := env.reasons.String(); s != "" {
+		b.Logf("retried attempts by reason: %s", s)
+	}
 	if err := env.l.Check(ctx); err != nil {
 		b.Fatal(err)
 	}
 }
 
+type baseline struct {
+	name   string
+	script *pgbench.Transfers
+}
+
+func benchTransfers(b *testing.B, hot bool) {
+	env := setupBench(b)
+	name := "pgbench"
+	if hot {
+		name = "pgbench-hot"
+	}
+	ctx := context.Background()
+	env.run(b, "transfers/s", []baseline{{name, pgbench.NewTransfers(b, env.dsn, hot)}}, func(rng *rand.Rand) error {
+		i := rng.IntN(benchAccounts)
+		j := (i + 1 + rng.IntN(benchAccounts-1)) % benchAccounts
+		if hot {
+			i = 0
+			j = 1 + rng.IntN(benchAccounts-1)
+		}
+		_, err := env.l.Transfer(ctx, TransferRequest{From: env.names[i], To: env.names[j], Amount: 1 + rng.Int64N(100_000)})
+		return err
+	})
+}
+
+// BenchmarkTransfers is 32 clients making transfers between customer
+// accounts beside pgbench's equivalent two-row serializable update
+// (--max-tries=1000): "spread" between random accounts of 1,000, and
+// "one-hot-account" with every transfer leaving the same account (pgbench's
+// leaving the same row). A ratio is the ledger's rate over pgbench's: higher
+// is better; the spread target is 0.5.
 func BenchmarkTransfers(b *testing.B) {
 	b.Run("spread", func(b *testing.B) { benchTransfers(b, false) })
 	b.Run("one-hot-account", func(b *testing.B) { benchTransfers(b, true) })
+}
+
+// BenchmarkInternalPostings is 32 clients posting between a customer and
+// the hot wallet, the shape of every deposit credit and withdrawal: PostTx
+// in its own serializable transaction, alternately crediting and debiting
+// one of 1,000 customers against one of the hot wallet's slots. Beside it,
+// in the same run: pgbench's spread figure (BenchmarkTransfers' baseline,
+// "baseline-postings/s") and a pgbench script of the same shape (one of
+// 1,000 customer rows and one of the hot wallet's number of slot rows, the
+// slot at random, the same inserts: "pgbench-internal-postings/s"). The
+// ratio is postings/s over the spread figure: higher is better, the target
+// 0.5.
+func BenchmarkInternalPostings(b *testing.B) {
+	env := setupBench(b)
+	ctx := context.Background()
+	var hot int64
+	var slots int
+	if err := env.l.Runner().InTx(ctx, "hot", func(tx *store.Tx) (err error) {
+		hot, slots, err = env.l.Internal(tx, HotWallet)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("hot wallet slots: %d", slots)
+	env.run(b, "postings/s", []baseline{
+		{"pgbench", pgbench.NewTransfers(b, env.dsn, false)},
+		{"pgbench-internal", pgbench.NewInternal(b, env.dsn, slots)},
+	}, func(rng *rand.Rand) error {
+		c := env.ids[rng.IntN(benchAccounts)]
+		amt := 1 + rng.Int64N(100_000)
+		if rng.IntN(2) == 0 {
+			amt = -amt
+		}
+		return env.l.Runner().InTx(ctx, "internal-posting", func(tx *store.Tx) error {
+			_, err := env.l.PostTx(tx, "bench", "", []Posting{{AccountID: c, Available: amt}, {AccountID: hot, Available: -amt}})
+			return err
+		})
+	})
+}
+
+// conflictReasons is a slog handler counting the runner's retried attempts
+// by the server's message and reason code.
+type conflictReasons struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *conflictReasons) Enabled(context.Context, slog.Level) bool { return true }
+func (c *conflictReasons) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *conflictReasons) WithGroup(string) slog.Handler            { return c }
+
+func (c *conflictReasons) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "err" {
+			return true
+		}
+		reason := fmt.Sprint(a.Value.Any())
+		var pg *pgconn.PgError
+		if err, ok := a.Value.Any().(error); ok && errors.As(err, &pg) {
+			reason = pg.Code + " " + pg.Message
+			if pg.Detail != "" {
+				reason += " (" + strings.TrimPrefix(pg.Detail, "Reason code: ") + ")"
+			}
+		}
+		c.mu.Lock()
+		c.n[reason]++
+		c.mu.Unlock()
+		return false
+	})
+	return nil
+}
+
+func (c *conflictReasons) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.n)
+}
+
+func (c *conflictReasons) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for k, v := range c.n {
+		out = append(out, fmt.Sprintf("%d× %s", v, k))
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(out)))
+	return strings.Join(out, "; ")
 }
