@@ -7,10 +7,16 @@
 //	seen → expired                     (dropped from the mempool, in no block)
 //	reorged/replaced/expired → seen|confirmed (the transaction came back)
 //
-// The Follower reads blocks from a stored cursor, one at a time: it fetches
-// over RPC first, then records the block, the deposits in it, the new
-// confirmation counts, the credits and their events in one serializable
-// transaction. A parent-hash mismatch means a reorganisation: the top block
+// The Follower reads blocks from a stored cursor: it fetches over RPC first,
+// then records the block, the deposits in it, the new confirmation counts,
+// the credits and their events in one serializable transaction of two round
+// trips (blocks.go): the reads, then the writes, one statement per kind of
+// row, with the state machine run in memory between them. Catching up, it
+// asks the node's tip once, a fetcher reads the next blocks while the
+// current ones commit, and one transaction records the blocks already
+// fetched (a bounded number, and bounded in inputs and outputs), each of
+// which must extend the one before. A parent-hash mismatch means a
+// reorganisation: the blocks before it are committed, and the top block
 // is disconnected (its deposits return to seen, or become reorged when the
 // node no longer has their transaction; a credited one is reversed with a
 // compensating ledger entry and an alert event) until the chains agree.

@@ -87,7 +87,7 @@ func NewFollower(l *ledger.Ledger, node chain.Node, cfg Config, log *slog.Logger
 func (f *Follower) Run(ctx context.Context) error {
 	backoff := time.Second
 	for ctx.Err() == nil {
-		progressed, err := f.Step(ctx)
+		progressed, err := f.step(ctx, true)
 		switch {
 		case errors.Is(err, chain.ErrWrongNetwork):
 			f.log.Error("chain follower stopped", "err", err)
@@ -114,10 +114,12 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // SyncToTip steps until the follower has caught up with the node's tip and
-// looked at its mempool.
+// looked at its mempool. Behind the tip, a step catches up to it: the tip
+// is asked once, the next blocks are fetched while the current ones
+// commit, and one transaction records several blocks.
 func (f *Follower) SyncToTip(ctx context.Context) error {
 	for {
-		progressed, err := f.Step(ctx)
+		progressed, err := f.step(ctx, true)
 		if err != nil {
 			return err
 		}
@@ -180,6 +182,12 @@ var errCursorMoved = errors.New("the chain cursor moved meanwhile")
 // that left the best chain, or (when caught up) scan the mempool. It reports
 // whether it moved the cursor (or lost a race to whoever did).
 func (f *Follower) Step(ctx context.Context) (progressed bool, err error) {
+	return f.step(ctx, false)
+}
+
+// step is Step; behind the node, with catchUp, it connects every block up
+// to the tip it asked for (follow), not one.
+func (f *Follower) step(ctx context.Context, catchUp bool) (progressed bool, err error) {
 	if !f.networkOK {
 		if err := f.CheckNetwork(ctx); err != nil {
 			return false, err
@@ -234,6 +242,9 @@ func (f *Follower) Step(ctx context.Context) (progressed bool, err error) {
 			return false, err
 		}
 		return false, f.scanMempool(ctx)
+	}
+	if catchUp {
+		return true, f.follow(ctx, cur, tip)
 	}
 	hash, err := f.node.BlockHash(ctx, cur.height+1)
 	if err != nil {
