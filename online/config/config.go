@@ -15,6 +15,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 
 	"github.com/cryptoassets/cryptoassets/online/store"
+	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
 )
 
 // Config is the whole configuration.
@@ -173,6 +174,32 @@ type Asset struct {
 	// AuditInterval is how often serve audits the ledger and our coins
 	// against the node (docs/runbook.md, "Reading the audit"). Default 10m.
 	AuditInterval Duration `toml:"audit_interval"`
+
+	// Cold storage (docs/cold-storage.md). ColdWalletDescriptor is the
+	// cold wallet's account-level public key, what `cryptoassets-signer
+	// xpub` prints; the service watches its addresses and builds top-ups
+	// from its coins, and never holds its private key. Unset: no cold
+	// wallet, no keeper.
+	ColdWalletDescriptor string `toml:"cold_wallet_descriptor"`
+	// ColdGapLimit is how many unused cold addresses of each branch are
+	// watched ahead. Default 20.
+	ColdGapLimit int `toml:"cold_gap_limit"`
+	// The keeper holds the hot wallet's free coins (spendable less what
+	// pending withdrawals need) between HotFloorSat and HotCeilingSat:
+	// above the ceiling it sweeps down to HotTargetSat (default the
+	// midpoint), below the floor it exports a top-up up to it. 0 turns
+	// that side off.
+	HotFloorSat   int64 `toml:"hot_floor_sat"`
+	HotCeilingSat int64 `toml:"hot_ceiling_sat"`
+	HotTargetSat  int64 `toml:"hot_target_sat"`
+	// TopupExpiry is how long an exported top-up waits for its import
+	// before its coins are released. Default 24h.
+	TopupExpiry Duration `toml:"topup_expiry"`
+	// ColdExportDir is where the keeper writes the files of the top-ups it
+	// exports (PSBT, base64, QR frames). Needed with hot_floor_sat.
+	ColdExportDir string `toml:"cold_export_dir"`
+	// ColdCheckInterval is the keeper's period. Default 30s.
+	ColdCheckInterval Duration `toml:"cold_check_interval"`
 }
 
 // Networks are the accepted network names.
@@ -246,7 +273,7 @@ const envAssetPrefix = "CRYPTOASSETS_ASSET_"
 // applyEnv applies DATABASE_URL, CRYPTOASSETS_HTTP_LISTEN and
 // CRYPTOASSETS_ASSET_<NAME>_<KEY> (KEY one of NETWORK, RPC_URL, RPC_USER,
 // RPC_PASSWORD, RPC_COOKIE_FILE, CONFIRMATIONS, HOT_WALLET_DESCRIPTOR,
-// HOT_KEYSTORE, HOT_PASSPHRASE_FILE). An asset named only in the
+// HOT_KEYSTORE, HOT_PASSPHRASE_FILE, COLD_WALLET_DESCRIPTOR). An asset named only in the
 // environment is created.
 func applyEnv(cfg *Config, getenv func(string) string, environ []string) error {
 	if v := getenv("DATABASE_URL"); v != "" {
@@ -255,7 +282,7 @@ func applyEnv(cfg *Config, getenv func(string) string, environ []string) error {
 	if v := getenv("CRYPTOASSETS_HTTP_LISTEN"); v != "" {
 		cfg.HTTP.Listen = v
 	}
-	keys := []string{"RPC_COOKIE_FILE", "RPC_PASSWORD", "RPC_USER", "RPC_URL", "NETWORK", "CONFIRMATIONS", "HOT_WALLET_DESCRIPTOR", "HOT_KEYSTORE", "HOT_PASSPHRASE_FILE"}
+	keys := []string{"RPC_COOKIE_FILE", "RPC_PASSWORD", "RPC_USER", "RPC_URL", "NETWORK", "CONFIRMATIONS", "COLD_WALLET_DESCRIPTOR", "HOT_WALLET_DESCRIPTOR", "HOT_KEYSTORE", "HOT_PASSPHRASE_FILE"}
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
 		rest, ok := strings.CutPrefix(name, envAssetPrefix)
@@ -293,6 +320,8 @@ func applyEnv(cfg *Config, getenv func(string) string, environ []string) error {
 			a.RPCCookieFile = value
 		case "HOT_WALLET_DESCRIPTOR":
 			a.HotWalletDescriptor = value
+		case "COLD_WALLET_DESCRIPTOR":
+			a.ColdWalletDescriptor = value
 		case "HOT_KEYSTORE":
 			a.HotKeystore = value
 		case "HOT_PASSPHRASE_FILE":
@@ -402,6 +431,18 @@ func (c *Config) defaults() {
 		if a.AutoBump == nil {
 			on := true
 			a.AutoBump = &on
+		}
+		if a.ColdGapLimit == 0 {
+			a.ColdGapLimit = 20
+		}
+		if a.HotTargetSat == 0 && a.HotCeilingSat > 0 {
+			a.HotTargetSat = (a.HotFloorSat + a.HotCeilingSat) / 2
+		}
+		if a.TopupExpiry.Duration == 0 {
+			a.TopupExpiry.Duration = 24 * time.Hour
+		}
+		if a.ColdCheckInterval.Duration == 0 {
+			a.ColdCheckInterval.Duration = 30 * time.Second
 		}
 	}
 }
@@ -544,6 +585,7 @@ func (c *Config) Validate() error {
 		if a.BumpDeadlineBlocks < 1 || a.BumpDeadlineBlocks > 1008 {
 			bad(key+".bump_deadline_blocks", "%d is out of range: use 1 to 1008 blocks (6 is the default)", a.BumpDeadlineBlocks)
 		}
+		validateCold(a, key, bad)
 	}
 	for i, w := range c.Webhooks {
 		key := fmt.Sprintf("webhooks[%d]", i)
@@ -557,6 +599,54 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateCold checks the cold storage keys of one asset.
+func validateCold(a *Asset, key string, bad func(key, format string, args ...any)) {
+	if a.ColdWalletDescriptor != "" && a.Params() != nil {
+		_, err := hdkeys.ParseDescriptor(a.ColdWalletDescriptor, a.Params())
+		switch {
+		case errors.Is(err, hdkeys.ErrPrivateKey):
+			bad(key+".cold_wallet_descriptor", "is a private key: give the cold account's public key (what `cryptoassets-signer xpub` prints); the cold private key stays on the air-gapped signer, and this one must now be treated as exposed")
+		case errors.Is(err, hdkeys.ErrWrongNetwork):
+			bad(key+".cold_wallet_descriptor", "is a key of another network than %s: %v", a.Network, err)
+		case err != nil:
+			bad(key+".cold_wallet_descriptor", "%v", err)
+		case a.ColdWalletDescriptor == a.HotWalletDescriptor:
+			bad(key+".cold_wallet_descriptor", "is hot_wallet_descriptor: the cold wallet needs its own key, held only by the air-gapped signer")
+		}
+	}
+	if a.ColdGapLimit < 1 || a.ColdGapLimit > 1000 {
+		bad(key+".cold_gap_limit", "%d is out of range: use 1 to 1000 (20 is the default)", a.ColdGapLimit)
+	}
+	for _, l := range []struct {
+		name string
+		v    int64
+	}{{"hot_floor_sat", a.HotFloorSat}, {"hot_ceiling_sat", a.HotCeilingSat}, {"hot_target_sat", a.HotTargetSat}} {
+		if l.v < 0 || l.v > 2_100_000_000_000_000 {
+			bad(key+"."+l.name, "%d is out of range: use 0 (off) or an amount in satoshis", l.v)
+		}
+	}
+	if (a.HotFloorSat > 0 || a.HotCeilingSat > 0) && a.ColdWalletDescriptor == "" {
+		bad(key+".hot_floor_sat", "thresholds set without cold_wallet_descriptor: sweeps and top-ups need the cold wallet")
+	}
+	switch {
+	case a.HotFloorSat > 0 && a.HotCeilingSat == 0:
+		bad(key+".hot_ceiling_sat", "not set: a floor needs a ceiling above it (the target defaults to their midpoint)")
+	case a.HotCeilingSat > 0 && !(a.HotFloorSat < a.HotTargetSat && a.HotTargetSat < a.HotCeilingSat):
+		bad(key+".hot_target_sat", "%d: want hot_floor_sat (%d) < hot_target_sat < hot_ceiling_sat (%d)", a.HotTargetSat, a.HotFloorSat, a.HotCeilingSat)
+	case a.HotCeilingSat == 0 && a.HotTargetSat != 0:
+		bad(key+".hot_target_sat", "set without hot_ceiling_sat")
+	}
+	if a.HotFloorSat > 0 && a.ColdExportDir == "" {
+		bad(key+".cold_export_dir", "not set: the keeper writes the top-ups it exports below hot_floor_sat there")
+	}
+	if a.TopupExpiry.Duration < 10*time.Minute || a.TopupExpiry.Duration > 720*time.Hour {
+		bad(key+".topup_expiry", "%s: use 10m to 720h (24h is the default)", a.TopupExpiry.Duration)
+	}
+	if a.ColdCheckInterval.Duration < time.Second || a.ColdCheckInterval.Duration > time.Hour {
+		bad(key+".cold_check_interval", "%s: use 1s to 1h (30s is the default)", a.ColdCheckInterval.Duration)
+	}
 }
 
 // AssetNames lists the configured assets in a stable order.

@@ -152,6 +152,73 @@ func TestLoadRefusals(t *testing.T) {
 	}
 }
 
+const (
+	coldTpub = "wpkh([73c5da0a/84'/1'/0']tpubDC8msFGeGuwnKG9Upg7DM2b4DaRqg3CUZa5g8v2SRQ6K4NSkxUgd7HsL2XVWbVm39yBA4LAxysQAm397zwQSQoQgewGiYZqrA9DsP4zbQ1M/<0;1>/*)"
+	coldXpub = "wpkh([73c5da0a/84'/0'/0']xpub6CatWdiZiodmUeTDp8LT5or8nmbKNcuyvz7WyksVFkKB4RHwCD3XyuvPEbvqAQY3rAPshWcMLoP2fMFMKHPJ4ZeZXYVUhLv1VMrjPC7PW6V/0/*)"
+	coldXprv = "xprv9ybY78BftS5UGANki6oSifuQEjkpyAC8ZmBvBNTshQnCBcxnefjHS7buPMkkqhcRzmoGZ5bokx7GuyDAiktd5HemohAU4wV1ZPMDRmLpBMm"
+)
+
+// withCold adds cold storage keys to the tbtc (regtest) asset of good.
+func withCold(keys string) string {
+	return strings.Replace(good, `rpc_password = "p"`, "rpc_password = \"p\"\n"+keys, 1)
+}
+
+func TestColdStorageKeys(t *testing.T) {
+	getenv, environ := envOf()
+	cfg, err := Load(write(t, withCold(`cold_wallet_descriptor = "`+coldTpub+`"
+hot_floor_sat = 1000000
+hot_ceiling_sat = 3000000
+cold_export_dir = "/var/lib/cryptoassets/exports"`)), getenv, environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Assets["tbtc"]
+	if a.ColdWalletDescriptor != coldTpub || a.HotTargetSat != 2_000_000 || a.ColdGapLimit != 20 ||
+		a.TopupExpiry.Duration != 24*time.Hour || a.ColdCheckInterval.Duration != 30*time.Second {
+		t.Fatalf("cold defaults: %+v", a)
+	}
+	if b := cfg.Assets["btc"]; b.ColdWalletDescriptor != "" || b.HotTargetSat != 0 {
+		t.Fatalf("an asset without a cold wallet: %+v", b)
+	}
+	getenv, environ = envOf("CRYPTOASSETS_ASSET_TBTC_COLD_WALLET_DESCRIPTOR=" + coldTpub)
+	if cfg, err = Load(write(t, good), getenv, environ); err != nil || cfg.Assets["tbtc"].ColdWalletDescriptor != coldTpub {
+		t.Fatalf("cold descriptor from the environment: %v", err)
+	}
+}
+
+func TestColdStorageRefusals(t *testing.T) {
+	desc := `cold_wallet_descriptor = "` + coldTpub + `"` + "\n"
+	tests := []struct {
+		name, keys, want string
+	}{
+		{"private key", `cold_wallet_descriptor = "` + strings.Replace(coldXprv, "xprv", "tprv", 1) + `"`, "assets.tbtc.cold_wallet_descriptor: is a private key"},
+		{"mainnet xprv", `cold_wallet_descriptor = "` + coldXprv + `"`, "is a private key"},
+		{"another network", `cold_wallet_descriptor = "` + coldXpub + `"`, "assets.tbtc.cold_wallet_descriptor: is a key of another network than regtest"},
+		{"not a key", `cold_wallet_descriptor = "wpkh(nonsense)"`, "assets.tbtc.cold_wallet_descriptor:"},
+		{"the hot key", desc + `hot_wallet_descriptor = "` + coldTpub + `"`, "is hot_wallet_descriptor"},
+		{"gap limit", desc + `cold_gap_limit = 5000`, "assets.tbtc.cold_gap_limit: 5000 is out of range"},
+		{"thresholds without a cold wallet", "hot_ceiling_sat = 1000", "thresholds set without cold_wallet_descriptor"},
+		{"floor without ceiling", desc + "hot_floor_sat = 1000\ncold_export_dir = \"/x\"", "assets.tbtc.hot_ceiling_sat: not set"},
+		{"target above the ceiling", desc + "hot_floor_sat = 1000\nhot_ceiling_sat = 5000\nhot_target_sat = 6000\ncold_export_dir = \"/x\"", "hot_floor_sat (1000) < hot_target_sat < hot_ceiling_sat (5000)"},
+		{"target at the floor", desc + "hot_floor_sat = 1000\nhot_ceiling_sat = 5000\nhot_target_sat = 1000\ncold_export_dir = \"/x\"", "assets.tbtc.hot_target_sat: 1000"},
+		{"floor above the ceiling", desc + "hot_floor_sat = 9000\nhot_ceiling_sat = 5000\ncold_export_dir = \"/x\"", "assets.tbtc.hot_target_sat"},
+		{"negative floor", desc + "hot_floor_sat = -1", "assets.tbtc.hot_floor_sat: -1 is out of range"},
+		{"target without ceiling", desc + "hot_target_sat = 5", "set without hot_ceiling_sat"},
+		{"floor without an export directory", desc + "hot_floor_sat = 1000\nhot_ceiling_sat = 5000", "assets.tbtc.cold_export_dir: not set"},
+		{"expiry too short", desc + `topup_expiry = "5m"`, "assets.tbtc.topup_expiry: 5m0s: use 10m to 720h"},
+		{"check interval too long", desc + `cold_check_interval = "2h"`, "assets.tbtc.cold_check_interval: 2h0m0s: use 1s to 1h"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv, environ := envOf()
+			_, err := Load(write(t, withCold(tc.keys)), getenv, environ)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
 func TestRedactsPassword(t *testing.T) {
 	getenv, environ := envOf("DATABASE_URL=mysql://u:hunter2@h/x")
 	_, err := Load("", getenv, environ)
