@@ -18,11 +18,14 @@ type Master struct {
 	net         *chaincfg.Params
 	fingerprint uint32
 
-	// Account-level keys, derived once: a PSBT with hundreds of inputs
-	// would otherwise walk the three hardened steps from the root for
-	// every input, twice (to verify, then to sign).
+	// Account- and branch-level keys, derived once with their public keys
+	// (which a non-hardened child step reads): a PSBT with hundreds of
+	// inputs would otherwise walk the hardened steps from the root for
+	// every input, and a cached key that is only read can be shared by
+	// concurrent signers.
 	mu       sync.Mutex
 	accounts map[[3]uint32]*hdkeychain.ExtendedKey
+	branches map[[4]uint32]*hdkeychain.ExtendedKey
 	publics  map[[3]uint32]*AccountKey
 }
 
@@ -93,21 +96,9 @@ func (m *Master) PrivKey(path []uint32) (*btcec.PrivateKey, error) {
 // own by comparing PkScript. The path must be BIP84 or BIP86 for the
 // master's network.
 func (m *Master) DerivePath(path []uint32) (*Derived, error) {
-	if len(path) != 5 {
-		return nil, fmt.Errorf("%w: path %s has %d steps; a wallet address path has 5 (m/purpose'/coin'/account'/branch/index)",
-			ErrMalformed, KeyOrigin{Path: path}.PathString(), len(path))
-	}
-	t, ok := scriptTypeForPurpose(path[0])
-	if !ok || path[0] < hardened {
-		return nil, fmt.Errorf("%w: path %s is neither BIP84 (84') nor BIP86 (86')",
-			ErrUnsupported, KeyOrigin{Path: path}.PathString())
-	}
-	if path[1] != m.net.HDCoinType+hardened {
-		return nil, fmt.Errorf("%w: path %s has the wrong coin type for %s (want %d')",
-			ErrWrongNetwork, KeyOrigin{Path: path}.PathString(), m.net.Name, m.net.HDCoinType)
-	}
-	if path[2] < hardened {
-		return nil, fmt.Errorf("%w: path %s has an unhardened account", ErrNotAccountKey, KeyOrigin{Path: path}.PathString())
+	t, err := m.addressPath(path)
+	if err != nil {
+		return nil, err
 	}
 	key := [3]uint32{path[0], path[1], path[2]}
 	m.mu.Lock()
@@ -126,6 +117,78 @@ func (m *Master) DerivePath(path []uint32) (*Derived, error) {
 		m.mu.Unlock()
 	}
 	return acct.Derive(path[3], path[4])
+}
+
+// SigningKey is one address of the wallet with its private key, both from
+// a single derivation: a signer checks with it that an input is its own,
+// then signs the input with it.
+type SigningKey struct {
+	*Derived
+	// Priv is the private key of Derived.PubKey (for P2TR the internal
+	// key, before the BIP86 tweak).
+	Priv *btcec.PrivateKey
+}
+
+// Zero wipes the private key.
+func (k *SigningKey) Zero() { k.Priv.Zero() }
+
+// SigningKey derives the private key at a full standard path (the paths
+// DerivePath takes) and the address of its public key: one child step from
+// the cached branch key, and one public key computed from the private one.
+// The caller should Zero it when done.
+func (m *Master) SigningKey(path []uint32) (*SigningKey, error) {
+	t, err := m.addressPath(path)
+	if err != nil {
+		return nil, err
+	}
+	branch, err := m.branchKey(path)
+	if err != nil {
+		return nil, err
+	}
+	child, err := branch.Derive(path[4])
+	if err != nil {
+		return nil, fmt.Errorf("deriving %s: %w", KeyOrigin{Path: path}.PathString(), err)
+	}
+	priv, err := child.ECPrivKey()
+	child.Zero()
+	if err != nil {
+		return nil, err
+	}
+	d := &Derived{PubKey: priv.PubKey(), Origin: KeyOrigin{Fingerprint: m.fingerprint, Path: append([]uint32(nil), path...)}}
+	if err := d.fillScript(t, m.net); err != nil {
+		priv.Zero()
+		return nil, err
+	}
+	return &SigningKey{Derived: d, Priv: priv}, nil
+}
+
+// addressPath checks that path is a standard address path for the
+// master's network, m/purpose'/coin'/account'/branch/index, and returns
+// its script type.
+func (m *Master) addressPath(path []uint32) (ScriptType, error) {
+	if len(path) != 5 {
+		return 0, fmt.Errorf("%w: path %s has %d steps; a wallet address path has 5 (m/purpose'/coin'/account'/branch/index)",
+			ErrMalformed, KeyOrigin{Path: path}.PathString(), len(path))
+	}
+	t, ok := scriptTypeForPurpose(path[0])
+	if !ok || path[0] < hardened {
+		return 0, fmt.Errorf("%w: path %s is neither BIP84 (84') nor BIP86 (86')",
+			ErrUnsupported, KeyOrigin{Path: path}.PathString())
+	}
+	if path[1] != m.net.HDCoinType+hardened {
+		return 0, fmt.Errorf("%w: path %s has the wrong coin type for %s (want %d')",
+			ErrWrongNetwork, KeyOrigin{Path: path}.PathString(), m.net.Name, m.net.HDCoinType)
+	}
+	if path[2] < hardened {
+		return 0, fmt.Errorf("%w: path %s has an unhardened account", ErrNotAccountKey, KeyOrigin{Path: path}.PathString())
+	}
+	if path[3] > BranchChange {
+		return 0, fmt.Errorf("%w: got %d", ErrBranch, path[3])
+	}
+	if path[4] >= hardened {
+		return 0, fmt.Errorf("%w: got %d", ErrHardenedIndex, path[4])
+	}
+	return t, nil
 }
 
 // derive walks path from the root, wiping each intermediate private key.
@@ -163,12 +226,16 @@ func (m *Master) derive(path []uint32) (*hdkeychain.ExtendedKey, error) {
 // least three hardened steps, deriving it on first use. The cached key is
 // the master's, never handed out.
 func (m *Master) accountKey(path []uint32) *hdkeychain.ExtendedKey {
-	if len(path) < 4 || path[0] < hardened || path[1] < hardened || path[2] < hardened {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.accountKeyLocked(path)
+}
+
+func (m *Master) accountKeyLocked(path []uint32) *hdkeychain.ExtendedKey {
+	if m.root == nil || len(path) < 4 || path[0] < hardened || path[1] < hardened || path[2] < hardened {
 		return nil
 	}
 	key := [3]uint32{path[0], path[1], path[2]}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if k, ok := m.accounts[key]; ok {
 		return k
 	}
@@ -183,11 +250,47 @@ func (m *Master) accountKey(path []uint32) *hdkeychain.ExtendedKey {
 		}
 		k = child
 	}
+	// Memoized now, under the lock: deriving a child later only reads it.
+	if _, err := k.ECPubKey(); err != nil {
+		k.Zero()
+		return nil
+	}
 	if m.accounts == nil {
 		m.accounts = map[[3]uint32]*hdkeychain.ExtendedKey{}
 	}
 	m.accounts[key] = k
 	return k
+}
+
+// branchKey returns the cached private key m/purpose'/coin'/account'/branch
+// of an address path addressPath accepted, deriving it on first use.
+func (m *Master) branchKey(path []uint32) (*hdkeychain.ExtendedKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.root == nil {
+		return nil, ErrWiped
+	}
+	key := [4]uint32{path[0], path[1], path[2], path[3]}
+	if k, ok := m.branches[key]; ok {
+		return k, nil
+	}
+	acct := m.accountKeyLocked(path)
+	if acct == nil {
+		return nil, fmt.Errorf("%w: cannot derive the account key of %s", ErrMalformed, KeyOrigin{Path: path}.PathString())
+	}
+	k, err := acct.Derive(path[3])
+	if err != nil {
+		return nil, fmt.Errorf("deriving the branch of %s: %w", KeyOrigin{Path: path}.PathString(), err)
+	}
+	if _, err := k.ECPubKey(); err != nil {
+		k.Zero()
+		return nil, err
+	}
+	if m.branches == nil {
+		m.branches = map[[4]uint32]*hdkeychain.ExtendedKey{}
+	}
+	m.branches[key] = k
+	return k, nil
 }
 
 // Zero wipes the master private key and chain code from memory. Keys already
@@ -199,7 +302,10 @@ func (m *Master) Zero() {
 	for _, k := range m.accounts {
 		k.Zero()
 	}
-	m.accounts, m.publics = nil, nil
+	for _, k := range m.branches {
+		k.Zero()
+	}
+	m.accounts, m.branches, m.publics = nil, nil, nil
 	if m.root != nil {
 		m.root.Zero()
 		m.root = nil

@@ -1,7 +1,9 @@
 package hdkeys
 
 import (
+	"bytes"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/btcsuite/btcd/chaincfg"
@@ -42,6 +44,9 @@ func TestMasterRefusals(t *testing.T) {
 	for _, tc := range pathTests {
 		if _, err := m.DerivePath(tc.path); !errors.Is(err, tc.want) {
 			t.Errorf("DerivePath %s: %v, want %v", tc.name, err, tc.want)
+		}
+		if _, err := m.SigningKey(tc.path); !errors.Is(err, tc.want) {
+			t.Errorf("SigningKey %s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
 	if _, err := m.Account(P2WPKH, hardened); !errors.Is(err, ErrMalformed) {
@@ -110,6 +115,9 @@ func TestMasterZero(t *testing.T) {
 	if _, err := m.DerivePath(before.Origin.Path); !errors.Is(err, ErrWiped) {
 		t.Errorf("DerivePath after Zero: %v", err)
 	}
+	if _, err := m.SigningKey(before.Origin.Path); !errors.Is(err, ErrWiped) {
+		t.Errorf("SigningKey after Zero: %v", err)
+	}
 	// Public keys and private keys already handed out are independent copies.
 	after, err := account.Derive(BranchReceive, 3)
 	if err != nil {
@@ -120,5 +128,90 @@ func TestMasterZero(t *testing.T) {
 	}
 	if !priv.PubKey().IsEqual(before.PubKey) {
 		t.Error("wiping the master changed a private key already handed out")
+	}
+}
+
+// A signing key is the address DerivePath gives and the private key
+// PrivKey gives, from one derivation, whichever branch key was cached first.
+func TestSigningKeyMatchesDerivePathAndPrivKey(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		st   ScriptType
+	}{
+		{"p2wpkh", P2WPKH},
+		{"p2tr", P2TR},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := testMaster(t, &chaincfg.RegressionNetParams)
+			acct := testAccount(t, m, tc.st, 2)
+			for _, bi := range [][2]uint32{{1, 7}, {0, 0}, {0, 1}, {1, 0}, {0, hardened - 1}} {
+				path := append(append([]uint32(nil), acct.Origin.Path...), bi[0], bi[1])
+				k, err := m.SigningKey(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := m.DerivePath(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				priv, err := m.PrivKey(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(k.PkScript, want.PkScript) || k.Address.EncodeAddress() != want.Address.EncodeAddress() ||
+					!k.PubKey.IsEqual(want.PubKey) || !bytes.Equal(k.TaprootInternalKey, want.TaprootInternalKey) ||
+					k.Origin.PathString() != want.Origin.PathString() || k.Origin.Fingerprint != want.Origin.Fingerprint {
+					t.Fatalf("%v: signing key %+v, DerivePath %+v", bi, k.Derived, want)
+				}
+				if !bytes.Equal(k.Priv.Serialize(), priv.Serialize()) {
+					t.Fatalf("%v: the signing key's private key is not PrivKey's", bi)
+				}
+				path[4] = 99 // the key keeps its own copy of the path
+				if k.Origin.Path[4] == 99 {
+					t.Fatal("the signing key shares the caller's path")
+				}
+				k.Zero()
+				if k.Priv.Key.IsZero() != true {
+					t.Fatal("Zero left the private key")
+				}
+			}
+		})
+	}
+}
+
+// Concurrent first uses of the same account and branch (run with -race):
+// the cached keys are written once, under the lock, and only read after.
+func TestSigningKeyConcurrentFirstUse(t *testing.T) {
+	m := testMaster(t, &chaincfg.RegressionNetParams)
+	acct := testAccount(t, m, P2WPKH, 0).Origin.Path
+	var wg sync.WaitGroup
+	keys := make([]*SigningKey, 16)
+	errs := make([]error, len(keys))
+	start := make(chan struct{})
+	for i := range keys {
+		wg.Go(func() {
+			<-start
+			path := append(append([]uint32(nil), acct...), uint32(i%2), uint32(i))
+			if i%4 < 2 { // PrivKey first: it steps from the cached account key outside the lock
+				if _, errs[i] = m.PrivKey(path); errs[i] != nil {
+					return
+				}
+			}
+			keys[i], errs[i] = m.SigningKey(path)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := m.DerivePath(keys[i].Origin.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(keys[i].PkScript, want.PkScript) {
+			t.Fatalf("key %d differs from DerivePath", i)
+		}
 	}
 }
