@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
+	"github.com/cryptoassets/cryptoassets/online/store"
 )
 
 // Sixteen workers make thousands of random transfers among twenty customers;
@@ -165,4 +166,118 @@ func TestConcurrentTransfersKeepInvariants(t *testing.T) {
 	st := l.Runner().Stats()
 	t.Logf("%d transfers acknowledged, %d refused for insufficient funds, %d other; runner %+v",
 		len(acked), insufficient, other, st)
+}
+
+// Sixteen workers post between four customers and the hot wallet, the shape
+// of deposit credits and withdrawals, crediting and debiting at random (a
+// debit larger than the balance is refused). The customers are few, so
+// postings collide on their rows and retry. After the storm: the ledger
+// check holds, each customer's balance is what the acknowledged postings
+// imply, the hot wallet holds exactly the opposite of the customers, and
+// the postings were spread over more of the hot wallet's slots than there
+// are workers.
+func TestConcurrentInternalPostingsKeepInvariants(t *testing.T) {
+	const (
+		workers   = 16
+		perWorker = 150
+		customers = 4
+		initial   = 500_000
+	)
+	l := newLedger(t, workers+4)
+	ctx := testenv.Ctx(t, 5*time.Minute)
+	ids := make([]int64, customers)
+	want := make(map[int64]int64, customers)
+	for i := range ids {
+		a, err := l.CreateAccount(ctx, fmt.Sprintf("depositor-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fund(t, l, a.Name, initial)
+		ids[i], want[a.ID] = a.ID, initial
+	}
+	var hot int64
+	if err := l.Runner().InTx(ctx, "hot", func(tx *store.Tx) (err error) {
+		hot, _, err = l.Internal(tx, HotWallet)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := l.Runner().Stats()
+
+	type outcome struct {
+		account, amount int64
+		err             error
+	}
+	results := make([][]outcome, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 15))
+			for range perWorker {
+				c := ids[rng.IntN(customers)]
+				amt := 1 + rng.Int64N(100_000)
+				if rng.IntN(2) == 0 {
+					amt = -amt // a withdrawal: the customer pays the hot wallet
+				}
+				err := l.Runner().InTx(ctx, "internal", func(tx *store.Tx) error {
+					_, err := l.PostTx(tx, "test_internal", "", []Posting{{AccountID: c, Available: amt}, {AccountID: hot, Available: -amt}})
+					return err
+				})
+				results[w] = append(results[w], outcome{c, amt, err})
+			}
+		}()
+	}
+	wg.Wait()
+
+	if err := l.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var acked, refused int
+	for _, rs := range results {
+		for _, r := range rs {
+			switch {
+			case r.err == nil:
+				acked++
+				want[r.account] += r.amount
+			case errors.Is(r.err, ErrInsufficientFunds) && r.amount < 0:
+				refused++
+			default:
+				t.Errorf("posting %d to %d: %v", r.amount, r.account, r.err)
+			}
+		}
+	}
+	st := l.Runner().Stats()
+	if acked < workers*perWorker/2 || refused == 0 {
+		t.Fatalf("the test did not exercise both paths: %d acknowledged, %d refused", acked, refused)
+	}
+	if st.Retries == before.Retries {
+		t.Fatal("the workers never collided: the serializable retries were not exercised")
+	}
+	var customersTotal int64
+	for _, id := range ids {
+		var avail int64
+		if err := l.Runner().Pool().QueryRow(ctx, `SELECT available FROM btc.balances WHERE account_id = $1`, id).Scan(&avail); err != nil {
+			t.Fatal(err)
+		}
+		if avail != want[id] {
+			t.Errorf("account %d: balance %d, acknowledged postings imply %d", id, avail, want[id])
+		}
+		customersTotal += avail
+	}
+	var hotTotal int64
+	var slotsUsed int
+	if err := l.Runner().Pool().QueryRow(ctx, `SELECT (SELECT sum(available) FROM btc.balances WHERE account_id = $1),
+		(SELECT count(DISTINCT slot) FROM btc.ledger_entries e JOIN btc.ledger_transactions t ON t.id = e.tx_id
+			WHERE e.account_id = $1 AND t.kind = 'test_internal')`, hot).Scan(&hotTotal, &slotsUsed); err != nil {
+		t.Fatal(err)
+	}
+	if hotTotal != -customersTotal {
+		t.Fatalf("hot wallet %d, customers %d: they must be opposite", hotTotal, customersTotal)
+	}
+	if slotsUsed <= workers {
+		t.Fatalf("postings used %d of the hot wallet's slots, no more than the %d workers", slotsUsed, workers)
+	}
+	t.Logf("%d postings acknowledged, %d refused, %d hot wallet slots used; runner %+v", acked, refused, slotsUsed, st)
 }
