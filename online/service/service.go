@@ -14,6 +14,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/broadcast"
 	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
+	"github.com/cryptoassets/cryptoassets/online/cold"
 	"github.com/cryptoassets/cryptoassets/online/config"
 	"github.com/cryptoassets/cryptoassets/online/deposits"
 	"github.com/cryptoassets/cryptoassets/online/events"
@@ -151,8 +152,10 @@ type Workers struct {
 	Followers    []*deposits.Follower
 	Broadcasters map[string]*broadcast.Broadcaster
 	Batchers     map[string]*batcher.Batcher
-	Deliverer    *events.Deliverer
-	Audits       []*audit.Worker // per asset; Auditor.LastResult is what the metrics endpoint reads
+	// Keepers hold each asset with a cold wallet between its thresholds.
+	Keepers   map[string]*cold.Keeper
+	Deliverer *events.Deliverer
+	Audits    []*audit.Worker // per asset; Auditor.LastResult is what the metrics endpoint reads
 	// Registry lists the workers Run runs, for status and metrics.
 	Registry *status.Registry
 	nodes    map[string]*chain.RPCNode
@@ -163,7 +166,8 @@ type Workers struct {
 // NewWorkers builds every worker; hot holds the unlocked hot signers of the
 // assets that pay withdrawals (an asset without one runs no batcher).
 func NewWorkers(ctx context.Context, cfg *config.Config, runner *store.Runner, hot map[string]*hotwallet.Signer, log *slog.Logger) (*Workers, error) {
-	w := &Workers{Broadcasters: map[string]*broadcast.Broadcaster{}, Batchers: map[string]*batcher.Batcher{}, cfg: cfg, log: log,
+	w := &Workers{Broadcasters: map[string]*broadcast.Broadcaster{}, Batchers: map[string]*batcher.Batcher{},
+		Keepers: map[string]*cold.Keeper{}, cfg: cfg, log: log,
 		Registry: status.NewRegistry(status.DefaultInstance())}
 	// One node client per asset, shared by its workers.
 	nodes := map[string]*chain.RPCNode{}
@@ -185,23 +189,32 @@ func NewWorkers(ctx context.Context, cfg *config.Config, runner *store.Runner, h
 			return nil, err
 		}
 		w.Broadcasters[name] = bc
-		signer := hot[name]
-		if signer == nil {
-			continue
-		}
 		l, err := ledger.New(runner, name)
 		if err != nil {
 			return nil, err
 		}
-		iss, err := Issuer(ctx, cfg, l)
-		if err != nil {
-			return nil, err
+		var bt *batcher.Batcher
+		if signer := hot[name]; signer != nil {
+			iss, err := Issuer(ctx, cfg, l)
+			if err != nil {
+				return nil, err
+			}
+			if bt, err = batcher.New(l, node, iss, signer, bc, BatcherConfig(a), log); err != nil {
+				return nil, fmt.Errorf("assets.%s: %w", name, err)
+			}
+			w.Batchers[name] = bt
 		}
-		bt, err := batcher.New(l, node, iss, signer, bc, BatcherConfig(a), log)
-		if err != nil {
-			return nil, fmt.Errorf("assets.%s: %w", name, err)
+		if a.ColdWalletDescriptor != "" {
+			if bt == nil {
+				// The resolver still settles imported top-ups' broadcasts.
+				batcher.RegisterHooks(bc, l, log)
+			}
+			k, err := keeper(ctx, cfg, l, node, bt, log)
+			if err != nil {
+				return nil, err
+			}
+			w.Keepers[name] = k
 		}
-		w.Batchers[name] = bt
 	}
 	audits, err := auditWorkers(cfg, runner, nodes, log)
 	if err != nil {
@@ -246,6 +259,9 @@ func (w *Workers) Run(ctx context.Context) {
 		run("resolver", name, func(ctx context.Context) error { return bc.Run(ctx, interval) })
 		if bt := w.Batchers[name]; bt != nil {
 			run("batcher", name, bt.Run)
+		}
+		if k := w.Keepers[name]; k != nil {
+			run("cold-keeper", name, k.Run)
 		}
 	}
 	if w.Deliverer != nil {
