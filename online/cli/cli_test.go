@@ -70,8 +70,8 @@ func TestCommandsEndToEnd(t *testing.T) {
 		{[]string{"account", "list", "--asset", "ltc"}, "", "not configured"},
 		{[]string{"broadcasts", "list"}, "OUTCOME", ""},
 		{[]string{"broadcasts", "resolve"}, "no open broadcasts", ""},
-		{[]string{"cold", "submit", conf}, "", "not a PSBT"},
-		{[]string{"cold", "submit"}, "", "name the signed PSBT"},
+		{[]string{"cold", "import", conf}, "", "not a PSBT"},
+		{[]string{"cold", "import"}, "", "name the signed PSBT"},
 	}
 	for _, s := range steps {
 		out, err := run(t, conf, s.args...)
