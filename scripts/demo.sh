@@ -143,15 +143,15 @@ echo "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong" |
 cold=$("${signer[@]}" --passphrase-fd 3 xpub 3<<<"demo passphrase")
 echo "cold wallet account key: $cold"
 
-step "the online side funds the cold wallet and prepares an unsigned top-up PSBT"
+step "the online side funds the cold wallet, follows it, and exports a top-up: its cold coins reserved until it is imported, cancelled or expired"
 bin/cryptoassets-dev demo topup --cold-descriptor "$cold" --out "$dir/topup.psbt"
 
 step "on the signer: inspect, verify against seed and policy, sign, hand back as QR frames"
 "${signer[@]}" inspect --network regtest "$dir/topup.psbt"
 "${signer[@]}" --passphrase-fd 3 sign --yes --qr-dir "$dir/signed-frames" --format ur --tx-out "$dir/topup.tx.hex" "$dir/topup.psbt" 3<<<"demo passphrase"
 
-step "the online side scans the frames and broadcasts: recorded before (opened) and after (closed)"
-bin/cryptoassets cold submit $(printf -- '--qr %s ' "$dir"/signed-frames/*.png)
+step "the online side scans the frames: only the exported top-up, every input verified, then broadcast: recorded before (opened) and after (closed)"
+bin/cryptoassets cold import $(printf -- '--qr %s ' "$dir"/signed-frames/*.png)
 bin/cryptoassets-dev mine 1
 bin/cryptoassets broadcasts list
 bin/cryptoassets broadcasts resolve

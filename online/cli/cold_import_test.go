@@ -287,3 +287,55 @@ func TestColdImportRefusesWhatWasNotExported(t *testing.T) {
 		t.Fatalf("broadcast records after the refusals: %d", n)
 	}
 }
+
+// The demo's top-up is a real export: `demo topup` funds and follows the
+// cold wallet and exports through the top-ups, and what the signer signs
+// from its file `cold import` takes and sends to the real node.
+func TestDemoTopUpIsWhatColdImportTakes(t *testing.T) {
+	e := newColdCLIEnv(t)
+	unsigned := filepath.Join(t.TempDir(), "topup.psbt")
+	out, err := run(t, e.conf, "demo", "topup", "--cold-descriptor", e.coldAcct.Descriptor(), "--out", unsigned)
+	if err != nil || !strings.Contains(out, "exported to") {
+		t.Fatalf("demo topup: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(unsigned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := psbt.Decode(raw, psbt.DefaultMaxSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := keystore.SeedFromMnemonic(signerMnemonic, nil)
+	m, err := hdkeys.NewMaster(seed, regtestParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := &policy.Policy{Network: "regtest", HotWalletDescriptor: e.hot.WPKH.Descriptor(), HotWalletLookahead: 50, ChangeLookahead: 50}
+	if err := pol.Init(); err != nil {
+		t.Fatal(err)
+	}
+	s := &sign.Signer{Master: m, Policy: pol}
+	r, err := s.Review(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Sign(p, r); err != nil || !ok {
+		t.Fatalf("sign: %v %v", ok, err)
+	}
+	b64, err := psbt.EncodeBase64(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := filepath.Join(t.TempDir(), "signed.psbt")
+	if err := os.WriteFile(signed, []byte(b64), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, e.conf, "cold", "import", signed)
+	if err != nil || !strings.Contains(out, ": accepted") {
+		t.Fatalf("cold import of the demo's top-up: %v\n%s", err, out)
+	}
+	if _, err := e.chain.Transaction(e.ctx, p.UnsignedTx.TxHash()); err != nil {
+		t.Fatalf("the demo's top-up is not on the node: %v", err)
+	}
+}
