@@ -133,10 +133,13 @@ func (s *Signer) Close() { s.master.Zero() }
 
 // Sign signs every input of p, all of which must spend coins of the hot
 // account, and returns the finished transaction, every input checked by
-// the script engine. p carries the signatures afterwards.
+// the script engine. p carries the signatures afterwards. Each input's key
+// is derived once, on every core, to check the input is ours and then to
+// sign it.
 func (s *Signer) Sign(p *btcpsbt.Packet) (*wire.MsgTx, error) {
 	req := signer.Request{Packet: p, Master: s.master, Prevs: make([]*wire.TxOut, len(p.Inputs))}
 	acct := s.account.Origin.Path
+	paths := make([][]uint32, len(p.Inputs))
 	for i := range p.Inputs {
 		prev := spent(p, i)
 		if prev == nil {
@@ -147,14 +150,24 @@ func (s *Signer) Sign(p *btcpsbt.Packet) (*wire.MsgTx, error) {
 		if len(path) != 5 || path[0] != acct[0] || path[1] != acct[1] || path[2] != acct[2] || path[3] > 1 {
 			return nil, fmt.Errorf("%w: input %d has no key origin under %s", ErrNotOurs, i, s.account.Descriptor())
 		}
-		d, err := s.account.Derive(path[3], path[4])
-		if err != nil {
-			return nil, fmt.Errorf("input %d: %w", i, err)
+		paths[i] = path
+	}
+	keys, errs := signer.Keys(s.master, paths)
+	defer func() {
+		for _, k := range keys {
+			if k != nil {
+				k.Zero()
+			}
 		}
-		if !bytes.Equal(d.PkScript, prev.PkScript) {
-			return nil, fmt.Errorf("%w: input %d claims our key at %s but spends another script", ErrNotOurs, i, d.Origin.PathString())
+	}()
+	for i, k := range keys {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("input %d: %w", i, errs[i])
 		}
-		req.Inputs = append(req.Inputs, signer.Input{Index: i, Path: path, Prev: prev})
+		if !bytes.Equal(k.PkScript, req.Prevs[i].PkScript) {
+			return nil, fmt.Errorf("%w: input %d claims our key at %s but spends another script", ErrNotOurs, i, k.Origin.PathString())
+		}
+		req.Inputs = append(req.Inputs, signer.Input{Index: i, Path: paths[i], Prev: req.Prevs[i], Key: k})
 	}
 	complete, err := signer.Sign(req)
 	if err != nil {

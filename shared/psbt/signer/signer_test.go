@@ -3,6 +3,10 @@ package signer
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
 	"testing"
 
 	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
@@ -132,5 +136,226 @@ func TestSignRefusesBadRequests(t *testing.T) {
 	bad.Inputs = []Input{{Index: 0, Path: req.Inputs[0].Path, Prev: other}}
 	if _, err := Sign(bad); !errors.Is(err, ErrUnsupportedScript) {
 		t.Fatalf("an unsupported script: %v", err)
+	}
+}
+
+// mixed is spend with n inputs alternating P2WPKH and P2TR.
+func mixed(t *testing.T, n int) Request {
+	t.Helper()
+	types := make([]hdkeys.ScriptType, n)
+	for i := range types {
+		types[i] = hdkeys.P2WPKH
+		if i%2 == 1 {
+			types[i] = hdkeys.P2TR
+		}
+	}
+	return spend(t, types...)
+}
+
+func encode(t *testing.T, p *btcpsbt.Packet) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := p.Serialize(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// The packet Sign returns is byte for byte what btcutil/psbt's own path
+// makes of the same keys (txscript's signing calls, Updater.Sign,
+// MaybeFinalizeAll): the BIP86 tweak from the derived public key, the
+// skipped btcec self-check and the finalization done here change nothing.
+func TestSignedBytesMatchBtcutilPSBTSigning(t *testing.T) {
+	req := mixed(t, 6)
+	req.Packet.Inputs[3].SighashType = txscript.SigHashAll // a 65-byte taproot signature
+	ref, err := btcpsbt.NewFromRawBytes(bytes.NewReader(encode(t, req.Packet)), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetcher := txscript.NewMultiPrevOutFetcher(nil)
+	for i, txin := range ref.UnsignedTx.TxIn {
+		fetcher.AddPrevOut(txin.PreviousOutPoint, req.Prevs[i])
+	}
+	hashes := txscript.NewTxSigHashes(ref.UnsignedTx, fetcher)
+	u, err := btcpsbt.NewUpdater(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range req.Inputs {
+		key, err := req.Master.PrivKey(in.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if txscript.IsPayToTaproot(in.Prev.PkScript) {
+			hashType := txscript.SigHashDefault
+			if t := ref.Inputs[in.Index].SighashType; t != 0 {
+				hashType = t
+			}
+			sig, err := txscript.RawTxInTaprootSignature(ref.UnsignedTx, hashes, in.Index, in.Prev.Value, in.Prev.PkScript, nil, hashType, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref.Inputs[in.Index].TaprootKeySpendSig = sig
+			continue
+		}
+		sig, err := txscript.RawTxInWitnessSignature(ref.UnsignedTx, hashes, in.Index, in.Prev.Value, in.Prev.PkScript, txscript.SigHashAll, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.Sign(in.Index, sig, key.PubKey().SerializeCompressed(), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := btcpsbt.MaybeFinalizeAll(ref); err != nil {
+		t.Fatal(err)
+	}
+	if complete, err := Sign(req); err != nil || !complete {
+		t.Fatalf("complete %v, %v", complete, err)
+	}
+	if got, want := encode(t, req.Packet), encode(t, ref); !bytes.Equal(got, want) {
+		t.Fatalf("signed packet differs from btcutil/psbt's:\n got %x\nwant %x", got, want)
+	}
+}
+
+// workersSeen counts, per phase, the entries each worker handled.
+func workersSeen(t *testing.T) map[string]map[int]int {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[string]map[int]int{}
+	observe = func(phase string, worker, _ int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[phase] == nil {
+			seen[phase] = map[int]int{}
+		}
+		seen[phase][worker]++
+	}
+	t.Cleanup(func() { observe = nil })
+	return seen
+}
+
+// The same packet signed with one core and with two gives the same bytes,
+// and the two-core run did spread both phases over two workers.
+func TestSignSameBytesOnOneCoreAndTwo(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var out [][]byte
+	for _, procs := range []int{1, 2} {
+		runtime.GOMAXPROCS(procs)
+		seen := workersSeen(t)
+		req := mixed(t, 120)
+		if complete, err := Sign(req); err != nil || !complete {
+			t.Fatalf("GOMAXPROCS %d: complete %v, %v", procs, complete, err)
+		}
+		for _, phase := range []string{"sign", "verify"} {
+			if len(seen[phase]) != procs {
+				t.Fatalf("GOMAXPROCS %d: the %s phase ran on %d workers (%v)", procs, phase, len(seen[phase]), seen[phase])
+			}
+		}
+		out = append(out, encode(t, req.Packet))
+	}
+	if !bytes.Equal(out[0], out[1]) {
+		t.Fatal("signing on two cores gave other bytes than on one")
+	}
+}
+
+// An input the engine refuses is named, with its index, while the other
+// workers verify theirs; the lowest refused input wins; the packet is left
+// as it was given.
+func TestSignEngineRefusalNamesItsInputWhileOtherWorkersSucceed(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	for _, tc := range []struct {
+		name     string
+		tampered []int
+		want     int
+	}{
+		{"one input", []int{37}, 37},
+		{"two inputs, the lower wins", []int{41, 13}, 13},
+		{"the last input", []int{59}, 59},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := workersSeen(t)
+			tamper = func(p *btcpsbt.Packet) {
+				for _, i := range tc.tampered {
+					p.Inputs[i].FinalScriptWitness[10] ^= 0x01 // a bit of the signature
+				}
+			}
+			defer func() { tamper = nil }()
+			req := mixed(t, 60)
+			before := encode(t, req.Packet)
+			complete, err := Sign(req)
+			if !errors.Is(err, ErrScriptCheck) || complete {
+				t.Fatalf("complete %v, err %v", complete, err)
+			}
+			if !strings.Contains(err.Error(), fmt.Sprintf("input %d:", tc.want)) {
+				t.Fatalf("the refusal does not name input %d: %v", tc.want, err)
+			}
+			if len(seen["verify"]) < 2 {
+				t.Fatalf("the check ran on %d workers (%v)", len(seen["verify"]), seen["verify"])
+			}
+			checked := 0
+			for _, n := range seen["verify"] {
+				checked += n
+			}
+			if checked <= tc.want {
+				t.Fatalf("only %d inputs were checked before the refusal of input %d", checked, tc.want)
+			}
+			if !bytes.Equal(encode(t, req.Packet), before) {
+				t.Fatal("the refused packet is not as it was given")
+			}
+		})
+	}
+}
+
+// Requests that would sign the wrong thing are refused, naming the input,
+// and leave the packet as it was.
+func TestSignRefusesMismatchedInputs(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(r *Request)
+		want   error
+		text   string
+	}{
+		{"an input listed twice", func(r *Request) { r.Inputs = append(r.Inputs, r.Inputs[2]) }, nil, "input 2 is listed twice"},
+		{"the key of another input", func(r *Request) { r.Inputs[3].Path = r.Inputs[1].Path }, ErrWrongKey, "input 3:"},
+		{"the packet's UTXO is another coin", func(r *Request) { r.Packet.Inputs[2].WitnessUtxo = wire.NewTxOut(99_999, r.Prevs[2].PkScript) }, nil, "input 2: the packet's UTXO"},
+		{"no UTXO data", func(r *Request) { r.Packet.Inputs[1].WitnessUtxo = nil }, nil, "input 1 has no UTXO data"},
+		{"a P2WPKH input asking for SIGHASH_NONE", func(r *Request) { r.Packet.Inputs[0].SighashType = txscript.SigHashNone }, nil, "input 0 asks for sighash"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := mixed(t, 4)
+			tc.change(&req)
+			before := encode(t, req.Packet)
+			_, err := Sign(req)
+			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("want %v naming %q, got %v", tc.want, tc.text, err)
+			}
+			if !bytes.Equal(encode(t, req.Packet), before) {
+				t.Fatal("a refused request changed the packet")
+			}
+		})
+	}
+}
+
+// Keys derives every path given, each key as Master.SigningKey gives it,
+// and reports the error of a bad path at its own index.
+func TestKeys(t *testing.T) {
+	req := mixed(t, 9)
+	paths := make([][]uint32, 11)
+	for _, in := range req.Inputs {
+		paths[in.Index] = in.Path
+	}
+	paths[9] = nil
+	paths[10] = []uint32{1, 2, 3}
+	keys, errs := Keys(req.Master, paths)
+	for i, in := range req.Inputs {
+		if errs[i] != nil || !bytes.Equal(keys[i].PkScript, in.Prev.PkScript) {
+			t.Fatalf("input %d: %v", i, errs[i])
+		}
+	}
+	if keys[9] != nil || errs[9] != nil {
+		t.Fatal("a nil path was derived")
+	}
+	if keys[10] != nil || !errors.Is(errs[10], hdkeys.ErrMalformed) {
+		t.Fatalf("a bad path: %v", errs[10])
 	}
 }
