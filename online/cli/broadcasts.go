@@ -240,7 +240,7 @@ func broadcastsCommand() *cli.Command {
 func coldCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "cold",
-		Usage:       "the cold wallet: import a top-up signed on the air-gapped signer",
-		Subcommands: []*cli.Command{coldImportCommand()},
+		Usage:       "the cold wallet: export top-ups for the air-gapped signer, import them signed, list, cancel, its next address",
+		Subcommands: append(coldCommands(), coldImportCommand()),
 	}
 }

@@ -271,7 +271,7 @@ func (t *TopUps) Export(ctx context.Context, amt int64, by string) (Export, erro
 		chosen = nil
 		if id, err := t.openTopUp(tx); err != nil || id != 0 {
 			if err == nil {
-				err = fmt.Errorf("%w: top-up %d; import, cancel (cryptoassets cold cancel %d) or let it expire first", ErrTopUpOpen, id, id)
+				err = fmt.Errorf("%w: top-up %d; import, cancel (cryptoassets cold cancel --operator NAME %d) or let it expire first", ErrTopUpOpen, id, id)
 			}
 			return err
 		}
@@ -372,7 +372,7 @@ func (t *TopUps) previous(ctx context.Context, cs []coins.Coin) (map[chainhash.H
 func (t *TopUps) exportTx(tx *store.Tx, amt int64, by string, rate int64, chosen []coins.Coin, prevs map[chainhash.Hash]*wire.MsgTx) (Export, error) {
 	if id, err := t.openTopUp(tx); err != nil || id != 0 {
 		if err == nil {
-			err = fmt.Errorf("%w: top-up %d; import, cancel (cryptoassets cold cancel %d) or let it expire first", ErrTopUpOpen, id, id)
+			err = fmt.Errorf("%w: top-up %d; import, cancel (cryptoassets cold cancel --operator NAME %d) or let it expire first", ErrTopUpOpen, id, id)
 		}
 		return Export{}, err
 	}

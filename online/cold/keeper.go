@@ -243,7 +243,7 @@ func (k *Keeper) Step(ctx context.Context) (Did, error) {
 		if cfg.ExportDir != "" {
 			files, err := WriteFiles(cfg.ExportDir, x)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("top-up %d is exported but its files were not written (cryptoassets cold export %d --dir DIR writes them): %w", x.ID, x.ID, err))
+				errs = append(errs, fmt.Errorf("top-up %d is exported but its files were not written (cryptoassets cold export --dir DIR %d writes them): %w", x.ID, x.ID, err))
 			}
 			did.Files = files
 		}
