@@ -1,6 +1,14 @@
-// Package cold builds the unsigned PSBTs that move coins from the cold
-// wallet to the hot wallet, described so the air-gapped signer can verify
-// everything itself: every input carries its full previous transaction and
-// the BIP32 (or taproot BIP32) origin of its key, and the change output
-// carries its origin so the signer re-derives it.
+// Package cold is the online side of cold storage: the watch-only cold
+// wallet's top-ups and the keeper that holds the hot wallet between its
+// thresholds. The cold keys never come here.
+//
+// A top-up is a batch of kind topup (TopUps.Export): cold coins, chosen
+// here, pay one fresh hot change address, change back to cold. Its
+// unsigned PSBT carries what the air-gapped signer checks itself (each
+// input's full previous transaction and coin, the key origins of the inputs
+// and of the change) and is written as files and animated QR (WriteFiles).
+// It waits in state reserved, its coins reserved, until it is imported
+// signed (import.go), cancelled, or expires. The Keeper sweeps the hot
+// surplus above the ceiling through the batcher, and exports a top-up
+// below the floor, one at a time.
 package cold
