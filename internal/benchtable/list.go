@@ -39,6 +39,11 @@ var entries = []entry{
 		targets: []target{{match: "/watched-1000000$", op: "<=", ratio: 1.5}},
 	},
 	{
+		id: "catchup", pkg: "./online/deposits", bench: "^BenchmarkFollowerCatchUp$", benchtime: "3x", timeout: "30m",
+		what:    "the follower catching up 1,000 blocks, beside fetching them raw",
+		targets: []target{{op: "<=", ratio: 1.2}},
+	},
+	{
 		id: "withdrawals", pkg: "./online/withdrawals", bench: "^BenchmarkWithdrawalRequests$", benchtime: "3000x",
 		what: "32 clients requesting withdrawals from 1,000 accounts, beside pgbench's spread figure",
 	},

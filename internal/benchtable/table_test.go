@@ -3,9 +3,13 @@ package main
 import (
 	"flag"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -243,8 +247,13 @@ func TestEntriesAreRunnable(t *testing.T) {
 		if fi, err := os.Stat(filepath.Join("..", "..", e.pkg)); err != nil || !fi.IsDir() {
 			t.Errorf("%s: package %s: %v", e.id, e.pkg, err)
 		}
-		if _, err := regexp.Compile(e.bench); err != nil || e.benchtime == "" || e.what == "" {
+		re, err := regexp.Compile(e.bench)
+		if err != nil || e.benchtime == "" || e.what == "" {
 			t.Errorf("%s: bench %q (%v), benchtime %q, what %q", e.id, e.bench, err, e.benchtime, e.what)
+			continue
+		}
+		if names := benchmarks(t, e.pkg); !slices.ContainsFunc(names, re.MatchString) {
+			t.Errorf("%s: -bench %s matches none of %s's benchmarks %v", e.id, e.bench, e.pkg, names)
 		}
 		for _, tg := range e.targets {
 			if _, err := regexp.Compile(tg.match); err != nil || (tg.op != "<=" && tg.op != ">=") || tg.ratio <= 0 {
@@ -273,4 +282,27 @@ func TestQuantity(t *testing.T) {
 			t.Errorf("quantity(%v, %q) = %q, want %q", c.v, c.unit, got, c.want)
 		}
 	}
+}
+
+// benchmarks lists the Benchmark functions of a package's test files.
+func benchmarks(t *testing.T, pkg string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", pkg, "*_test.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	fset := token.NewFileSet()
+	for _, f := range files {
+		af, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range af.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Benchmark") {
+				names = append(names, fn.Name.Name)
+			}
+		}
+	}
+	return names
 }
