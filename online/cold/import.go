@@ -43,6 +43,10 @@ var (
 	ErrUnreadable = errors.New("not a signed PSBT this service can read")
 )
 
+// holdImport, when set by this package's tests, runs before an import's
+// transaction commits, so concurrent imports meet inside it.
+var holdImport func()
+
 // Imported is a signed top-up taken in: its batch, its transaction and what
 // the broadcaster recorded after sending it.
 type Imported struct {
@@ -73,18 +77,6 @@ func NewImporter(l *ledger.Ledger, params *chaincfg.Params, log *slog.Logger) (*
 	}
 	return &Importer{runner: l.Runner(), asset: l.Asset(), schema: pgx.Identifier{l.Asset()}.Sanitize(),
 		params: params, log: log.With("asset", l.Asset())}, nil
-}
-
-// UnsignedTxID is the txid of tx with every scriptSig and witness removed:
-// the txid of the unsigned transaction it was signed from. It covers the
-// version, every input's outpoint and sequence, every output and the
-// locktime, so two transactions with the same one spend and pay the same.
-func UnsignedTxID(tx *wire.MsgTx) chainhash.Hash {
-	bare := tx.Copy()
-	for _, in := range bare.TxIn {
-		in.SignatureScript, in.Witness = nil, nil
-	}
-	return bare.TxHash()
 }
 
 // Import reads a signed PSBT (binary, base64 or hex, bounded in size),
@@ -134,6 +126,9 @@ func (im *Importer) Import(ctx context.Context, bc *broadcast.Broadcaster, signe
 			return err
 		}
 		out = Imported{BatchID: b.id, TxID: tx.TxHash(), Amount: b.amount, Fee: b.fee}
+		if holdImport != nil {
+			holdImport()
+		}
 		return nil
 	})
 	if err != nil {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
 	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/cosmos/go-bip39"
@@ -242,6 +245,16 @@ func (e *importEnv) state(id int64) string {
 		e.t.Fatal(err)
 	}
 	return s
+}
+
+// events counts the events of type typ about batch id.
+func (e *importEnv) events(typ string, id int64) int {
+	e.t.Helper()
+	var n int
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT count(*) FROM public.events WHERE type = $1 AND payload->>'batch_id' = $2`, typ, itoa(id)).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
 }
 
 func (e *importEnv) reserved(id int64) int {
@@ -522,13 +535,26 @@ func TestTopUpSignedByAnotherWalletImportsAndConfirms(t *testing.T) {
 	if st := e.state(x.ID); st != batcher.Broadcast {
 		t.Fatalf("the imported top-up is %s after the node accepted it, want broadcast", st)
 	}
+	if n := e.events(batcher.EventTopupBroadcast, x.ID); n != 1 {
+		t.Fatalf("%d cold.topup_broadcast events, want 1", n)
+	}
 	e.mine(1)
 	if st := e.state(x.ID); st != batcher.Confirmed {
 		t.Fatalf("the top-up is %s after a block, want confirmed", st)
 	}
-	var booked int
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT count(*) FROM public.events WHERE type = 'cold.topup_confirmed' AND payload->>'batch_id' = $1`, itoa(x.ID)).Scan(&booked); err != nil || booked != 1 {
-		t.Fatalf("cold.topup_confirmed events: %d %v", booked, err)
+	if n := e.events(batcher.EventTopupConfirmed, x.ID); n != 1 {
+		t.Fatalf("%d cold.topup_confirmed events, want 1", n)
+	}
+	// Booked once, cold -> hot: cold_wallet +(amount+fee), hot_wallet
+	// -amount, network_fees -fee.
+	var booking string
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT string_agg(a.kind || ' ' || e.available_delta, ', ' ORDER BY a.kind)
+		FROM btc.ledger_transactions t JOIN btc.ledger_entries e ON e.tx_id = t.id JOIN btc.accounts a ON a.id = e.account_id
+		WHERE t.kind = 'cold.topup_booked'`).Scan(&booking); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("cold_wallet %d, hot_wallet %d, network_fees %d", x.Amount+x.Fee, -x.Amount, -x.Fee); booking != want {
+		t.Fatalf("the top-up is booked as %q, want %q", booking, want)
 	}
 	s, err := chainscan.EveryBlock(e.ctx, e.chain)
 	if err != nil {
@@ -591,4 +617,110 @@ func signElsewhere(t *testing.T, exported *btcpsbt.Packet, lie int64) *btcpsbt.P
 		p.Inputs[i].PartialSigs = append(p.Inputs[i].PartialSigs, &btcpsbt.PartialSig{PubKey: pub, Signature: sig})
 	}
 	return p
+}
+
+// Operators importing the same signed top-up at once (two terminals, a
+// retried script): exactly one import opens and sends it, every other one
+// is refused as already imported, and the node has it once.
+func TestConcurrentImportsSendOnce(t *testing.T) {
+	e := newImportEnv(t, 30_000_000)
+	x := e.export(10_000_000)
+	signed := encode(t, e.signed(x.PSBT))
+	const n = 6
+	// The first import in holds its transaction a moment: the others meet
+	// its row lock and conflict with its commit even on an idle machine.
+	var once sync.Once
+	defer cold.HoldImport(func() { once.Do(func() { time.Sleep(300 * time.Millisecond) }) })()
+	retries := e.runner.Stats().Retries
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = e.im.Import(e.ctx, e.bc, signed)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	var won, refused int
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, cold.ErrAlreadyImported):
+			refused++
+		default:
+			t.Fatalf("an import failed otherwise: %v", err)
+		}
+	}
+	if won != 1 || refused != n-1 {
+		t.Fatalf("%d imports took the top-up and %d were refused, want 1 and %d", won, refused, n-1)
+	}
+	collisions := e.runner.Stats().Retries - retries
+	t.Logf("%d imports, %d conflicts retried", n, collisions)
+	if collisions == 0 {
+		t.Fatal("the imports never met: the test proves nothing")
+	}
+	var records, attempts int
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT count(*), coalesce(sum(attempts), 0) FROM btc.broadcasts`).Scan(&records, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	if records != 1 {
+		t.Fatalf("%d broadcast records, want 1", records)
+	}
+	if st := e.state(x.ID); st != batcher.Broadcast {
+		t.Fatalf("the top-up is %s, want broadcast", st)
+	}
+}
+
+// lossyNode loses the node's answer to a broadcast after the node got the
+// transaction: the real node, with one fault a real node cannot be asked
+// to produce.
+type lossyNode struct {
+	chain.Node
+}
+
+func (n lossyNode) Broadcast(ctx context.Context, tx *wire.MsgTx) (chainhash.Hash, error) {
+	if _, err := n.Node.Broadcast(ctx, tx); err != nil {
+		return chainhash.Hash{}, err
+	}
+	return chainhash.Hash{}, errors.New("connection reset by peer")
+}
+
+// An import whose broadcast answer is lost has still taken the top-up: the
+// record stays open, the batch broadcasting, a second import is refused,
+// and the resolver settles it with the same bytes.
+func TestImportWithALostAnswerIsSettledByTheResolver(t *testing.T) {
+	e := newImportEnv(t, 30_000_000)
+	x := e.export(10_000_000)
+	signed := encode(t, e.signed(x.PSBT))
+	lossy, err := broadcast.New(e.runner, "btc", lossyNode{e.chain}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batcher.RegisterHooks(lossy, e.ledger, nil)
+	got, err := e.im.Import(e.ctx, lossy, signed)
+	if !errors.Is(err, broadcast.ErrUnresolved) || got.BatchID != x.ID || got.Broadcast.ClosedAt != nil {
+		t.Fatalf("import with a lost answer: %+v %v", got, err)
+	}
+	if st := e.state(x.ID); st != batcher.Broadcasting {
+		t.Fatalf("the top-up is %s with its answer lost, want broadcasting", st)
+	}
+	if _, err := e.im.Import(e.ctx, e.bc, signed); !errors.Is(err, cold.ErrAlreadyImported) {
+		t.Fatalf("a second import while the first is open: %v", err)
+	}
+	rs, err := e.bc.Resolve(e.ctx)
+	if err != nil || len(rs) != 1 || rs[0].ClosedAt == nil {
+		t.Fatalf("resolve: %+v %v", rs, err)
+	}
+	if st := e.state(x.ID); st != batcher.Broadcast {
+		t.Fatalf("the top-up is %s after the resolver found it, want broadcast", st)
+	}
+	e.mine(1)
+	if st := e.state(x.ID); st != batcher.Confirmed {
+		t.Fatalf("the top-up is %s after a block, want confirmed", st)
+	}
 }
