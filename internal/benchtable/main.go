@@ -37,7 +37,7 @@ func main() {
 		rn, err := readRun(*out)
 		fail(err)
 		t, err := format(rn, present(rn))
-		fail(err)
+		fail(refused(*out, err))
 		fmt.Print(t)
 	default:
 		sel, err := selectEntries(*only)
@@ -46,9 +46,16 @@ func main() {
 		rn, err := readRun(*out)
 		fail(err)
 		t, err := format(rn, sel)
-		fail(err)
+		fail(refused(*out, err))
 		fmt.Print(t)
 	}
+}
+
+func refused(path string, err error) error {
+	if err != nil {
+		return fmt.Errorf("no table from %s (its raw output says more):\n%w", path, err)
+	}
+	return nil
 }
 
 func fail(err error) {
@@ -159,7 +166,7 @@ func writeDocsFrom(out, docs string) error {
 	}
 	t, err := format(rn, entries)
 	if err != nil {
-		return fmt.Errorf("%s: %w", out, err)
+		return refused(out, err)
 	}
 	doc, err := os.ReadFile(docs)
 	if err != nil {

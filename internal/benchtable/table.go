@@ -58,10 +58,10 @@ func format(rn *run, list []entry) (string, error) {
 		s := byID[e.id]
 		switch {
 		case s == nil:
-			errs = append(errs, fmt.Errorf("%s: not in bench.out (a partial run?)", e.id))
+			errs = append(errs, fmt.Errorf("%s: not in the run (a partial one?)", e.id))
 			continue
 		case s.exit != "ok":
-			errs = append(errs, fmt.Errorf("%s: go test failed (%s)%s; its output is in bench.out", e.id, orNone(s.exit), failedNames(s.failed)))
+			errs = append(errs, fmt.Errorf("%s: go test failed (%s)%s", e.id, orNone(s.exit), failedNames(s.failed)))
 			continue
 		case len(s.results) == 0:
 			errs = append(errs, fmt.Errorf("%s: -bench %s matched no benchmark in %s", e.id, e.bench, e.pkg))

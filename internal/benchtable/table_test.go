@@ -127,7 +127,7 @@ func TestFormatRefuses(t *testing.T) {
 			"emit: -bench ^BenchmarkEmit$ matched no benchmark"},
 		{"an entry the run lacks (a partial run)", "", "",
 			append(sampleEntries[:len(sampleEntries):len(sampleEntries)], entry{id: "resolve", pkg: "./online/broadcast", bench: "^BenchmarkResolve$", benchtime: "20x"}),
-			"resolve: not in bench.out"},
+			"resolve: not in the run"},
 		{"an unfinished entry",
 			"bench-entry-exit: ok\nbench-elapsed: 6m12s\n", "", nil,
 			"addresses: go test failed (did not finish)"},
