@@ -243,7 +243,7 @@ func writeExport(c *cli.Context, x cold.Export, dir string, terminal bool, forma
 	for _, p := range paths {
 		fmt.Fprintf(c.App.Writer, "  %s\n", p)
 	}
-	fmt.Fprintf(c.App.Writer, "sign on the air-gapped machine: cryptoassets-signer sign %s  (or --qr %s/*.png)\n", paths[0], paths[2])
+	fmt.Fprintf(c.App.Writer, "sign on the air-gapped machine: cryptoassets-signer sign --out signed.psbt %s\n  or from its QR frames: cryptoassets-signer sign --qr-dir signed-frames --qr %s\n", paths[0], paths[4])
 	if terminal {
 		frames, err := cold.Terminal(x, format)
 		if err != nil {

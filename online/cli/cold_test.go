@@ -17,6 +17,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/online/store"
 	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
+	"github.com/cryptoassets/cryptoassets/shared/keystore"
 )
 
 // The cold commands on a real node and database: a deposit to the address
@@ -29,7 +30,11 @@ func TestColdTopUpCommands(t *testing.T) {
 	node := testenv.NewNode(t, devenv.BtcdOptions{})
 	rpcNode := chain.NewRPCNode(node.Client)
 	master := func(seed []byte) (*hdkeys.Master, error) { return hdkeys.NewMaster(seed, regtestParams) }
-	hotW, coldW := psbttest.NewWallet(t, psbttest.Seed(21), master), psbttest.NewWallet(t, psbttest.Seed(22), master)
+	seed, err := keystore.SeedFromMnemonic(signerMnemonic, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hotW, coldW := psbttest.NewWallet(t, psbttest.Seed(21), master), psbttest.NewWallet(t, seed, master)
 	conf := filepath.Join(t.TempDir(), "c.toml")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf("[database]\nurl = %q\n[assets.btc]\nnetwork = \"regtest\"\nrpc_url = %q\nrpc_user = %q\nrpc_password = %q\nhot_wallet_descriptor = %q\ncold_wallet_descriptor = %q\n",
 		testenv.NewDatabase(t), node.RPCURL(), devenv.RPCUser, devenv.RPCPassword, hotW.WPKH.Descriptor(), coldW.WPKH.Descriptor())), 0o600); err != nil {
@@ -106,11 +111,23 @@ func TestColdTopUpCommands(t *testing.T) {
 
 	out, err = run(t, conf, "cold", "topup", "--amount", "0.3", "--operator", "op", "--dir", dir, "--terminal", "--format", "bbqr")
 	if err != nil || !strings.Contains(out, "top-up 1: reserved") || !strings.Contains(out, "0.30000000 BTC") ||
-		!strings.Contains(out, "frame 1 of") || !strings.Contains(out, "cryptoassets-signer sign "+filepath.Join(dir, "topup-1.psbt")) {
+		!strings.Contains(out, "frame 1 of") || !strings.Contains(out, "cryptoassets-signer sign --out signed.psbt "+filepath.Join(dir, "topup-1.psbt")) ||
+		!strings.Contains(out, "--qr "+filepath.Join(dir, "topup-1-ur.gif")) {
 		t.Fatalf("cold topup: %v\n%s", err, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "topup-1-bbqr.gif")); err != nil {
 		t.Fatal(err)
+	}
+	// The animated GIF alone carries the whole PSBT to the signer.
+	signerDir := t.TempDir()
+	if out, err := signer(t, signerDir, signerMnemonic+"\n", "restore", "--network", "regtest", "--hot-wallet-descriptor", hotW.WPKH.Descriptor()); err != nil {
+		t.Fatalf("signer restore: %v\n%s", err, out)
+	}
+	for _, gif := range []string{"topup-1-ur.gif", "topup-1-bbqr.gif"} {
+		signed := filepath.Join(t.TempDir(), "signed.psbt")
+		if out, err := signer(t, signerDir, "", "sign", "--yes", "--qr", filepath.Join(dir, gif), "--out", signed); err != nil || !strings.Contains(out, "signed and finalized") {
+			t.Fatalf("signer sign --qr %s: %v\n%s", gif, err, out)
+		}
 	}
 	refuse("another top-up is open: top-up 1", "cold", "topup", "--amount", "0.1", "--operator", "op", "--dir", t.TempDir())
 
