@@ -150,7 +150,7 @@ func printStatus(w io.Writer, rep *status.Report) error {
 
 func states(sc status.StateCounts, order []string) string {
 	var parts []string
-	for _, st := range order {
+	for _, st := range sc.Names(order) {
 		c := sc[st]
 		if c.Count == 0 {
 			parts = append(parts, st+" 0")

@@ -118,11 +118,11 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		if a.LagBlocks != nil {
 			gauge(c.lag, float64(*a.LagBlocks), a.Name)
 		}
-		for _, st := range status.DepositStates {
+		for _, st := range a.Deposits.Names(status.DepositStates) {
 			gauge(c.deposits, float64(a.Deposits[st].Count), a.Name, st)
 			gauge(c.depositsSat, float64(a.Deposits[st].Sat), a.Name, st)
 		}
-		for _, st := range status.WithdrawalStates {
+		for _, st := range a.Withdrawals.Names(status.WithdrawalStates) {
 			gauge(c.withdrawals, float64(a.Withdrawals[st].Count), a.Name, st)
 			gauge(c.withdrawalsSat, float64(a.Withdrawals[st].Sat), a.Name, st)
 		}

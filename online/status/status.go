@@ -160,6 +160,19 @@ type StateCount struct {
 // StateCounts are rows by state; every known state is present, with zeros.
 type StateCounts map[string]StateCount
 
+// Names lists the states: the known ones in order, then any other.
+func (sc StateCounts) Names(known []string) []string {
+	out := slices.Clone(known)
+	var extra []string
+	for st := range sc {
+		if !slices.Contains(known, st) {
+			extra = append(extra, st)
+		}
+	}
+	slices.Sort(extra)
+	return append(out, extra...)
+}
+
 // Broadcasts are the broadcast records not yet closed.
 type Broadcasts struct {
 	Open   int64 `json:"open"`
@@ -236,9 +249,10 @@ type Webhook struct {
 	LastError     string     `json:"last_error,omitempty"`
 }
 
-// States the reader counts.
+// States the reader reports even when no row is in them; a state the
+// tables hold beyond these is reported too.
 var (
-	DepositStates    = []string{"seen", "confirmed", "credited", "reorged", "replaced"}
+	DepositStates    = []string{"seen", "confirmed", "credited", "reorged", "replaced", "expired"}
 	WithdrawalStates = []string{"awaiting_approval", "requested", "batched", "broadcast", "confirmed", "cancelled", "rejected", "failed"}
 )
 
