@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"github.com/btcsuite/btcd/btcutil/base58"
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
 	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
@@ -71,6 +73,12 @@ type importEnv struct {
 
 func newImportEnv(t *testing.T, coins ...int64) *importEnv {
 	t.Helper()
+	return newImportEnvOf(t, hdkeys.P2WPKH, coins...)
+}
+
+// newImportEnvOf is newImportEnv with a cold wallet of script type st.
+func newImportEnvOf(t *testing.T, st hdkeys.ScriptType, coins ...int64) *importEnv {
+	t.Helper()
 	e := &importEnv{t: t, ctx: testenv.Ctx(t, 5*time.Minute)}
 	e.node = testenv.NewNode(t, devenv.BtcdOptions{})
 	e.chain = chain.NewRPCNode(e.node.Client)
@@ -102,7 +110,7 @@ func newImportEnv(t *testing.T, coins ...int64) *importEnv {
 	if e.coldM, err = hdkeys.NewMaster(seed, regtest); err != nil {
 		t.Fatal(err)
 	}
-	coldAcct, err := e.coldM.Account(hdkeys.P2WPKH, 0)
+	coldAcct, err := e.coldM.Account(st, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,10 +523,17 @@ func serializeXPub(k *hdkeychain.ExtendedKey) []byte {
 // A top-up signed by a wallet that is not ours but holds the right keys
 // (as Electrum or Sparrow would: the seed from the mnemonic, each input's
 // key from the BIP32 path the PSBT states, a partial signature per input
-// for the importer to finalize) imports, is mined and confirms; the hot
-// wallet is paid on the chain exactly once.
+// for the importer to finalize; a taproot key-path signature for a P2TR
+// cold wallet) imports, is mined and confirms; the hot wallet is paid on
+// the chain exactly once and the top-up booked once, cold -> hot.
 func TestTopUpSignedByAnotherWalletImportsAndConfirms(t *testing.T) {
-	e := newImportEnv(t, 30_000_000, 20_000_000)
+	for _, st := range []hdkeys.ScriptType{hdkeys.P2WPKH, hdkeys.P2TR} {
+		t.Run(st.String(), func(t *testing.T) { topUpSignedElsewhere(t, st) })
+	}
+}
+
+func topUpSignedElsewhere(t *testing.T, st hdkeys.ScriptType) {
+	e := newImportEnvOf(t, st, 30_000_000, 20_000_000)
 	x := e.export(40_000_000)
 	if len(x.PSBT.Inputs) < 2 {
 		t.Fatalf("the export spends %d coins: the test wants two, each signed", len(x.PSBT.Inputs))
@@ -590,13 +605,9 @@ func signElsewhere(t *testing.T, exported *btcpsbt.Packet, lie int64) *btcpsbt.P
 		fetcher.AddPrevOut(in.PreviousOutPoint, p.Inputs[i].WitnessUtxo)
 	}
 	hashes := txscript.NewTxSigHashes(p.UnsignedTx, fetcher)
-	for i := range p.Inputs {
-		if len(p.Inputs[i].Bip32Derivation) != 1 {
-			t.Fatalf("input %d states %d key origins", i, len(p.Inputs[i].Bip32Derivation))
-		}
-		origin := p.Inputs[i].Bip32Derivation[0]
+	derive := func(path []uint32) *btcec.PrivateKey {
 		k := master
-		for _, step := range origin.Bip32Path {
+		for _, step := range path {
 			if k, err = k.Derive(step); err != nil {
 				t.Fatal(err)
 			}
@@ -605,16 +616,38 @@ func signElsewhere(t *testing.T, exported *btcpsbt.Packet, lie int64) *btcpsbt.P
 		if err != nil {
 			t.Fatal(err)
 		}
-		pub := priv.PubKey().SerializeCompressed()
-		if !bytes.Equal(pub, origin.PubKey) {
-			t.Fatalf("input %d: the key at its stated path is not the key it states", i)
+		return priv
+	}
+	for i := range p.Inputs {
+		in := &p.Inputs[i]
+		prev := in.WitnessUtxo
+		switch {
+		case len(in.Bip32Derivation) == 1:
+			priv := derive(in.Bip32Derivation[0].Bip32Path)
+			pub := priv.PubKey().SerializeCompressed()
+			if !bytes.Equal(pub, in.Bip32Derivation[0].PubKey) {
+				t.Fatalf("input %d: the key at its stated path is not the key it states", i)
+			}
+			sig, err := txscript.RawTxInWitnessSignature(p.UnsignedTx, hashes, i, prev.Value, prev.PkScript, txscript.SigHashAll, priv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.PartialSigs = append(in.PartialSigs, &btcpsbt.PartialSig{PubKey: pub, Signature: sig})
+		case len(in.TaprootBip32Derivation) == 1:
+			priv := derive(in.TaprootBip32Derivation[0].Bip32Path)
+			if !bytes.Equal(schnorr.SerializePubKey(priv.PubKey()), in.TaprootBip32Derivation[0].XOnlyPubKey) {
+				t.Fatalf("input %d: the key at its stated path is not the key it states", i)
+			}
+			// BIP86: the output key is the internal key tweaked with no
+			// script tree; RawTxInTaprootSignature tweaks it so.
+			sig, err := txscript.RawTxInTaprootSignature(p.UnsignedTx, hashes, i, prev.Value, prev.PkScript, nil, txscript.SigHashDefault, priv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.TaprootKeySpendSig = sig
+		default:
+			t.Fatalf("input %d states no key origin", i)
 		}
-		prev := p.Inputs[i].WitnessUtxo
-		sig, err := txscript.RawTxInWitnessSignature(p.UnsignedTx, hashes, i, prev.Value, prev.PkScript, txscript.SigHashAll, priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Inputs[i].PartialSigs = append(p.Inputs[i].PartialSigs, &btcpsbt.PartialSig{PubKey: pub, Signature: sig})
 	}
 	return p
 }
