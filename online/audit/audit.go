@@ -58,6 +58,9 @@ const (
 	// HotWalletCoins: the hot wallet's ledger balance is not minus the
 	// coins it stands for, minus what is in flight.
 	HotWalletCoins = "hot_wallet_coins"
+	// ColdWalletCoins: the cold wallet's ledger balance is not minus the
+	// coins it stands for (those sweeps paid), minus what is in flight.
+	ColdWalletCoins = "cold_wallet_coins"
 )
 
 // Mismatch is one disagreement, naming the coin or the account.
@@ -88,10 +91,11 @@ func (m Mismatch) Subject() string {
 	return m.Kind + " " + m.Account
 }
 
-// InFlight is a batch of ours whose transaction spends our coins and is not
-// booked yet.
+// InFlight is a batch of ours whose transaction spends our coins (or, a
+// sweep or a top-up, pays the other wallet) and is not booked yet.
 type InFlight struct {
 	Batch   int64
+	Kind    string // withdrawals, sweep, topup
 	Txid    chainhash.Hash
 	State   string
 	PaidSat int64
@@ -107,12 +111,18 @@ type Reserves struct {
 	Liabilities int64
 	HotCoins    int64 // unspent hot coins, confirmed or not
 	ColdCoins   int64 // unspent cold coins
-	InFlight    int64 // what in-flight batches pay (withdrawals and fees)
+	// InFlight is what in-flight batches took from our coins that the
+	// ledger has not booked: withdrawals and fees, a sweep's or a top-up's
+	// fee (its transfer is already in the other wallet's coins).
+	InFlight int64
 	// Held is HotCoins + ColdCoins + InFlight.
 	Held int64
 	// Ratio is Held / Liabilities with four decimals ("1.0000"), or "" when
 	// nothing is owed.
 	Ratio string
+	// ColdShare is ColdCoins / (HotCoins + ColdCoins) with four decimals,
+	// or "" when no coin is held.
+	ColdShare string
 }
 
 // Result is one audit.
@@ -138,6 +148,9 @@ type Result struct {
 	InFlight       []InFlight
 	SpendingInPool []wire.OutPoint // coins spent in the node's mempool by a transaction of ours
 	SurplusSat     int64
+	// ColdSurplusSat: cold coins no sweep or top-up of ours paid (sent to a
+	// cold address by hand); no posting stands for them.
+	ColdSurplusSat int64
 	AwaitingExpiry int64
 	Reserves       Reserves
 	// Ledger holds each internal account's balance (available + pending),

@@ -55,6 +55,7 @@ type env struct {
 	issuer   *addresses.Issuer
 	follower *deposits.Follower
 	w        *withdrawals.Service
+	bc       *broadcast.Broadcaster
 	b        *batcher.Batcher
 	a        *Auditor
 }
@@ -94,14 +95,13 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.follower = deposits.NewFollower(e.ledger, e.chain, deposits.Config{Confirmations: 1, StartHeight: tip, MinDeposit: minDeposit}, nil)
-	bc, err := broadcast.New(e.runner, "btc", e.chain, nil)
-	if err != nil {
+	if e.bc, err = broadcast.New(e.runner, "btc", e.chain, nil); err != nil {
 		t.Fatal(err)
 	}
 	if e.w, err = withdrawals.New(e.ledger, withdrawals.Config{Params: regtest, FeeSat: flatFee}); err != nil {
 		t.Fatal(err)
 	}
-	if e.b, err = batcher.New(e.ledger, e.chain, e.issuer, signer, bc, batcher.Config{Confirmations: 1, CoinConfirmations: 1, ThresholdCount: 1}, nil); err != nil {
+	if e.b, err = batcher.New(e.ledger, e.chain, e.issuer, signer, e.bc, batcher.Config{Confirmations: 1, CoinConfirmations: 1, ThresholdCount: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if e.a, err = New(e.runner, "btc", e.chain, nil); err != nil {

@@ -31,15 +31,20 @@ type snapshot struct {
 	depositsCredited int64
 	lossOutstanding  int64
 
-	bookedPaid, bookedFee int64
+	// Booked batches' postings (online/batcher's book): to the hot and
+	// cold wallets and the network fees, all kinds summed.
+	bookedHot, bookedCold, bookedFee int64
 
 	withdrawalsOpen int64 // chain withdrawals not confirmed, cancelled or failed
 	flatFees        int64 // fees of withdrawals not refunded
 
 	inFlight []InFlight
+	// hotInFlight and coldInFlight are what in-flight batches changed in
+	// each wallet's coins that the ledger has not booked yet (doc.go).
+	hotInFlight, coldInFlight int64
 
 	hotUnspent, coldUnspent int64
-	surplus                 int64
+	surplus, coldSurplus    int64
 	awaitingExpiry          int64
 
 	unknownSpends []unknownSpend
@@ -50,6 +55,7 @@ type snapshot struct {
 }
 
 type unknownSpend struct {
+	wallet string
 	op     wire.OutPoint
 	by     chainhash.Hash
 	amount int64
@@ -96,10 +102,14 @@ func (a *Auditor) snapshot(ctx context.Context) (*snapshot, error) {
 		return nil, fmt.Errorf("summing deposits: %w", err)
 	}
 
-	paidBy := `coalesce((SELECT sum(w.amount) FROM ` + s + `.batch_withdrawals bw JOIN ` + s + `.withdrawals w ON w.id = bw.withdrawal_id
-		WHERE bw.batch_id = b.id), 0)::bigint`
-	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(`+paidBy+`), 0)::bigint, coalesce(sum(b.fee), 0)::bigint
-		FROM `+s+`.batches b WHERE b.ledger_tx_id IS NOT NULL`).Scan(&sn.bookedPaid, &sn.bookedFee); err != nil {
+	// What a batch pays: its withdrawals, or a sweep's or a top-up's
+	// transfer to the other wallet.
+	paidBy := `CASE WHEN b.kind = 'withdrawals' THEN coalesce((SELECT sum(w.amount) FROM ` + s + `.batch_withdrawals bw
+		JOIN ` + s + `.withdrawals w ON w.id = bw.withdrawal_id WHERE bw.batch_id = b.id), 0) ELSE b.transfer_amount END::bigint`
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(CASE WHEN kind = 'topup' THEN -paid ELSE paid + fee END), 0)::bigint,
+			coalesce(sum(CASE kind WHEN 'sweep' THEN -paid WHEN 'topup' THEN paid + fee ELSE 0 END), 0)::bigint,
+			coalesce(sum(fee), 0)::bigint
+		FROM (SELECT b.kind, `+paidBy+` AS paid, b.fee FROM `+s+`.batches b WHERE b.ledger_tx_id IS NOT NULL) x`).Scan(&sn.bookedHot, &sn.bookedCold, &sn.bookedFee); err != nil {
 		return nil, fmt.Errorf("summing booked batches: %w", err)
 	}
 
@@ -109,17 +119,37 @@ func (a *Auditor) snapshot(ctx context.Context) (*snapshot, error) {
 		return nil, fmt.Errorf("summing withdrawals: %w", err)
 	}
 
-	rows, err = tx.Query(ctx, `SELECT b.id, b.txid, b.state, `+paidBy+`, b.fee FROM `+s+`.batches b
-		WHERE b.ledger_tx_id IS NULL AND EXISTS (SELECT 1 FROM `+s+`.coins c WHERE c.spent_by = b.txid AND c.wallet_id = $1)
-		ORDER BY b.id`, hotWallet)
+	// In flight: not booked, and the follower has seen its transaction
+	// spend a wallet's coins or pay one of them (each wallet on its own).
+	rows, err = tx.Query(ctx, `SELECT * FROM (SELECT b.id, b.kind, b.txid, b.state, `+paidBy+`, b.fee,
+			EXISTS (SELECT 1 FROM `+s+`.coins c WHERE c.spent_by = b.txid AND c.wallet_id = $1),
+			b.kind = 'topup' AND EXISTS (SELECT 1 FROM `+s+`.coins c WHERE c.txid = b.txid AND c.wallet_id = $1),
+			EXISTS (SELECT 1 FROM `+s+`.coins c WHERE c.spent_by = b.txid AND c.wallet_id = $2),
+			b.kind = 'sweep' AND EXISTS (SELECT 1 FROM `+s+`.coins c WHERE c.txid = b.txid AND c.wallet_id = $2)
+		FROM `+s+`.batches b WHERE b.ledger_tx_id IS NULL) x(id, kind, txid, state, paid, fee, hot_spent, hot_paid, cold_spent, cold_paid)
+		WHERE hot_spent OR hot_paid OR cold_spent OR cold_paid
+		ORDER BY id`, hotWallet, coldWallet)
 	if err != nil {
 		return nil, fmt.Errorf("listing batches in flight: %w", err)
 	}
 	var f InFlight
 	var txid []byte
-	if _, err := pgx.ForEachRow(rows, []any{&f.Batch, &txid, &f.State, &f.PaidSat, &f.FeeSat}, func() error {
+	var hotSpent, hotPaid, coldSpent, coldPaid bool
+	if _, err := pgx.ForEachRow(rows, []any{&f.Batch, &f.Kind, &txid, &f.State, &f.PaidSat, &f.FeeSat, &hotSpent, &hotPaid, &coldSpent, &coldPaid}, func() error {
 		f.Txid = chainhash.Hash(txid)
 		sn.inFlight = append(sn.inFlight, f)
+		if hotSpent {
+			sn.hotInFlight += f.PaidSat + f.FeeSat
+		}
+		if hotPaid {
+			sn.hotInFlight -= f.PaidSat
+		}
+		if coldSpent {
+			sn.coldInFlight += f.PaidSat + f.FeeSat
+		}
+		if coldPaid {
+			sn.coldInFlight -= f.PaidSat
+		}
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("listing batches in flight: %w", err)
@@ -139,21 +169,31 @@ func (a *Auditor) snapshot(ctx context.Context) (*snapshot, error) {
 		  AND NOT EXISTS (SELECT 1 FROM `+s+`.batches b WHERE b.txid = c.txid)`, hotWallet).Scan(&sn.surplus); err != nil {
 		return nil, fmt.Errorf("summing the surplus coins: %w", err)
 	}
+	// Cold coins no batch of ours paid: sent to a cold address by hand.
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(c.amount), 0)::bigint FROM `+s+`.coins c
+		WHERE c.wallet_id = $1 AND NOT EXISTS (SELECT 1 FROM `+s+`.batches b WHERE b.txid = c.txid)`, coldWallet).Scan(&sn.coldSurplus); err != nil {
+		return nil, fmt.Errorf("summing the cold surplus coins: %w", err)
+	}
 
-	// Hot coins spent by a transaction we did not build.
-	rows, err = tx.Query(ctx, `SELECT c.txid, c.vout, c.spent_by, c.amount, sum(c.amount) OVER ()::bigint FROM `+s+`.coins c
-		WHERE c.wallet_id = $1 AND c.spent_by IS NOT NULL
+	// Hot and cold coins spent by a transaction we did not build.
+	rows, err = tx.Query(ctx, `SELECT c.wallet_id, c.txid, c.vout, c.spent_by, c.amount, sum(c.amount) OVER ()::bigint FROM `+s+`.coins c
+		WHERE c.wallet_id IN ($1, $2) AND c.spent_by IS NOT NULL
 		  AND NOT EXISTS (SELECT 1 FROM `+s+`.batches b WHERE b.txid = c.spent_by)
 		  AND NOT EXISTS (SELECT 1 FROM `+s+`.broadcasts r WHERE r.txid = c.spent_by)
-		ORDER BY c.txid, c.vout LIMIT $2`, hotWallet, ListLimit)
+		ORDER BY c.txid, c.vout LIMIT $3`, hotWallet, coldWallet, ListLimit)
 	if err != nil {
 		return nil, fmt.Errorf("listing coins spent by others: %w", err)
 	}
 	var vout int32
 	var by []byte
 	var amount int64
-	if _, err := pgx.ForEachRow(rows, []any{&txid, &vout, &by, &amount, &sn.unknownTotal}, func() error {
-		sn.unknownSpends = append(sn.unknownSpends, unknownSpend{op: wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}, by: chainhash.Hash(by), amount: amount})
+	var wallet int16
+	if _, err := pgx.ForEachRow(rows, []any{&wallet, &txid, &vout, &by, &amount, &sn.unknownTotal}, func() error {
+		name := "hot"
+		if wallet == coldWallet {
+			name = "cold"
+		}
+		sn.unknownSpends = append(sn.unknownSpends, unknownSpend{wallet: name, op: wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}, by: chainhash.Hash(by), amount: amount})
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("listing coins spent by others: %w", err)
@@ -186,12 +226,9 @@ func (a *Auditor) snapshot(ctx context.Context) (*snapshot, error) {
 // judge applies check 3's identities (doc.go) to the snapshot and fills in
 // the reserves.
 func (sn *snapshot) judge(r *Result) {
-	var inFlight int64
-	for _, f := range sn.inFlight {
-		inFlight += f.PaidSat + f.FeeSat
-	}
 	r.InFlight = sn.inFlight
 	r.SurplusSat = sn.surplus
+	r.ColdSurplusSat = sn.coldSurplus
 	r.AwaitingExpiry = sn.awaitingExpiry
 	r.Ledger = map[string]int64{}
 	for k, b := range sn.ledger {
@@ -208,7 +245,7 @@ func (sn *snapshot) judge(r *Result) {
 	}
 	hot := sn.ledger["hot_wallet"]
 	account("hot_wallet", "pending", -sn.depositsPending, hot.pending, "the seen and confirmed deposits")
-	account("hot_wallet", "available", -sn.depositsCredited+sn.bookedPaid+sn.bookedFee, hot.available, "the credited deposits and the booked batches")
+	account("hot_wallet", "available", -sn.depositsCredited+sn.bookedHot, hot.available, "the credited deposits and the booked batches, sweeps and top-ups")
 	wp := sn.ledger["withdrawals_pending"]
 	account("withdrawals_pending", "available", sn.withdrawalsOpen, wp.available, "the withdrawals not yet confirmed, cancelled or failed")
 	account("withdrawals_pending", "pending", 0, wp.pending, "withdrawals")
@@ -219,20 +256,26 @@ func (sn *snapshot) judge(r *Result) {
 	account("reorg_losses", "available", -sn.lossOutstanding, losses.available, "the deposits' outstanding reorg losses")
 	account("reorg_losses", "pending", 0, losses.pending, "reorg losses")
 	cold := sn.ledger["cold_wallet"]
-	account("cold_wallet", "available", 0, cold.available, "no posting books cold coins yet: they")
-	account("cold_wallet", "pending", 0, cold.pending, "no posting books cold coins yet: they")
+	account("cold_wallet", "available", sn.bookedCold, cold.available, "the booked sweeps and top-ups")
+	account("cold_wallet", "pending", 0, cold.pending, "sweeps and top-ups")
 
-	// The hot wallet against its coins.
-	want := -(sn.hotUnspent - sn.surplus + inFlight + sn.awaitingExpiry)
+	// Each wallet against its coins.
+	want := -(sn.hotUnspent - sn.surplus + sn.hotInFlight + sn.awaitingExpiry)
 	if got := hot.available + hot.pending; got != want {
 		r.Mismatches = append(r.Mismatches, Mismatch{Kind: HotWalletCoins, Account: "hot_wallet", Part: "total", Expected: want, Actual: got,
 			Detail: fmt.Sprintf("the ledger's hot_wallet is %d sat; its coins make it %d sat (unspent %d, surplus %d, in flight %d, awaiting expiry %d; off by %+d)",
-				got, want, sn.hotUnspent, sn.surplus, inFlight, sn.awaitingExpiry, got-want)})
+				got, want, sn.hotUnspent, sn.surplus, sn.hotInFlight, sn.awaitingExpiry, got-want)})
+	}
+	want = -(sn.coldUnspent - sn.coldSurplus + sn.coldInFlight)
+	if got := cold.available + cold.pending; got != want {
+		r.Mismatches = append(r.Mismatches, Mismatch{Kind: ColdWalletCoins, Account: "cold_wallet", Part: "total", Expected: want, Actual: got,
+			Detail: fmt.Sprintf("the ledger's cold_wallet is %d sat; its coins make it %d sat (unspent %d, surplus %d, in flight %d; off by %+d)",
+				got, want, sn.coldUnspent, sn.coldSurplus, sn.coldInFlight, got-want)})
 	}
 	for _, u := range sn.unknownSpends {
 		op := u.op
 		r.Mismatches = append(r.Mismatches, Mismatch{Kind: CoinSpentByUnknown, Coin: &op, AmountSat: u.amount,
-			Detail: fmt.Sprintf("coin %s (%d sat) was spent by %s, a transaction we did not build", u.op, u.amount, u.by)})
+			Detail: fmt.Sprintf("%s coin %s (%d sat) was spent by %s, a transaction we did not build", u.wallet, u.op, u.amount, u.by)})
 	}
 	for _, d := range sn.missingDeposits {
 		op := d.op
@@ -242,9 +285,10 @@ func (sn *snapshot) judge(r *Result) {
 
 	cust := sn.ledger["customer"]
 	res := Reserves{CustomersAvailable: cust.available, CustomersPending: cust.pending, WithdrawalsPending: wp.available + wp.pending,
-		HotCoins: sn.hotUnspent, ColdCoins: sn.coldUnspent, InFlight: inFlight}
+		HotCoins: sn.hotUnspent, ColdCoins: sn.coldUnspent, InFlight: sn.hotInFlight + sn.coldInFlight}
 	res.Liabilities = res.CustomersAvailable + res.CustomersPending + res.WithdrawalsPending
 	res.Held = res.HotCoins + res.ColdCoins + res.InFlight
 	res.Ratio = ratio(res.Held, res.Liabilities)
+	res.ColdShare = ratio(res.ColdCoins, res.HotCoins+res.ColdCoins)
 	r.Reserves = res
 }

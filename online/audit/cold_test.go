@@ -1,0 +1,220 @@
+package audit
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/online/batcher/batchertest"
+	"github.com/cryptoassets/cryptoassets/online/store"
+)
+
+// coldEnv is env with a cold wallet and one sweep and one top-up booked:
+// alice's deposit, 3,000,000 swept to cold, 1,000,000 topped up back to
+// hot, and 250,000 paid to a cold address by hand (cold surplus).
+type coldEnv struct {
+	*env
+	cold         *batchertest.Cold
+	sweep, topup int64
+	topupTxid    chainhash.Hash
+}
+
+const handPaid = 250_000
+
+// inFlightKinds lists the kinds of the batches in flight.
+func inFlightKinds(r *Result) []string {
+	var k []string
+	for _, f := range r.InFlight {
+		k = append(k, f.Kind)
+	}
+	return k
+}
+
+// coldCycle runs the cycle, auditing at each step: every state a sweep and
+// a top-up go through (reserved, in the mempool and seen, booked) passes.
+func coldCycle(t *testing.T) *coldEnv {
+	e := &coldEnv{env: newEnv(t)}
+	e.pay("alice", 5_000_000)
+	e.mine(1)
+	e.cold = batchertest.NewCold(t, e.ctx, e.runner, "btc", regtest, e.issuer, e.bc, 9)
+	e.requireClean(e.audit())
+
+	const x, y = 3_000_000, 1_000_000
+	var err error
+	if e.sweep, err = e.b.Sweep(e.ctx, x, e.cold.Dest()); err != nil {
+		t.Fatal(err)
+	}
+	e.sync()
+	r := e.audit()
+	e.requireClean(r)
+	if got := inFlightKinds(r); !slices.Equal(got, []string{"sweep"}) {
+		t.Fatalf("in flight %v, want the sweep", got)
+	}
+	// In flight, the sweep's transfer is already among the cold coins: only
+	// its fee is in flight for the reserves.
+	if r.Reserves.ColdCoins != x || r.Reserves.InFlight != r.InFlight[0].FeeSat {
+		t.Fatalf("reserves with the sweep in flight: %+v (in flight %+v)", r.Reserves, r.InFlight)
+	}
+	e.mine(1)
+	e.step()
+	r = e.audit()
+	e.requireClean(r)
+	if len(r.InFlight) != 0 || r.Ledger["cold_wallet"] != -x {
+		t.Fatalf("after the sweep confirmed: in flight %v, cold_wallet %d", r.InFlight, r.Ledger["cold_wallet"])
+	}
+
+	tip, _, err := e.chain.Tip(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.topup = e.cold.Export(y, uint32(tip))
+	e.requireClean(e.audit()) // reserved: nothing moved yet
+	e.topupTxid = e.cold.Import(e.topup)
+	e.sync()
+	r = e.audit()
+	e.requireClean(r)
+	if got := inFlightKinds(r); !slices.Equal(got, []string{"topup"}) {
+		t.Fatalf("in flight %v, want the top-up", got)
+	}
+	e.mine(1)
+	e.step()
+	e.requireClean(e.audit())
+
+	// A payment to a cold address by hand: cold surplus, no posting.
+	var addr string
+	if err := e.runner.InTx(e.ctx, "test-cold-address", func(tx *store.Tx) error {
+		_, d, err := e.cold.NextTx(tx, 0)
+		if err == nil {
+			addr = d.Address.EncodeAddress()
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.faucet.Pay(e.ctx, devenv.Payment{Address: addr, Amount: handPaid}); err != nil {
+		t.Fatal(err)
+	}
+	e.mine(1)
+	return e
+}
+
+// The audit passes through a sweep and a top-up, in every state, with the
+// cold wallet's account equal to minus its coins; the reserves show hot,
+// cold and the cold share, and add up with the cold surplus.
+func TestAuditPassesThroughASweepAndATopUp(t *testing.T) {
+	e := coldCycle(t)
+	r := e.audit()
+	e.requireClean(r)
+	var coldUnspent, hotUnspent int64
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT coalesce(sum(amount) FILTER (WHERE wallet_id = 2), 0)::bigint, coalesce(sum(amount) FILTER (WHERE wallet_id = 1), 0)::bigint
+		FROM btc.coins WHERE spent_by IS NULL`).Scan(&coldUnspent, &hotUnspent); err != nil {
+		t.Fatal(err)
+	}
+	res := r.Reserves
+	if res.ColdCoins != coldUnspent || res.HotCoins != hotUnspent || res.ColdShare == "" || res.ColdShare != ratio(coldUnspent, coldUnspent+hotUnspent) {
+		t.Fatalf("reserves %+v, unspent hot %d cold %d", res, hotUnspent, coldUnspent)
+	}
+	if r.ColdSurplusSat != handPaid || r.Ledger["cold_wallet"] != -(coldUnspent-handPaid) {
+		t.Fatalf("cold surplus %d, cold_wallet %d, unspent cold %d", r.ColdSurplusSat, r.Ledger["cold_wallet"], coldUnspent)
+	}
+	if res.Held-res.Liabilities != r.SurplusSat+r.ColdSurplusSat+r.Ledger["network_fees"] {
+		t.Fatalf("held %d, owed %d, surplus %d + %d, network_fees %d", res.Held, res.Liabilities, r.SurplusSat, r.ColdSurplusSat, r.Ledger["network_fees"])
+	}
+}
+
+// Tampering with the cold wallet is caught and named: a cold coin the
+// top-up spent marked unspent, an unspent cold coin deleted or its amount
+// changed, a stray posting between the cold and hot wallets' accounts.
+// After each is undone the audit passes again.
+func TestAuditNamesColdTampering(t *testing.T) {
+	e := coldCycle(t)
+	e.requireClean(e.audit())
+	var spent, change wire.OutPoint
+	var txid []byte
+	var vout int32
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT txid, vout FROM btc.coins WHERE wallet_id = 2 AND spent_by = $1 LIMIT 1`, e.topupTxid[:]).Scan(&txid, &vout); err != nil {
+		t.Fatal(err)
+	}
+	spent = wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT txid, vout FROM btc.coins WHERE wallet_id = 2 AND txid = $1`, e.topupTxid[:]).Scan(&txid, &vout); err != nil {
+		t.Fatalf("the top-up's cold change: %v", err)
+	}
+	change = wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
+	e.exec(`CREATE TABLE public.saved_coins (LIKE btc.coins)`)
+	stray := func(from, to string, sat int64) func() {
+		return func() {
+			e.exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
+				INSERT INTO btc.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
+				SELECT t.id, a.id, 0, v.d, 0 FROM t, (VALUES ($1::text, $3::bigint), ($2::text, -$3::bigint)) AS v(name, d)
+				JOIN btc.accounts a ON a.name = v.name`, from, to, sat)
+		}
+	}
+	coldTotal := ColdWalletCoins + " cold_wallet total"
+	for _, c := range []struct {
+		name   string
+		tamper func()
+		undo   func()
+		want   []string
+	}{
+		{
+			name: "a cold coin the top-up spent marked unspent",
+			tamper: func() {
+				e.exec(`INSERT INTO public.saved_coins SELECT * FROM btc.coins WHERE txid = $1 AND vout = $2`, spent.Hash[:], int32(spent.Index))
+				e.exec(`UPDATE btc.coins SET spent_by = NULL, spent_block = NULL, spent_height = NULL WHERE txid = $1 AND vout = $2`, spent.Hash[:], int32(spent.Index))
+			},
+			undo: func() { e.rescan(`SELECT spent_height FROM public.saved_coins`) },
+			want: []string{CoinSpentOnNode + " " + spent.String(), coldTotal},
+		},
+		{
+			name: "the top-up's cold change deleted",
+			tamper: func() {
+				e.exec(`WITH d AS (DELETE FROM btc.coins WHERE txid = $1 AND vout = $2 RETURNING *) INSERT INTO public.saved_coins SELECT * FROM d`, change.Hash[:], int32(change.Index))
+			},
+			undo: func() { e.rescan(`SELECT block_height FROM public.saved_coins`) },
+			want: []string{coldTotal, OutputNotInCoins + " " + change.String()},
+		},
+		{
+			name: "a cold coin's amount raised",
+			tamper: func() {
+				e.exec(`UPDATE btc.coins SET amount = amount + 1000 WHERE txid = $1 AND vout = $2`, change.Hash[:], int32(change.Index))
+			},
+			undo: func() {
+				e.exec(`UPDATE btc.coins SET amount = amount - 1000 WHERE txid = $1 AND vout = $2`, change.Hash[:], int32(change.Index))
+			},
+			want: []string{coldTotal, OutputNotInCoins + " " + change.String()},
+		},
+		{
+			name:   "a stray posting from the hot to the cold wallet's account",
+			tamper: stray("internal:cold_wallet", "internal:hot_wallet", 12_345),
+			undo:   stray("internal:hot_wallet", "internal:cold_wallet", 12_345),
+			want: []string{AccountBalance + " cold_wallet available", AccountBalance + " hot_wallet available",
+				coldTotal, HotWalletCoins + " hot_wallet total"},
+		},
+		{
+			name: "a booked sweep's amount changed",
+			tamper: func() {
+				e.exec(`UPDATE btc.batches SET transfer_amount = transfer_amount - 5000 WHERE id = $1`, e.sweep)
+			},
+			undo: func() {
+				e.exec(`UPDATE btc.batches SET transfer_amount = transfer_amount + 5000 WHERE id = $1`, e.sweep)
+			},
+			want: []string{AccountBalance + " cold_wallet available", AccountBalance + " hot_wallet available"},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e.exec(`DELETE FROM public.saved_coins`)
+			c.tamper()
+			r := e.audit()
+			if got := subjects(r); !slices.Equal(got, c.want) {
+				t.Errorf("mismatches %q, want %q", got, c.want)
+			}
+			c.undo()
+			if r := e.audit(); !r.OK() {
+				t.Fatalf("still %q after undoing", subjects(r))
+			}
+		})
+	}
+}
