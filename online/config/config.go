@@ -614,6 +614,8 @@ func validateCold(a *Asset, key string, bad func(key, format string, args ...any
 			bad(key+".cold_wallet_descriptor", "%v", err)
 		case a.ColdWalletDescriptor == a.HotWalletDescriptor:
 			bad(key+".cold_wallet_descriptor", "is hot_wallet_descriptor: the cold wallet needs its own key, held only by the air-gapped signer")
+		case a.HotWalletDescriptor == "":
+			bad(key+".cold_wallet_descriptor", "set without hot_wallet_descriptor: top-ups pay the hot wallet's addresses")
 		}
 	}
 	if a.ColdGapLimit < 1 || a.ColdGapLimit > 1000 {

@@ -165,7 +165,8 @@ func withCold(keys string) string {
 
 func TestColdStorageKeys(t *testing.T) {
 	getenv, environ := envOf()
-	cfg, err := Load(write(t, withCold(`cold_wallet_descriptor = "`+coldTpub+`"
+	cfg, err := Load(write(t, withCold(`hot_wallet_descriptor = "`+strings.Replace(coldTpub, "/0']", "/1']", 1)+`"
+cold_wallet_descriptor = "`+coldTpub+`"
 hot_floor_sat = 1000000
 hot_ceiling_sat = 3000000
 cold_export_dir = "/var/lib/cryptoassets/exports"`)), getenv, environ)
@@ -180,14 +181,16 @@ cold_export_dir = "/var/lib/cryptoassets/exports"`)), getenv, environ)
 	if b := cfg.Assets["btc"]; b.ColdWalletDescriptor != "" || b.HotTargetSat != 0 {
 		t.Fatalf("an asset without a cold wallet: %+v", b)
 	}
-	getenv, environ = envOf("CRYPTOASSETS_ASSET_TBTC_COLD_WALLET_DESCRIPTOR=" + coldTpub)
+	getenv, environ = envOf("CRYPTOASSETS_ASSET_TBTC_COLD_WALLET_DESCRIPTOR="+coldTpub, "CRYPTOASSETS_ASSET_TBTC_HOT_WALLET_DESCRIPTOR="+strings.Replace(coldTpub, "/0']", "/1']", 1))
 	if cfg, err = Load(write(t, good), getenv, environ); err != nil || cfg.Assets["tbtc"].ColdWalletDescriptor != coldTpub {
 		t.Fatalf("cold descriptor from the environment: %v", err)
 	}
 }
 
 func TestColdStorageRefusals(t *testing.T) {
-	desc := `cold_wallet_descriptor = "` + coldTpub + `"` + "\n"
+	const hotTpub = "wpkh([73c5da0a/84'/1'/1']tpubDC8msFGeGuwnKG9Upg7DM2b4DaRqg3CUZa5g8v2SRQ6K4NSkxUgd7HsL2XVWbVm39yBA4LAxysQAm397zwQSQoQgewGiYZqrA9DsP4zbQ1M/<0;1>/*)"
+	hot := `hot_wallet_descriptor = "` + hotTpub + `"` + "\n"
+	desc := hot + `cold_wallet_descriptor = "` + coldTpub + `"` + "\n"
 	tests := []struct {
 		name, keys, want string
 	}{
@@ -195,7 +198,8 @@ func TestColdStorageRefusals(t *testing.T) {
 		{"mainnet xprv", `cold_wallet_descriptor = "` + coldXprv + `"`, "is a private key"},
 		{"another network", `cold_wallet_descriptor = "` + coldXpub + `"`, "assets.tbtc.cold_wallet_descriptor: is a key of another network than regtest"},
 		{"not a key", `cold_wallet_descriptor = "wpkh(nonsense)"`, "assets.tbtc.cold_wallet_descriptor:"},
-		{"the hot key", desc + `hot_wallet_descriptor = "` + coldTpub + `"`, "is hot_wallet_descriptor"},
+		{"the hot key", `hot_wallet_descriptor = "` + coldTpub + `"` + "\n" + `cold_wallet_descriptor = "` + coldTpub + `"`, "is hot_wallet_descriptor"},
+		{"no hot wallet", `cold_wallet_descriptor = "` + coldTpub + `"`, "set without hot_wallet_descriptor"},
 		{"gap limit", desc + `cold_gap_limit = 5000`, "assets.tbtc.cold_gap_limit: 5000 is out of range"},
 		{"thresholds without a cold wallet", "hot_ceiling_sat = 1000", "thresholds set without cold_wallet_descriptor"},
 		{"floor without ceiling", desc + "hot_floor_sat = 1000\ncold_export_dir = \"/x\"", "assets.tbtc.hot_ceiling_sat: not set"},
