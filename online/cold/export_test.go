@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
@@ -483,4 +485,78 @@ func pngs(t *testing.T, dir string) []string {
 		t.Fatalf("no PNG frames in %s: %v", dir, err)
 	}
 	return m
+}
+
+// barrierNode holds every Block call until n of them are waiting, so the
+// exporters that fetched their coins' blocks all reach the export
+// transaction together. Only the timing is changed: the node is the real one.
+type barrierNode struct {
+	chain.Node
+	mu      sync.Mutex
+	waiting int
+	n       int
+	all     chan struct{}
+}
+
+func (b *barrierNode) Block(ctx context.Context, h chainhash.Hash) (*wire.MsgBlock, error) {
+	b.mu.Lock()
+	b.waiting++
+	if b.waiting == b.n {
+		close(b.all)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.all:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return b.Node.Block(ctx, h)
+}
+
+// Exporters racing for the same cold coins: one top-up is exported, the
+// others are refused as another top-up open, and no coin is reserved twice.
+func TestConcurrentExportsExportOne(t *testing.T) {
+	e := newTopUpEnv(t, cold.Config{})
+	e.fundCold(30_000_000, 30_000_000, 30_000_000)
+	const racers = 4
+	node := &barrierNode{Node: e.chain, n: racers, all: make(chan struct{})}
+	topups, err := cold.NewTopUps(e.ledger, node, e.issuer, e.cold, cold.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.runner.Stats()
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = topups.Export(e.ctx, 50_000_000, "op")
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, cold.ErrTopUpOpen):
+			t.Fatalf("a racer failed otherwise: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d exports won: %v", won, errs)
+	}
+	if retries := e.runner.Stats().Retries - before.Retries; retries == 0 {
+		t.Fatal("no export transaction collided: the test did not race them")
+	}
+	if n := e.count(`SELECT count(*) FROM btc.batches WHERE kind = 'topup'`); n != 1 {
+		t.Fatalf("%d top-ups", n)
+	}
+	if n := e.count(`SELECT count(*) FROM public.events WHERE type = $1`, cold.EventTopupExported); n != 1 {
+		t.Fatalf("%d export events", n)
+	}
+	if n := e.count(`SELECT count(*) FROM btc.coins c JOIN btc.batch_inputs i ON i.txid = c.txid AND i.vout = c.vout AND i.batch_id = c.reserved_by`); n != e.count(`SELECT count(*) FROM btc.coins WHERE reserved_by IS NOT NULL`) || n < 2 {
+		t.Fatalf("reserved coins do not match the top-up's inputs (%d)", n)
+	}
 }
