@@ -223,3 +223,43 @@ func TestRedeliverAndAck(t *testing.T) {
 		t.Fatalf("a refused redeliver moved the cursor: %d %v", upTo, err)
 	}
 }
+
+// EmitBatchSQL writes its events in the arrays' order, and a bad one (a
+// type the table refuses, a payload that is not JSON) writes none of them.
+func TestEmitBatchInOrderAllOrNothing(t *testing.T) {
+	r := storetest.Runner(t, 4)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		types    []string
+		payloads []string
+		wantErr  bool
+	}{
+		{"three in order", []string{DepositSeen, DepositConfirmations, DepositCredited}, []string{`{"n": 0}`, `{"n": 1}`, `{"n": 2}`}, false},
+		{"a refused type", []string{DepositSeen, "Not A Type"}, []string{`{"n": 3}`, `{"n": 4}`}, true},
+		{"a payload that is not JSON", []string{DepositSeen, DepositSeen}, []string{`{"n": 5}`, `{n: 6`}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := r.InTx(ctx, "emit-batch", func(tx *store.Tx) error {
+				_, err := tx.Exec(EmitBatchSQL, "btc", tc.types, tc.payloads)
+				return err
+			})
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err %v, want an error: %v", err, tc.wantErr)
+			}
+		})
+	}
+	evs, err := List(ctx, r.Pool(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 {
+		t.Fatalf("%d events, want the first batch's 3", len(evs))
+	}
+	for i, ev := range evs {
+		var p struct{ N int }
+		if err := json.Unmarshal(ev.Payload, &p); err != nil || p.N != i {
+			t.Fatalf("event %d: %s (%v), want n %d", ev.ID, ev.Payload, err, i)
+		}
+	}
+}
