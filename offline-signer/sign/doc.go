@@ -25,6 +25,11 @@
 // previous transaction (taproot inputs without it): the script check after
 // signing can only run against that claim, and the command line says so.
 //
+// Review derives each input's key once (on every core, through
+// shared/psbt/signer.Keys) and keeps it for Sign, which signs with it and
+// wipes it; a review that is not signed is wiped with Review.Wipe. Signing
+// and the script check run on every core too (shared/psbt/signer).
+//
 // The network is enforced by the derivation paths' coin type, which must be
 // the keystore's.
 package sign

@@ -24,6 +24,7 @@ var (
 	ErrChangeMismatch    = errors.New("an output claims to be our change but pays another script (substituted change)")
 	ErrUnverifiedAmount  = errors.New("an input's amount cannot be verified: the PSBT lacks its previous transaction")
 	ErrUnsupportedScript = signer.ErrUnsupportedScript
+	ErrReviewUsed        = errors.New("this review has signed already or was wiped: review the PSBT again")
 )
 
 // Signer signs with one seed under one policy.
@@ -35,7 +36,8 @@ type Signer struct {
 // Review is what Review found: the summary to show a person and what to sign.
 type Review struct {
 	Summary *psbt.Summary
-	paths   [][]uint32 // per input: our derivation path
+	paths   [][]uint32           // per input: our derivation path
+	keys    []*hdkeys.SigningKey // per input: our key, derived once for the review and the signing
 	prev    []*wire.TxOut
 	Change  []bool // per output: verified change
 	Moved   int64  // what leaves the wallet (outputs that are not our change)
@@ -60,6 +62,17 @@ func (s *Signer) ourPath(bip32 []*btcpsbt.Bip32Derivation, tap []*btcpsbt.Taproo
 		}
 	}
 	return nil, nil
+}
+
+// Wipe wipes the keys the review derived. Sign does it once it has signed;
+// a caller that does not sign after a review calls it.
+func (r *Review) Wipe() {
+	for _, k := range r.keys {
+		if k != nil {
+			k.Zero()
+		}
+	}
+	r.keys = nil
 }
 
 func pubKeyMatches(d *hdkeys.Derived, claimed []byte) bool {
@@ -88,20 +101,34 @@ func (s *Signer) Review(p *btcpsbt.Packet) (*Review, error) {
 		return nil, ErrAlreadySigned
 	}
 	r := &Review{Summary: sum, paths: make([][]uint32, len(p.Inputs)), prev: make([]*wire.TxOut, len(p.Inputs)), Change: make([]bool, len(p.Outputs))}
+	// Every key is derived first, on every core; the checks then run in
+	// input order, so the refusal is the same as one input at a time.
+	paths, claims := make([][]uint32, len(p.Inputs)), make([][]byte, len(p.Inputs))
+	for i := range p.Inputs {
+		paths[i], claims[i] = s.ourPath(p.Inputs[i].Bip32Derivation, p.Inputs[i].TaprootBip32Derivation)
+	}
+	keys, keyErrs := signer.Keys(s.Master, paths)
+	r.keys = keys
+	approved := false
+	defer func() {
+		if !approved {
+			r.Wipe()
+		}
+	}()
 	ours, signed := 0, 0
 	var notOurs []int
 	var accounts [][]uint32
 	for i := range p.Inputs {
 		in := &p.Inputs[i]
-		path, claimed := s.ourPath(in.Bip32Derivation, in.TaprootBip32Derivation)
+		path, claimed := paths[i], claims[i]
 		if path == nil {
 			notOurs = append(notOurs, i)
 			continue
 		}
-		d, err := s.Master.DerivePath(path)
-		if err != nil {
-			return nil, fmt.Errorf("input %d: %w", i, err)
+		if keyErrs[i] != nil {
+			return nil, fmt.Errorf("input %d: %w", i, keyErrs[i])
 		}
+		d := keys[i].Derived
 		si := sum.Inputs[i]
 		prevScript := spentScript(p, i)
 		if !si.AmountKnown || !bytes.Equal(d.PkScript, prevScript) || !pubKeyMatches(d, claimed) {
@@ -172,6 +199,7 @@ func (s *Signer) Review(p *btcpsbt.Packet) (*Review, error) {
 	if err := s.Policy.Fee(sum.Fee, sum.EstimatedVSize, r.Moved); err != nil {
 		return nil, err
 	}
+	approved = true
 	return r, nil
 }
 
@@ -186,14 +214,19 @@ func appendAccount(accounts [][]uint32, acct []uint32) [][]uint32 {
 }
 
 // Sign signs every input Review approved through the shared Signer role
-// (shared/psbt/signer), which finalizes what is complete and checks each
-// signed input with the script engine. It reports whether the transaction
-// is complete.
+// (shared/psbt/signer), with the keys the review derived, which finalizes
+// what is complete and checks each signed input with the script engine. It
+// reports whether the transaction is complete. A review signs once: Sign
+// wipes its keys.
 func (s *Signer) Sign(p *btcpsbt.Packet, r *Review) (bool, error) {
+	if r.keys == nil {
+		return false, ErrReviewUsed
+	}
+	defer r.Wipe()
 	req := signer.Request{Packet: p, Master: s.Master, Prevs: r.prev}
 	for i, path := range r.paths {
 		if path != nil {
-			req.Inputs = append(req.Inputs, signer.Input{Index: i, Path: path, Prev: r.prev[i]})
+			req.Inputs = append(req.Inputs, signer.Input{Index: i, Path: path, Prev: r.prev[i], Key: r.keys[i]})
 		}
 	}
 	return signer.Sign(req)

@@ -265,3 +265,45 @@ func mustHash(t testing.TB, s string) (h [32]byte) {
 	}
 	return h
 }
+
+// A review holds the keys it derived for Sign, which signs with them once
+// and wipes them; a wiped review signs nothing.
+func TestReviewSignsOnce(t *testing.T) {
+	cold, hot := coldWallet(t), hotWallet(t)
+	in1, in2 := derive(t, cold.WPKH, 0, 1), derive(t, cold.TR, 0, 2)
+	prev := psbttest.FakeFunding(map[*hdkeys.Derived]int64{in1: 1_000_000, in2: 500_000}, []*hdkeys.Derived{in1, in2})
+	build := func() *btcpsbt.Packet {
+		return psbttest.TopUp(t, prev, map[int]*hdkeys.Derived{0: in1, 1: in2}, derive(t, hot.WPKH, 0, 5), derive(t, cold.WPKH, 1, 4), 1_200_000, 1_500)
+	}
+	s := &Signer{Master: cold.Master, Policy: testPolicy(t, hot, nil)}
+	p := build()
+	r, err := s.Review(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := append([]*hdkeys.SigningKey(nil), r.keys...)
+	if complete, err := s.Sign(p, r); err != nil || !complete {
+		t.Fatalf("complete %v, %v", complete, err)
+	}
+	for i, k := range keys {
+		if k == nil || !k.Priv.Key.IsZero() {
+			t.Fatalf("input %d: the review's key was not wiped after signing", i)
+		}
+	}
+	again := build()
+	if _, err := s.Sign(again, r); !errors.Is(err, ErrReviewUsed) {
+		t.Fatalf("a second signing with one review: %v", err)
+	}
+	r, err = s.Review(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Wipe()
+	before, _ := psbt.EncodeBinary(again)
+	if _, err := s.Sign(again, r); !errors.Is(err, ErrReviewUsed) {
+		t.Fatalf("signing with a wiped review: %v", err)
+	}
+	if after, _ := psbt.EncodeBinary(again); !bytes.Equal(before, after) {
+		t.Fatal("a refused signing changed the PSBT")
+	}
+}
