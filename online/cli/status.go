@@ -163,8 +163,15 @@ func states(sc status.StateCounts, order []string) string {
 
 func wallet(w status.Wallet) string {
 	s := fmt.Sprintf("%s BTC in %d coins", amount.FormatBTC(w.Sat), w.Coins)
+	var parts []string
 	if w.UnconfirmedSat > 0 {
-		s += fmt.Sprintf(" (%s unconfirmed)", amount.FormatBTC(w.UnconfirmedSat))
+		parts = append(parts, amount.FormatBTC(w.UnconfirmedSat)+" unconfirmed")
+	}
+	if w.ReservedSat > 0 {
+		parts = append(parts, amount.FormatBTC(w.ReservedSat)+" reserved by batches")
+	}
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
 	}
 	var bounds []string
 	if w.FloorSat != nil {

@@ -18,15 +18,15 @@ type statusCollector struct {
 
 	up, readSeconds, readFailures *prometheus.Desc
 
-	nodeUp, nodeHeight, followerHeight, lag            *prometheus.Desc
-	deposits, depositsSat, withdrawals, withdrawalsSat *prometheus.Desc
-	open, broken, oldestOpen                           *prometheus.Desc
-	balance, unconfirmed, coins, floor, ceiling        *prometheus.Desc
-	breaker, auditKnown, auditMismatches, auditAt      *prometheus.Desc
-	auditSettled                                       *prometheus.Desc
-	published, unpublished                             *prometheus.Desc
-	hookDelivered, hookBacklog, hookFailures           *prometheus.Desc
-	worker                                             *prometheus.Desc
+	nodeUp, nodeHeight, followerHeight, lag               *prometheus.Desc
+	deposits, depositsSat, withdrawals, withdrawalsSat    *prometheus.Desc
+	open, broken, oldestOpen                              *prometheus.Desc
+	balance, unconfirmed, coins, floor, ceiling, reserved *prometheus.Desc
+	breaker, auditKnown, auditMismatches, auditAt         *prometheus.Desc
+	auditSettled                                          *prometheus.Desc
+	published, unpublished                                *prometheus.Desc
+	hookDelivered, hookBacklog, hookFailures              *prometheus.Desc
+	worker                                                *prometheus.Desc
 }
 
 func newStatusCollector(r StatusReader, timeout time.Duration) *statusCollector {
@@ -55,6 +55,7 @@ func newStatusCollector(r StatusReader, timeout time.Duration) *statusCollector 
 		balance:     d("wallet_balance_sat", "Unspent coins of a wallet (hot or cold), confirmed or not, in satoshis.", "asset", "wallet"),
 		unconfirmed: d("wallet_unconfirmed_sat", "The part of wallet_balance_sat not yet in a block.", "asset", "wallet"),
 		coins:       d("wallet_coins", "Unspent coins of a wallet.", "asset", "wallet"),
+		reserved:    d("wallet_reserved_sat", "The part of wallet_balance_sat reserved by batches being built or sent.", "asset", "wallet"),
 		floor:       d("hot_floor_sat", "The configured hot wallet floor (absent when not configured).", "asset"),
 		ceiling:     d("hot_ceiling_sat", "The configured hot wallet ceiling (absent when not configured).", "asset"),
 
@@ -77,7 +78,7 @@ func newStatusCollector(r StatusReader, timeout time.Duration) *statusCollector 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.up, c.readSeconds, c.readFailures, c.nodeUp, c.nodeHeight, c.followerHeight, c.lag,
 		c.deposits, c.depositsSat, c.withdrawals, c.withdrawalsSat, c.open, c.broken, c.oldestOpen,
-		c.balance, c.unconfirmed, c.coins, c.floor, c.ceiling, c.breaker, c.auditKnown, c.auditMismatches, c.auditSettled, c.auditAt,
+		c.balance, c.unconfirmed, c.coins, c.reserved, c.floor, c.ceiling, c.breaker, c.auditKnown, c.auditMismatches, c.auditSettled, c.auditAt,
 		c.published, c.unpublished, c.hookDelivered, c.hookBacklog, c.hookFailures, c.worker} {
 		ch <- d
 	}
@@ -138,6 +139,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.balance, float64(w.w.Sat), a.Name, w.name)
 			gauge(c.unconfirmed, float64(w.w.UnconfirmedSat), a.Name, w.name)
 			gauge(c.coins, float64(w.w.Coins), a.Name, w.name)
+			gauge(c.reserved, float64(w.w.ReservedSat), a.Name, w.name)
 		}
 		if a.Hot.FloorSat != nil {
 			gauge(c.floor, float64(*a.Hot.FloorSat), a.Name)

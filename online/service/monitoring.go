@@ -1,9 +1,6 @@
 package service
 
 import (
-	"reflect"
-	"strings"
-
 	"github.com/cryptoassets/cryptoassets/migrations"
 	"github.com/cryptoassets/cryptoassets/online/api"
 	"github.com/cryptoassets/cryptoassets/online/config"
@@ -20,7 +17,7 @@ func Status(cfg *config.Config, runner *store.Runner, nodes map[string]status.No
 	for _, name := range cfg.AssetNames() {
 		a := cfg.Assets[name]
 		ac := status.AssetConfig{Name: name, Network: a.Network,
-			HotFloorSat: satKey(a, "hot_floor_sat"), HotCeilingSat: satKey(a, "hot_ceiling_sat")}
+			HotFloorSat: positive(a.HotFloorSat), HotCeilingSat: positive(a.HotCeilingSat)}
 		if n, ok := nodes[name]; ok && n != nil {
 			ac.Node = n
 		}
@@ -35,29 +32,12 @@ func Status(cfg *config.Config, runner *store.Runner, nodes map[string]status.No
 	return status.New(sc)
 }
 
-// satKey reads an asset's amount key by its TOML name: the hot wallet's
-// floor and ceiling belong to the cold storage settings, and a
-// configuration without them (or a release before them) reports none.
-func satKey(a *config.Asset, key string) *int64 {
-	v := reflect.ValueOf(a).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ",")
-		if name != key {
-			continue
-		}
-		f := v.Field(i)
-		switch {
-		case f.Kind() == reflect.Int64:
-			if n := f.Int(); n > 0 {
-				return &n
-			}
-		case f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.Int64:
-			n := f.Elem().Int()
-			return &n
-		}
+// positive is n when set (above 0: 0 turns that side of the keeper off).
+func positive(n int64) *int64 {
+	if n <= 0 {
+		return nil
 	}
-	return nil
+	return &n
 }
 
 // Monitoring is serve's status reader, its metrics and the registry of the

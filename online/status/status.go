@@ -184,13 +184,18 @@ type Broadcasts struct {
 // Wallet sums a wallet's unspent coins (confirmed or not, as the audit
 // counts them).
 type Wallet struct {
-	Coins          int64  `json:"coins"`
-	Sat            int64  `json:"sat"`
-	UnconfirmedSat int64  `json:"unconfirmed_sat"`
-	FloorSat       *int64 `json:"floor_sat,omitempty"`
-	CeilingSat     *int64 `json:"ceiling_sat,omitempty"`
+	Coins          int64 `json:"coins"`
+	Sat            int64 `json:"sat"`
+	UnconfirmedSat int64 `json:"unconfirmed_sat"`
+	// ReservedSat is held by batches being built or sent.
+	ReservedSat int64  `json:"reserved_sat"`
+	FloorSat    *int64 `json:"floor_sat,omitempty"`
+	CeilingSat  *int64 `json:"ceiling_sat,omitempty"`
 	// Band places Sat against the floor and ceiling: below_floor,
-	// above_ceiling, within, or unbounded when neither is configured.
+	// above_ceiling, within, or unbounded when neither is configured. The
+	// keeper (online/cold) acts on free coins (spendable, less what pending
+	// withdrawals need), so a wallet within its band here may still be
+	// topped up or swept.
 	Band string `json:"band,omitempty"`
 }
 
@@ -350,7 +355,8 @@ func (r *Reader) readAsset(ctx context.Context, tx pgx.Tx, ac AssetConfig) (Asse
 		return a, fmt.Errorf("broadcasts: %w", err)
 	}
 
-	rows, err := tx.Query(ctx, `SELECT w.name, count(*), coalesce(sum(c.amount), 0), coalesce(sum(c.amount) FILTER (WHERE c.block_hash IS NULL), 0)
+	rows, err := tx.Query(ctx, `SELECT w.name, count(*), coalesce(sum(c.amount), 0), coalesce(sum(c.amount) FILTER (WHERE c.block_hash IS NULL), 0),
+		coalesce(sum(c.amount) FILTER (WHERE c.reserved_by IS NOT NULL), 0)
 		FROM `+s+`.coins c JOIN `+s+`.wallets w ON w.id = c.wallet_id WHERE c.spent_by IS NULL GROUP BY w.name`)
 	if err != nil {
 		return a, fmt.Errorf("coins: %w", err)
@@ -358,7 +364,7 @@ func (r *Reader) readAsset(ctx context.Context, tx pgx.Tx, ac AssetConfig) (Asse
 	for rows.Next() {
 		var name string
 		var w Wallet
-		if err := rows.Scan(&name, &w.Coins, &w.Sat, &w.UnconfirmedSat); err != nil {
+		if err := rows.Scan(&name, &w.Coins, &w.Sat, &w.UnconfirmedSat, &w.ReservedSat); err != nil {
 			rows.Close()
 			return a, fmt.Errorf("coins: %w", err)
 		}
