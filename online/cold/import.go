@@ -36,9 +36,10 @@ var (
 	ErrExpired = errors.New("expired before its import")
 	// ErrAlreadyImported: the top-up was imported before.
 	ErrAlreadyImported = errors.New("was already imported")
-	// ErrBadSignature: an input is unsigned or its signature does not
-	// verify against the coin it spends.
-	ErrBadSignature = errors.New("has an input whose signature does not verify")
+	// ErrBadSignature: an input is unsigned, its signature does not verify
+	// against the coin it spends, or it does not sign the whole
+	// transaction.
+	ErrBadSignature = errors.New("has an input whose signature is refused")
 	// ErrUnreadable: not a PSBT, too large, malformed, or for another network.
 	ErrUnreadable = errors.New("not a signed PSBT this service can read")
 )
@@ -285,12 +286,39 @@ func (b *exportedBatch) verify(tx *wire.MsgTx) error {
 			err = vm.Execute()
 		}
 		if err != nil {
-			return fmt.Errorf("top-up %d %w: input %d (%s): %v; nothing was recorded or sent. Sign the exported PSBT again (`cryptoassets cold export %d` writes it) and import what the signer writes",
+			err = fmt.Errorf("its signature does not verify (%v)", err)
+		} else {
+			err = signsAll(prevs[i].PkScript, in.Witness)
+		}
+		if err != nil {
+			return fmt.Errorf("top-up %d %w: input %d (%s): %v; nothing was recorded or sent. Sign the exported PSBT again (`cryptoassets cold export --dir D %d` writes it) and import what the signer writes",
 				b.id, ErrBadSignature, i, in.PreviousOutPoint, err, b.id)
 		}
 	}
 	if tx.TxHash() != ours.UnsignedTx.TxHash() {
 		return fmt.Errorf("top-up %d: the signed transaction's txid %s is not the exported %s (an input that is not segwit?): refusing to send", b.id, tx.TxHash(), ours.UnsignedTx.TxHash())
+	}
+	return nil
+}
+
+// signsAll refuses a valid signature that does not commit to every input
+// and output (SIGHASH_ALL, or taproot's default): with SIGHASH_NONE or
+// SINGLE, or ANYONECANPAY, whoever relays the transaction could change what
+// it pays or add to what it spends.
+func signsAll(script []byte, w wire.TxWitness) error {
+	var t txscript.SigHashType
+	switch {
+	case txscript.IsPayToWitnessPubKeyHash(script) && len(w) == 2 && len(w[0]) > 0:
+		t = txscript.SigHashType(w[0][len(w[0])-1])
+	case txscript.IsPayToTaproot(script) && len(w) == 1 && len(w[0]) == 64:
+		return nil // the default sighash: all inputs and outputs
+	case txscript.IsPayToTaproot(script) && len(w) == 1 && len(w[0]) == 65:
+		t = txscript.SigHashType(w[0][64])
+	default:
+		return fmt.Errorf("a spend this service does not sign its cold coins with (%d witness items for script %x)", len(w), script)
+	}
+	if t != txscript.SigHashAll {
+		return fmt.Errorf("signed with sighash type %#x, not SIGHASH_ALL: whoever relays it could change what it spends or pays", uint32(t))
 	}
 	return nil
 }
@@ -321,7 +349,7 @@ func (im *Importer) notExported(t *store.Tx, tx *wire.MsgTx, unsigned chainhash.
 	if err != nil {
 		return fmt.Errorf("top-up %d: its stored PSBT is unreadable: %w", id, err)
 	}
-	return fmt.Errorf("signed transaction %s is %w: it spends coins of top-up %d, but %s; nothing was recorded or sent. Sign top-up %d's exported PSBT as it is (`cryptoassets cold export %d` writes it again)",
+	return fmt.Errorf("signed transaction %s is %w: it spends coins of top-up %d, but %s; nothing was recorded or sent. Sign top-up %d's exported PSBT as it is (`cryptoassets cold export --dir D %d` writes it again)",
 		unsigned, ErrNotExported, id, Differences(p.UnsignedTx, tx, id, im.params), id, id)
 }
 

@@ -388,7 +388,7 @@ func TestImportRefuses(t *testing.T) {
 				return prepared{encode(t, p), x}
 			},
 			want: cold.ErrBadSignature,
-			says: []string{"signature does not verify: input 0", "sign the exported PSBT again"},
+			says: []string{"signature is refused: input 0", "its signature does not verify", "sign the exported PSBT again"},
 		},
 		{
 			// The signer was told input 0 spends more than it does, and
@@ -398,10 +398,21 @@ func TestImportRefuses(t *testing.T) {
 			name: "signed over a false amount the PSBT claims",
 			prepare: func(t *testing.T) prepared {
 				x := e.export(10_000_000)
-				return prepared{encode(t, signElsewhere(t, x.PSBT, 1)), x}
+				return prepared{encode(t, signElsewhere(t, x.PSBT, 1, 0)), x}
 			},
 			want: cold.ErrBadSignature,
-			says: []string{"signature does not verify: input 0"},
+			says: []string{"signature is refused: input 0", "its signature does not verify"},
+		},
+		{
+			// Valid signatures that commit to no output: a relayer could
+			// send the coins anywhere.
+			name: "signed with SIGHASH_NONE|ANYONECANPAY",
+			prepare: func(t *testing.T) prepared {
+				x := e.export(10_000_000)
+				return prepared{encode(t, signElsewhere(t, x.PSBT, 0, txscript.SigHashNone|txscript.SigHashAnyOneCanPay)), x}
+			},
+			want: cold.ErrBadSignature,
+			says: []string{"sighash type 0x82, not SIGHASH_ALL"},
 		},
 		{
 			name: "unsigned",
@@ -538,7 +549,7 @@ func topUpSignedElsewhere(t *testing.T, st hdkeys.ScriptType) {
 	if len(x.PSBT.Inputs) < 2 {
 		t.Fatalf("the export spends %d coins: the test wants two, each signed", len(x.PSBT.Inputs))
 	}
-	p := signElsewhere(t, x.PSBT, 0)
+	p := signElsewhere(t, x.PSBT, 0, 0)
 
 	got, err := e.im.Import(e.ctx, e.bc, encode(t, p))
 	if err != nil || got.BatchID != x.ID || got.TxID != x.TxID || got.Amount != x.Amount || got.Fee != x.Fee {
@@ -588,8 +599,9 @@ func topUpSignedElsewhere(t *testing.T, st hdkeys.ScriptType) {
 // btcd's own primitives only: the seed from the mnemonic (BIP39), each
 // input's key at the BIP32 path the PSBT states, a partial signature per
 // input, nothing finalized. lie is added to the amount input 0 is signed
-// over, and to what the returned PSBT claims it spends.
-func signElsewhere(t *testing.T, exported *btcpsbt.Packet, lie int64) *btcpsbt.Packet {
+// over, and to what the returned PSBT claims it spends; hashType is the
+// sighash type of every signature (0: SIGHASH_ALL, taproot's default).
+func signElsewhere(t *testing.T, exported *btcpsbt.Packet, lie int64, hashType txscript.SigHashType) *btcpsbt.Packet {
 	t.Helper()
 	p := clonePSBT(t, exported)
 	if lie != 0 {
@@ -620,6 +632,7 @@ func signElsewhere(t *testing.T, exported *btcpsbt.Packet, lie int64) *btcpsbt.P
 	}
 	for i := range p.Inputs {
 		in := &p.Inputs[i]
+		in.SighashType = hashType // as a signer states what it signs
 		prev := in.WitnessUtxo
 		switch {
 		case len(in.Bip32Derivation) == 1:
@@ -628,7 +641,11 @@ func signElsewhere(t *testing.T, exported *btcpsbt.Packet, lie int64) *btcpsbt.P
 			if !bytes.Equal(pub, in.Bip32Derivation[0].PubKey) {
 				t.Fatalf("input %d: the key at its stated path is not the key it states", i)
 			}
-			sig, err := txscript.RawTxInWitnessSignature(p.UnsignedTx, hashes, i, prev.Value, prev.PkScript, txscript.SigHashAll, priv)
+			ht := hashType
+			if ht == 0 {
+				ht = txscript.SigHashAll
+			}
+			sig, err := txscript.RawTxInWitnessSignature(p.UnsignedTx, hashes, i, prev.Value, prev.PkScript, ht, priv)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -640,7 +657,7 @@ func signElsewhere(t *testing.T, exported *btcpsbt.Packet, lie int64) *btcpsbt.P
 			}
 			// BIP86: the output key is the internal key tweaked with no
 			// script tree; RawTxInTaprootSignature tweaks it so.
-			sig, err := txscript.RawTxInTaprootSignature(p.UnsignedTx, hashes, i, prev.Value, prev.PkScript, nil, txscript.SigHashDefault, priv)
+			sig, err := txscript.RawTxInTaprootSignature(p.UnsignedTx, hashes, i, prev.Value, prev.PkScript, nil, hashType, priv)
 			if err != nil {
 				t.Fatal(err)
 			}
