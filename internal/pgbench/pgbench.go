@@ -96,12 +96,18 @@ END;
 // TPS runs pgbench with clients for d (whole seconds, at least one) and
 // returns its transactions per second.
 func (p *Transfers) TPS(tb testing.TB, clients int, d time.Duration) float64 {
-	tps, _ := p.Run(tb, clients, d)
-	return tps
+	return p.Run(tb, clients, d).TPS
 }
 
-// Run is TPS that also returns pgbench's retries per committed transaction.
-func (p *Transfers) Run(tb testing.TB, clients int, d time.Duration) (tps, retriesPerCommit float64) {
+// Result is what one pgbench run reports.
+type Result struct {
+	TPS              float64 // transactions per second
+	Transactions     float64 // transactions committed
+	RetriesPerCommit float64 // serialization failures retried, per committed transaction
+}
+
+// Run is TPS with the rest of pgbench's report.
+func (p *Transfers) Run(tb testing.TB, clients int, d time.Duration) Result {
 	tb.Helper()
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	out, err := exec.Command(p.bin, "-n", "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(secs),
@@ -109,13 +115,15 @@ func (p *Transfers) Run(tb testing.TB, clients int, d time.Duration) (tps, retri
 	if err != nil {
 		tb.Fatalf("pgbench: %v\n%s", err, out)
 	}
-	tps = number(tb, out, `tps = ([0-9.]+)`)
-	processed := number(tb, out, `number of transactions actually processed: ([0-9]+)`)
-	if retries := regexp.MustCompile(`total number of retries: ([0-9]+)`).FindSubmatch(out); retries != nil && processed > 0 {
-		n, _ := strconv.ParseFloat(string(retries[1]), 64)
-		retriesPerCommit = n / processed
+	r := Result{
+		TPS:          number(tb, out, `tps = ([0-9.]+)`),
+		Transactions: number(tb, out, `number of transactions actually processed: ([0-9]+)`),
 	}
-	return tps, retriesPerCommit
+	if m := regexp.MustCompile(`total number of retries: ([0-9]+)`).FindSubmatch(out); m != nil && r.Transactions > 0 {
+		n, _ := strconv.ParseFloat(string(m[1]), 64)
+		r.RetriesPerCommit = n / r.Transactions
+	}
+	return r
 }
 
 func number(tb testing.TB, out []byte, re string) float64 {

@@ -78,6 +78,11 @@ func (env *benchLedger) run(b *testing.B, unit string, baselines []baseline, op 
 	env.reasons.reset()
 	sums := make([]float64, len(baselines))
 	pgRetries := make([]float64, len(baselines))
+	pgTxns := make([]float64, len(baselines))
+	pgServer := make([]time.Duration, len(baselines))
+	pgClient := make([]time.Duration, len(baselines))
+	var server, client time.Duration
+	cpu := newCPUMeter(b, env.l.Runner().Pool())
 	var failed atomic.Int64
 	var firstErr atomic.Value
 	var elapsed time.Duration
@@ -85,14 +90,29 @@ func (env *benchLedger) run(b *testing.B, unit string, baselines []baseline, op 
 	for r := range benchRounds {
 		b.StopTimer()
 		for i, bl := range baselines {
-			tps, retries := bl.script.Run(b, benchClients, 3*time.Second)
-			sums[i] += tps / benchRounds
-			pgRetries[i] += retries / benchRounds
+			reaped, child := cpu.reapedWhenGone(b), children()
+			res := bl.script.Run(b, benchClients, 3*time.Second)
+			pgServer[i] += cpu.reapedWhenGone(b) - reaped
+			pgClient[i] += children() - child
+			sums[i] += res.TPS / benchRounds
+			pgRetries[i] += res.RetriesPerCommit / benchRounds
+			pgTxns[i] += res.Transactions
 		}
+		backends, own := cpu.backends(b), self()
 		b.StartTimer()
 		n := int64(b.N*(r+1)/benchRounds - b.N*r/benchRounds)
 		var taken atomic.Int64
 		var wg sync.WaitGroup
+		var probe sync.WaitGroup
+		if r == benchRounds-1 {
+			// What the running postings hold, a moment into the last round.
+			probe.Add(1)
+			go func() {
+				defer probe.Done()
+				time.Sleep(300 * time.Millisecond)
+				b.Logf("locks held mid-round: %s", env.locks())
+			}()
+		}
 		start := time.Now()
 		for c := range benchClients {
 			wg.Add(1)
@@ -109,6 +129,11 @@ func (env *benchLedger) run(b *testing.B, unit string, baselines []baseline, op 
 		}
 		wg.Wait()
 		elapsed += time.Since(start)
+		b.StopTimer()
+		probe.Wait()
+		server += spent(backends, cpu.backends(b))
+		client += self() - own
+		b.StartTimer()
 	}
 	b.StopTimer()
 	if failed.Load() > 0 {
@@ -126,12 +151,48 @@ func (env *benchLedger) run(b *testing.B, unit string, baselines []baseline, op 
 		}
 		b.ReportMetric(pgRetries[i], bl.name+"-retries/commit")
 	}
+	if cpu != nil {
+		// CPU per operation, server and client, of each side: what the
+		// ratio comes to when the cores are shared with other work.
+		op := strings.TrimSuffix(unit, "s/s")
+		b.ReportMetric(float64(server.Microseconds())/float64(b.N), "server-cpu-µs/"+op)
+		b.ReportMetric(float64(client.Microseconds())/float64(b.N), "client-cpu-µs/"+op)
+		for i, bl := range baselines {
+			b.ReportMetric(float64(pgServer[i].Microseconds())/pgTxns[i], bl.name+"-server-cpu-µs/"+op)
+			b.ReportMetric(float64(pgClient[i].Microseconds())/pgTxns[i], bl.name+"-client-cpu-µs/"+op)
+		}
+	}
 	if s := env.reasons.String(); s != "" {
 		b.Logf("retried attempts by reason: %s", s)
 	}
 	if err := env.l.Check(ctx); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// locks summarizes pg_locks for the benchmark's database: each kind of
+// lock on each relation (predicate locks included), with how many are
+// held and how many waited for.
+func (env *benchLedger) locks() string {
+	rows, err := env.l.Runner().Pool().Query(context.Background(), `
+		SELECT l.locktype || ' ' || l.mode || coalesce(' on ' || c.relname, '') || CASE WHEN l.granted THEN '' ELSE ' (waiting)' END, count(*)
+		FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
+		WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) OR l.locktype = 'transactionid'
+		GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 12`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var what string
+		var n int
+		if err := rows.Scan(&what, &n); err != nil {
+			return err.Error()
+		}
+		out = append(out, fmt.Sprintf("%d× %s", n, what))
+	}
+	return strings.Join(out, "; ")
 }
 
 type baseline struct {
@@ -248,10 +309,14 @@ func (c *conflictReasons) reset() {
 func (c *conflictReasons) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []string
-	for k, v := range c.n {
-		out = append(out, fmt.Sprintf("%d× %s", v, k))
+	keys := make([]string, 0, len(c.n))
+	for k := range c.n {
+		keys = append(keys, k)
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(out)))
+	sort.Slice(keys, func(i, j int) bool { return c.n[keys[i]] > c.n[keys[j]] })
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = fmt.Sprintf("%d× %s", c.n[k], k)
+	}
 	return strings.Join(out, "; ")
 }
