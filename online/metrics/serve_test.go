@@ -147,6 +147,66 @@ func (h *harness) eventually(what string, mine bool, cond func(scrape) bool) scr
 	}
 }
 
+// scraper scrapes every 100ms until stopped and fails the test on a
+// scrape that did not read the database or a counter that went back.
+type scraper struct {
+	stopc chan struct{}
+	done  chan int
+}
+
+func startScraper(t *testing.T, url string) *scraper {
+	sc := &scraper{stopc: make(chan struct{}), done: make(chan int, 1)}
+	monotone := []string{commits, "cryptoassets_runner_attempts_total", `cryptoassets_http_requests_total{route="POST /v1/{asset}/transfers",status="201"}`,
+		`cryptoassets_deposits{asset="btc",state="credited"}`, follower}
+	go func() {
+		n := 0
+		last := map[string]float64{}
+		defer func() { sc.done <- n }()
+		for {
+			select {
+			case <-sc.stopc:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
+			if err != nil {
+				t.Errorf("background scrape: %v", err)
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			s := scrape{}
+			for _, line := range strings.Split(string(body), "\n") {
+				if i := strings.LastIndexByte(line, ' '); i > 0 && !strings.HasPrefix(line, "#") {
+					if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+						s[line[:i]] = v
+					}
+				}
+			}
+			n++
+			if resp.StatusCode != http.StatusOK || s[up] != 1 {
+				t.Errorf("background scrape %d: %d, status_up %v", n, resp.StatusCode, s[up])
+				return
+			}
+			for _, k := range monotone {
+				if v, ok := s[k]; ok {
+					if v < last[k] {
+						t.Errorf("background scrape %d: %s went back from %v to %v", n, k, last[k], v)
+						return
+					}
+					last[k] = v
+				}
+			}
+		}
+	}()
+	return sc
+}
+
+func (sc *scraper) stop() int {
+	close(sc.stopc)
+	return <-sc.done
+}
+
 const (
 	credited  = `cryptoassets_deposits{asset="btc",state="credited"}`
 	seen      = `cryptoassets_deposits{asset="btc",state="seen"}`
@@ -160,15 +220,18 @@ const (
 	up        = `cryptoassets_status_up`
 )
 
-// /metrics scraped from a real serve while deposits arrive and a
-// withdrawal is paid: the deposit counts, the follower's height, the hot
-// coins, the withdrawal states, the runner's commits and the API request
-// counters all move, and the workers serve runs are listed.
+// /metrics scraped from a real serve while deposits arrive, transfers run
+// concurrently and a withdrawal is paid: the deposit counts, the
+// follower's height, the hot coins, the withdrawal states, the runner's
+// commits and the API request counters all move, and the workers serve
+// runs are listed. A scraper runs all along: every scrape reads the
+// database and no counter ever goes back.
 func TestMetricsMoveWithDepositsAndAWithdrawal(t *testing.T) {
 	btcd := testenv.NewNode(t, devenv.BtcdOptions{})
 	h := &harness{t: t, btcd: btcd, node: chain.NewRPCNode(btcd.Client)}
 	h.s = servetest.New(t, servetest.Options{RPCURL: btcd.RPCURL(), AssetTOML: serveTOML})
 	h.s.StartReady()
+	bg := startScraper(t, h.s.APIURL+"/metrics")
 
 	before := h.eventually("the follower at the node's tip", false, func(s scrape) bool {
 		l, ok := s.has(lag)
@@ -227,6 +290,39 @@ func TestMetricsMoveWithDepositsAndAWithdrawal(t *testing.T) {
 		t.Fatal("no latency histogram for the account creation")
 	}
 
+	// Transfers from alice to bob, concurrently, while the scraper reads.
+	h.api(http.MethodPost, "/v1/btc/accounts", `{"name":"bob"}`, "acct-bob", http.StatusCreated, nil)
+	const transfers = 40
+	errs := make(chan error, transfers)
+	for i := range transfers {
+		go func() {
+			code, b, err := h.s.Do(http.MethodPost, "/v1/btc/transfers", `{"from":"alice","to":"bob","amount_sat":"1000"}`, fmt.Sprintf("tr-%d", i))
+			if err == nil && code != http.StatusCreated {
+				err = fmt.Errorf("transfer %d: %d %s", i, code, b)
+			}
+			errs <- err
+		}()
+	}
+	for range transfers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	moved := scrapeOf(t, h.s.APIURL+"/metrics")
+	if got := moved.must(t, `cryptoassets_http_requests_total{route="POST /v1/{asset}/transfers",status="201"}`); got != transfers {
+		t.Fatalf("transfers counted %v, want %d", got, transfers)
+	}
+	if moved[commits] < after[commits]+transfers {
+		t.Fatalf("runner commits %v -> %v over %d transfers", after[commits], moved[commits], transfers)
+	}
+	// Transfers from one account meet on its balance row: the runner's
+	// retries show it.
+	retries := "cryptoassets_runner_retries_total"
+	if moved.must(t, retries) <= after.must(t, retries) {
+		t.Fatalf("runner retries %v -> %v: %d concurrent transfers from one account never collided", after[retries], moved[retries], transfers)
+	}
+	t.Logf("%d concurrent transfers: commits %.0f -> %.0f, retries %.0f -> %.0f", transfers, after[commits], moved[commits], after[retries], moved[retries])
+
 	var a [20]byte
 	_, _ = rand.Read(a[:])
 	dest, err := btcutil.NewAddressWitnessPubKeyHash(a[:], &chaincfg.RegressionNetParams)
@@ -252,6 +348,11 @@ func TestMetricsMoveWithDepositsAndAWithdrawal(t *testing.T) {
 	if done.must(t, `cryptoassets_breaker_tripped{asset="btc"}`) != 0 {
 		t.Fatal("the breaker shows tripped")
 	}
+	n := bg.stop()
+	if n < 10 {
+		t.Fatalf("only %d scrapes during the run", n)
+	}
+	t.Logf("%d scrapes during the run, each with status_up 1 and no counter going back", n)
 	t.Logf("figures: follower %.0f -> %.0f, credited %.0f, hot %.0f -> %.0f sat, runner commits %.0f -> %.0f, retries %.0f, give-ups %.0f",
 		before[follower], done[follower], done[credited], after[hot], done[hot], before[commits], done[commits],
 		done[`cryptoassets_runner_retries_total`], done[`cryptoassets_runner_give_ups_total`])
