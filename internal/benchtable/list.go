@@ -34,6 +34,11 @@ var entries = []entry{
 		targets: []target{{match: "/spread$", op: ">=", ratio: 0.5}},
 	},
 	{
+		id: "postings", pkg: "./online/ledger", bench: "^BenchmarkInternalPostings$", benchtime: "5000x",
+		what:    "32 clients posting between a customer and the hot wallet (every deposit's and withdrawal's shape), beside pgbench's spread figure",
+		targets: []target{{op: ">=", ratio: 0.5}},
+	},
+	{
 		id: "follower", pkg: "./online/deposits", bench: "^BenchmarkFollower$", benchtime: "20x", timeout: "30m",
 		what:    "blocks of ~1,000 outputs scanned and credited, beside the raw getblockhash + getblock fetch",
 		targets: []target{{match: "/watched-1000000$", op: "<=", ratio: 1.5}},
