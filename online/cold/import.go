@@ -179,8 +179,12 @@ func (b *exportedBatch) extract(p *btcpsbt.Packet) (*wire.MsgTx, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("top-up %d %w: input %s is not signed; nothing was recorded or sent. Sign the exported PSBT on the air-gapped signer and import what it writes",
-			b.id, ErrBadSignature, strings.Join(missing, ", "))
+		what := "input " + missing[0] + " is"
+		if len(missing) > 1 {
+			what = "inputs " + strings.Join(missing, ", ") + " are"
+		}
+		return nil, fmt.Errorf("top-up %d %w: %s not signed; nothing was recorded or sent. Sign the exported PSBT on the air-gapped signer and import what it writes",
+			b.id, ErrBadSignature, what)
 	}
 	tx, err := btcpsbt.Extract(p)
 	if err != nil {
