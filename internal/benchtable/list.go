@@ -24,7 +24,7 @@ type target struct {
 // under about 20 minutes on the project's 2-core machine.
 var entries = []entry{
 	{
-		id: "signer", pkg: "./offline-signer/sign", bench: "^BenchmarkSign500$", benchtime: "3x",
+		id: "signer", pkg: "./offline-signer/sign", bench: "^BenchmarkSign500$", benchtime: "5x",
 		what:    "a 500-input PSBT (P2WPKH and P2TR) reviewed, signed, finalized and checked, beside the single-core floor",
 		targets: []target{{op: "<=", ratio: 0.7}},
 	},
