@@ -260,7 +260,7 @@ func printExport(c *cli.Context, x cold.Export) {
 	w := c.App.Writer
 	fmt.Fprintf(w, "top-up %d: %s\n", x.ID, x.State)
 	fmt.Fprintf(w, "  txid        %s\n", x.TxID)
-	fmt.Fprintf(w, "  to hot      %s BTC  %s\n", amount.FormatBTC(x.Amount), x.HotAddress)
+	fmt.Fprintf(w, "  to hot      %s BTC  %s (hot change index %d)\n", amount.FormatBTC(x.Amount), x.HotAddress, x.HotIndex)
 	fmt.Fprintf(w, "  fee         %d sat (%s sat/vB, %d vB)\n", x.Fee, strconv.FormatFloat(float64(x.FeeRate)/1000, 'f', -1, 64), x.VSize)
 	if x.ChangeAmount > 0 {
 		fmt.Fprintf(w, "  cold change %s BTC\n", amount.FormatBTC(x.ChangeAmount))
@@ -281,6 +281,7 @@ type exportJSON struct {
 	FeeRate     string    `json:"fee_rate_sat_per_vb"`
 	VSize       int64     `json:"vsize"`
 	HotAddress  string    `json:"address"`
+	HotIndex    uint32    `json:"hot_change_index"`
 	ChangeSat   string    `json:"change_sat"`
 	Inputs      int       `json:"inputs"`
 	ExpiresAt   time.Time `json:"expires_at"`
@@ -293,6 +294,6 @@ func toJSON(x cold.Export) exportJSON {
 	b64, _ := x.PSBT.B64Encode()
 	return exportJSON{ID: x.ID, State: x.State, TxID: x.TxID.String(), AmountSat: strconv.FormatInt(x.Amount, 10),
 		FeeSat: strconv.FormatInt(x.Fee, 10), FeeRate: strconv.FormatFloat(float64(x.FeeRate)/1000, 'f', -1, 64), VSize: x.VSize,
-		HotAddress: x.HotAddress, ChangeSat: strconv.FormatInt(x.ChangeAmount, 10), Inputs: len(x.PSBT.UnsignedTx.TxIn),
+		HotAddress: x.HotAddress, HotIndex: x.HotIndex, ChangeSat: strconv.FormatInt(x.ChangeAmount, 10), Inputs: len(x.PSBT.UnsignedTx.TxIn),
 		ExpiresAt: x.ExpiresAt.UTC(), CancelledBy: x.CancelledBy, CreatedAt: x.CreatedAt.UTC(), PSBTBase64: strings.TrimSpace(b64)}
 }

@@ -122,10 +122,13 @@ type Export struct {
 	Amount, Fee int64
 	ExpiresAt   time.Time
 
-	State        string
-	FeeRate      int64 // sat per 1000 vbytes
-	VSize        int64
-	HotAddress   string
+	State      string
+	FeeRate    int64 // sat per 1000 vbytes
+	VSize      int64
+	HotAddress string
+	// HotIndex is the hot address's index on the hot change branch: the
+	// signer finds it only within its policy's hot_wallet_lookahead.
+	HotIndex     uint32
 	ChangeAmount int64 // back to the cold wallet; 0 without change
 	CancelledBy  string
 	CreatedAt    time.Time
@@ -463,7 +466,7 @@ func (t *TopUps) exportTx(tx *store.Tx, amt int64, by string, rate int64, chosen
 	}
 	txid := unsigned.TxHash()
 	x := Export{TxID: txid, PSBT: p, Amount: amt, Fee: sel.Fee, State: StateReserved, FeeRate: rate, VSize: sel.VSize,
-		HotAddress: hot.Address, ChangeAmount: sel.Change}
+		HotAddress: hot.Address, HotIndex: hot.Index, ChangeAmount: sel.Change}
 	if err := tx.QueryRow(`INSERT INTO `+t.schema+`.batches (kind, state, txid, psbt, fee, fee_rate, vsize, locktime, change_vout, change_amount,
 			transfer_vout, transfer_amount, transfer_address_id, expires_at)
 		VALUES ('topup', 'reserved', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now() + make_interval(secs => $12))

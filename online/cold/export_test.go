@@ -281,7 +281,7 @@ func TestExportBuildsATopUpTheSignerSigns(t *testing.T) {
 		}
 	}
 	got, err := e.topups.Get(e.ctx, x.ID)
-	if err != nil || got.TxID != x.TxID || got.HotAddress == "" || got.PSBT.UnsignedTx.TxHash() != x.TxID {
+	if err != nil || got.TxID != x.TxID || got.HotAddress == "" || got.HotIndex != x.HotIndex || got.PSBT.UnsignedTx.TxHash() != x.TxID {
 		t.Fatalf("get: %+v %v", got, err)
 	}
 }

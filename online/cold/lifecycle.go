@@ -17,7 +17,7 @@ import (
 )
 
 const exportColumns = `b.id, b.txid, b.psbt, b.transfer_amount, b.fee, b.expires_at, b.state, b.fee_rate, b.vsize,
-	coalesce(a.address, ''), coalesce(b.change_amount, 0), coalesce(b.cancelled_by, ''), b.created_at`
+	coalesce(a.address, ''), coalesce(a.idx, 0), coalesce(b.change_amount, 0), coalesce(b.cancelled_by, ''), b.created_at`
 
 func (t *TopUps) exportFrom() string {
 	return t.schema + `.batches b LEFT JOIN ` + t.schema + `.addresses a ON a.id = b.transfer_address_id`
@@ -27,7 +27,7 @@ func scanExport(r pgx.Row) (Export, error) {
 	var x Export
 	var txid, raw []byte
 	if err := r.Scan(&x.ID, &txid, &raw, &x.Amount, &x.Fee, &x.ExpiresAt, &x.State, &x.FeeRate, &x.VSize,
-		&x.HotAddress, &x.ChangeAmount, &x.CancelledBy, &x.CreatedAt); err != nil {
+		&x.HotAddress, &x.HotIndex, &x.ChangeAmount, &x.CancelledBy, &x.CreatedAt); err != nil {
 		return Export{}, err
 	}
 	copy(x.TxID[:], txid)
