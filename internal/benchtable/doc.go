@@ -18,7 +18,11 @@
 // doc always says what a run printed.
 //
 //	scripts/bench.sh                 every entry, then the table (make bench)
-//	scripts/bench.sh -only Follower  the entries whose benchmark matches
+//	scripts/bench.sh -only Follower  the entries whose id or benchmark matches
 //	scripts/bench.sh -table          the table of the last bench.out again
 //	scripts/bench.sh --write-docs    the table into docs/benchmarks.md (make bench-docs)
+//
+// A run with -only leaves bench.out holding only what it ran, and
+// -write-docs refuses a run that lacks an entry: the doc's table is always
+// one whole run.
 package main
