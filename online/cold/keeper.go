@@ -36,6 +36,9 @@ func (f SweeperFunc) Sweep(ctx context.Context, amount int64, dest SweepDest) (i
 	return f(ctx, amount, dest)
 }
 
+// ErrSweepLive: a sweep is already on its way; one at a time.
+var ErrSweepLive = errors.New("another sweep is on its way")
+
 // Levels is where the hot wallet stands against its thresholds.
 type Levels struct {
 	// Hot is the sum of the hot coins a new transaction may spend
@@ -204,6 +207,19 @@ func (k *Keeper) Step(ctx context.Context) (Did, error) {
 		default:
 			amt := lv.Free - cfg.Target
 			id, err := k.sweeper.Sweep(ctx, amt, func(tx *store.Tx) (int64, []byte, error) {
+				// Checked again in the sweep's own transaction: another
+				// serve process's sweep, or a withdrawal requested since,
+				// refuses it with everything it wrote.
+				now, err := t.levels(tx)
+				if err != nil {
+					return 0, nil, err
+				}
+				if now.LiveSweep != 0 {
+					return 0, nil, fmt.Errorf("%w: sweep %d", ErrSweepLive, now.LiveSweep)
+				}
+				if amt > now.Free-cfg.Target {
+					return 0, nil, fmt.Errorf("the hot wallet's free coins changed meanwhile (%d sat free, target %d): not sweeping %d sat", now.Free, cfg.Target, amt)
+				}
 				a, err := t.cold.NextTx(tx, 0)
 				return a.ID, a.Script, err
 			})

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -200,5 +202,73 @@ func TestKeeperCapsTheTopUpAtWhatColdCanPay(t *testing.T) {
 	}
 	if n := e.count(`SELECT count(*) FROM btc.coins WHERE wallet_id = 2 AND reserved_by IS NULL AND spent_by IS NULL`); n != 0 {
 		t.Fatalf("%d cold coins left out of a top-up capped at all the cold wallet pays", n)
+	}
+}
+
+// sweepAfter is the batcher's Sweep with something done first, between
+// the keeper's reading of the levels and the sweep's transaction.
+type sweepAfter struct {
+	b     *batcher.Batcher
+	first func()
+}
+
+func (s sweepAfter) Sweep(ctx context.Context, amount int64, dest cold.SweepDest) (int64, error) {
+	s.first()
+	return s.b.Sweep(ctx, amount, dest)
+}
+
+// The sweep's own transaction checks the levels again: a withdrawal
+// requested after the keeper read them, or another keeper's sweep (a
+// second serve process), refuses it with nothing written.
+func TestKeeperSweepRechecksInItsTransaction(t *testing.T) {
+	cfg := cold.Config{Floor: 10_000_000, Ceiling: 100_000_000, Target: 50_000_000}
+	e := newKeeperEnv(t, cfg)
+	e.fundHot("amy", 100_000_000, 100_000_000)
+	requested := false
+	late := cold.NewKeeper(e.topups, sweepAfter{b: e.b, first: func() {
+		if requested {
+			return
+		}
+		requested = true
+		if _, err := e.w.Request(e.ctx, withdrawals.Request{Account: "amy", Address: outsideAddress(t, 2), Amount: 60_000_000}); err != nil {
+			t.Error(err)
+		}
+	}}, nil)
+	if did, err := late.Step(e.ctx); err == nil || !strings.Contains(err.Error(), "changed meanwhile") || did.SweepID != 0 {
+		t.Fatalf("a sweep sized before a withdrawal was requested: %+v %v", did, err)
+	}
+	if n := e.count(`SELECT count(*) FROM btc.batches`); n != 0 {
+		t.Fatalf("the refused sweep left %d batches", n)
+	}
+	if n := e.count(`SELECT next_receive FROM btc.wallets WHERE id = 2`); n != 0 {
+		t.Fatalf("the refused sweep took cold address %d", n-1)
+	}
+	// Two keepers at once: both read no live sweep, one sweeps.
+	var ready sync.WaitGroup
+	ready.Add(2)
+	both := func() { ready.Done(); ready.Wait() }
+	var wg sync.WaitGroup
+	dids := make([]cold.Did, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		k := cold.NewKeeper(e.topups, sweepAfter{b: e.b, first: both}, nil)
+		wg.Add(1)
+		go func() { defer wg.Done(); dids[i], errs[i] = k.Step(e.ctx) }()
+	}
+	wg.Wait()
+	swept := 0
+	for i := range 2 {
+		switch {
+		case errs[i] == nil && dids[i].SweepID != 0:
+			swept++
+			if dids[i].SweepAmount != 200_000_000-60_000_000-50_000_000 {
+				t.Fatalf("swept %d", dids[i].SweepAmount)
+			}
+		case !errors.Is(errs[i], cold.ErrSweepLive):
+			t.Fatalf("keeper %d: %+v %v", i, dids[i], errs[i])
+		}
+	}
+	if swept != 1 || e.count(`SELECT count(*) FROM btc.batches WHERE kind = 'sweep'`) != 1 {
+		t.Fatalf("%d keepers swept", swept)
 	}
 }
