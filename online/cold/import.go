@@ -40,6 +40,9 @@ var (
 	// against the coin it spends, or it does not sign the whole
 	// transaction.
 	ErrBadSignature = errors.New("has an input whose signature is refused")
+	// ErrCoinSpent: a coin the top-up spends was spent by another
+	// transaction: it can never confirm.
+	ErrCoinSpent = errors.New("spends a coin another transaction spent")
 	// ErrUnreadable: not a PSBT, too large, malformed, or for another network.
 	ErrUnreadable = errors.New("not a signed PSBT this service can read")
 )
@@ -107,6 +110,9 @@ func (im *Importer) Import(ctx context.Context, bc *broadcast.Broadcaster, signe
 			return nil
 		}
 		if err := b.open(); err != nil {
+			return err
+		}
+		if err := im.unspent(t, b, unsigned); err != nil {
 			return err
 		}
 		tx, err := b.extract(p)
@@ -239,6 +245,31 @@ func (im *Importer) exported(t *store.Tx, tx *wire.MsgTx, unsigned chainhash.Has
 		return nil, fmt.Errorf("top-up %d: its stored PSBT is unreadable: %w", b.id, err)
 	}
 	return &b, nil
+}
+
+// unspent refuses a top-up one of whose coins the follower has seen spent
+// by another transaction (the cold keys used elsewhere): sent, the node
+// would only refuse it. A spend the follower has not seen yet is the
+// node's to refuse.
+func (im *Importer) unspent(t *store.Tx, b *exportedBatch, txid chainhash.Hash) error {
+	var coinTxid, spentBy []byte
+	var vout int64
+	var height *int32
+	err := t.QueryRow(`SELECT c.txid, c.vout, c.spent_by, c.spent_height FROM `+im.schema+`.batch_inputs i
+		JOIN `+im.schema+`.coins c ON c.txid = i.txid AND c.vout = i.vout
+		WHERE i.batch_id = $1 AND c.spent_by IS NOT NULL AND c.spent_by <> $2 ORDER BY c.txid, c.vout LIMIT 1`, b.id, txid[:]).Scan(&coinTxid, &vout, &spentBy, &height)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	where := "in the mempool"
+	if height != nil {
+		where = fmt.Sprintf("in block %d", *height)
+	}
+	return fmt.Errorf("top-up %d %w: its coin %s:%d was spent %s by %s, so it can never confirm; nothing was recorded or sent. Cancel it (`cryptoassets cold cancel %d`) and export a new one",
+		b.id, ErrCoinSpent, chainhash.Hash(coinTxid), vout, where, chainhash.Hash(spentBy), b.id)
 }
 
 // open refuses a top-up that is no longer waiting for its signature.

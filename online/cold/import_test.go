@@ -774,3 +774,78 @@ func TestImportWithALostAnswerIsSettledByTheResolver(t *testing.T) {
 		t.Fatalf("the top-up is %s after a block, want confirmed", st)
 	}
 }
+
+// A top-up one of whose coins the cold keys spent elsewhere meanwhile (a
+// wallet outside the service). When the follower has seen the spend, the
+// import is refused, naming the coin and its spender, and changes
+// nothing; the top-up can then be cancelled. When it has not, the
+// transaction is exactly the exported one, correctly signed, so it is
+// taken and sent, and the node's refusal is the answer: the top-up is
+// rejected and its coins still unspent go back.
+func TestImportOfATopUpWhoseCoinWasSpentElsewhere(t *testing.T) {
+	for _, followed := range []bool{true, false} {
+		t.Run(map[bool]string{true: "followed", false: "not yet followed"}[followed], func(t *testing.T) {
+			e := newImportEnv(t, 30_000_000, 20_000_000)
+			x := e.export(40_000_000)
+			signed := encode(t, e.signed(x.PSBT))
+
+			in := x.PSBT.Inputs[0]
+			elsewhere, err := btcpsbt.New([]*wire.OutPoint{&x.PSBT.UnsignedTx.TxIn[0].PreviousOutPoint},
+				[]*wire.TxOut{wire.NewTxOut(in.WitnessUtxo.Value-2_000, append([]byte{0x00, 0x14}, bytes.Repeat([]byte{9}, 20)...))},
+				2, 0, []uint32{wire.MaxTxInSequenceNum})
+			if err != nil {
+				t.Fatal(err)
+			}
+			elsewhere.Inputs[0].WitnessUtxo, elsewhere.Inputs[0].Bip32Derivation = in.WitnessUtxo, in.Bip32Derivation
+			p := signElsewhere(t, elsewhere, 0, 0)
+			if err := btcpsbt.MaybeFinalizeAll(p); err != nil {
+				t.Fatal(err)
+			}
+			spend, err := btcpsbt.Extract(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.chain.Broadcast(e.ctx, spend); err != nil {
+				t.Fatal(err)
+			}
+			if followed {
+				e.mine(1)
+				before := e.snapshot()
+				_, err := e.im.Import(e.ctx, e.bc, signed)
+				if !errors.Is(err, cold.ErrCoinSpent) || !strings.Contains(err.Error(), spend.TxHash().String()) || !strings.Contains(err.Error(), "cold cancel "+itoa(x.ID)) {
+					t.Fatalf("import of a top-up whose coin the follower saw spent: %v", err)
+				}
+				t.Log(err)
+				if after := e.snapshot(); after != before {
+					t.Fatalf("the refused import changed something:\nbefore %+v\nafter  %+v", before, after)
+				}
+				if _, err := e.topups.Cancel(e.ctx, x.ID, "test"); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if _, err := e.node.Generate(e.ctx, 1); err != nil { // mined, not yet followed
+				t.Fatal(err)
+			}
+			got, err := e.im.Import(e.ctx, e.bc, signed)
+			if err != nil || got.BatchID != x.ID || got.Broadcast.Outcome != broadcast.Rejected {
+				t.Fatalf("import of a top-up whose coin is spent: %+v %v", got, err)
+			}
+			t.Logf("the node's answer: %s", got.Broadcast.Error)
+			if st := e.state(x.ID); st != batcher.Rejected {
+				t.Fatalf("the top-up is %s after the node refused it, want rejected", st)
+			}
+			e.mine(1)
+			var held int
+			if err := e.runner.Pool().QueryRow(e.ctx, `SELECT count(*) FROM btc.coins WHERE reserved_by = $1 AND spent_by IS NULL`, x.ID).Scan(&held); err != nil {
+				t.Fatal(err)
+			}
+			if held != 0 {
+				t.Fatalf("the rejected top-up still holds %d unspent coins", held)
+			}
+			if _, err := e.topups.Export(e.ctx, 10_000_000, "test"); err != nil {
+				t.Fatalf("a new top-up after the rejected one: %v", err)
+			}
+		})
+	}
+}
