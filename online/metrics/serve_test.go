@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,10 +153,15 @@ func (h *harness) eventually(what string, mine bool, cond func(scrape) bool) scr
 type scraper struct {
 	stopc chan struct{}
 	done  chan int
+	once  sync.Once
+	n     int
 }
 
 func startScraper(t *testing.T, url string) *scraper {
 	sc := &scraper{stopc: make(chan struct{}), done: make(chan int, 1)}
+	// Stopped before serve is (cleanups run last first) when the test
+	// ends early.
+	t.Cleanup(func() { sc.stop() })
 	monotone := []string{commits, "cryptoassets_runner_attempts_total", `cryptoassets_http_requests_total{route="POST /v1/{asset}/transfers",status="201"}`,
 		`cryptoassets_deposits{asset="btc",state="credited"}`, follower}
 	go func() {
@@ -203,8 +209,11 @@ func startScraper(t *testing.T, url string) *scraper {
 }
 
 func (sc *scraper) stop() int {
-	close(sc.stopc)
-	return <-sc.done
+	sc.once.Do(func() {
+		close(sc.stopc)
+		sc.n = <-sc.done
+	})
+	return sc.n
 }
 
 const (
@@ -293,20 +302,38 @@ func TestMetricsMoveWithDepositsAndAWithdrawal(t *testing.T) {
 	// Transfers from alice to bob, concurrently, while the scraper reads.
 	h.api(http.MethodPost, "/v1/btc/accounts", `{"name":"bob"}`, "acct-bob", http.StatusCreated, nil)
 	const transfers = 40
-	errs := make(chan error, transfers)
+	type answer struct {
+		busy int // 503 busy answers before the 201
+		err  error
+	}
+	answers := make(chan answer, transfers)
 	for i := range transfers {
 		go func() {
-			code, b, err := h.s.Do(http.MethodPost, "/v1/btc/transfers", `{"from":"alice","to":"bob","amount_sat":"1000"}`, fmt.Sprintf("tr-%d", i))
-			if err == nil && code != http.StatusCreated {
-				err = fmt.Errorf("transfer %d: %d %s", i, code, b)
+			// A 503 busy (the runner gave up on conflicts) is retried with
+			// the same Idempotency-Key, as docs/api.md tells clients to.
+			var a answer
+			for {
+				code, b, err := h.s.Do(http.MethodPost, "/v1/btc/transfers", `{"from":"alice","to":"bob","amount_sat":"1000"}`, fmt.Sprintf("tr-%d", i))
+				switch {
+				case err == nil && code == http.StatusServiceUnavailable && strings.Contains(string(b), `"busy"`):
+					a.busy++
+					continue
+				case err == nil && code != http.StatusCreated:
+					err = fmt.Errorf("transfer %d: %d %s", i, code, b)
+				}
+				a.err = err
+				answers <- a
+				return
 			}
-			errs <- err
 		}()
 	}
+	busy := 0
 	for range transfers {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
+		a := <-answers
+		if a.err != nil {
+			t.Fatal(a.err)
 		}
+		busy += a.busy
 	}
 	moved := scrapeOf(t, h.s.APIURL+"/metrics")
 	if got := moved.must(t, `cryptoassets_http_requests_total{route="POST /v1/{asset}/transfers",status="201"}`); got != transfers {
@@ -321,7 +348,13 @@ func TestMetricsMoveWithDepositsAndAWithdrawal(t *testing.T) {
 	if moved.must(t, retries) <= after.must(t, retries) {
 		t.Fatalf("runner retries %v -> %v: %d concurrent transfers from one account never collided", after[retries], moved[retries], transfers)
 	}
-	t.Logf("%d concurrent transfers: commits %.0f -> %.0f, retries %.0f -> %.0f", transfers, after[commits], moved[commits], after[retries], moved[retries])
+	gaveUp := moved.must(t, "cryptoassets_runner_give_ups_total") - after.must(t, "cryptoassets_runner_give_ups_total")
+	busyCounted, _ := moved.has(`cryptoassets_http_requests_total{route="POST /v1/{asset}/transfers",status="503"}`)
+	if gaveUp != float64(busy) || busyCounted != float64(busy) {
+		t.Fatalf("%d busy answers; the runner counted %v give-ups and the API %v 503s", busy, gaveUp, busyCounted)
+	}
+	t.Logf("%d concurrent transfers: commits %.0f -> %.0f, retries %.0f -> %.0f, give-ups %.0f (answered 503 busy and retried by the client)",
+		transfers, after[commits], moved[commits], after[retries], moved[retries], gaveUp)
 
 	var a [20]byte
 	_, _ = rand.Read(a[:])
@@ -348,6 +381,22 @@ func TestMetricsMoveWithDepositsAndAWithdrawal(t *testing.T) {
 	if done.must(t, `cryptoassets_breaker_tripped{asset="btc"}`) != 0 {
 		t.Fatal("the breaker shows tripped")
 	}
+	// The money after it all: bob holds exactly the transfers, the ledger
+	// holds together, and the audit finds the chain agrees.
+	var bob struct {
+		AvailableSat string `json:"available_sat"`
+	}
+	h.api(http.MethodGet, "/v1/btc/accounts/bob", "", "", http.StatusOK, &bob)
+	if bob.AvailableSat != strconv.Itoa(transfers*1000) {
+		t.Fatalf("bob holds %s sat after %d transfers of 1000", bob.AvailableSat, transfers)
+	}
+	if out, err := h.s.CLI("ledger", "check"); err != nil || !strings.Contains(out, "consistent") {
+		t.Fatalf("ledger check: %v\n%s", err, out)
+	}
+	if out, err := h.s.CLI("audit"); err != nil {
+		t.Fatalf("audit: %v\n%s", err, out)
+	}
+
 	n := bg.stop()
 	if n < 10 {
 		t.Fatalf("only %d scrapes during the run", n)
