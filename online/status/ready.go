@@ -2,6 +2,7 @@ package status
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/cryptoassets/cryptoassets/online/store"
@@ -50,11 +51,18 @@ func (r *Reader) Ready(ctx context.Context) Readiness {
 	} else if r.cfg.Migrations != nil {
 		add("migrations", errNotChecked)
 	}
-	for _, a := range r.cfg.Assets {
-		t := r.tip(ctx, a.Node)
+	// The nodes are asked together, so a probe waits at most one node
+	// timeout however many assets there are.
+	tips := make([]NodeTip, len(r.cfg.Assets))
+	var wg sync.WaitGroup
+	for i, a := range r.cfg.Assets {
+		wg.Go(func() { tips[i] = r.tip(ctx, a.Node) })
+	}
+	wg.Wait()
+	for i, a := range r.cfg.Assets {
 		var err error
-		if !t.Reachable {
-			err = nodeError(t.Error)
+		if !tips[i].Reachable {
+			err = nodeError(tips[i].Error)
 		}
 		add("node:"+a.Name, err)
 	}

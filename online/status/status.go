@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -278,16 +279,11 @@ func (r *Reader) read(ctx context.Context, names []string) (*Report, error) {
 	rep := &Report{At: time.Now().UTC(), Instance: r.cfg.Instance, Assets: []Asset{}, Webhooks: []Webhook{}, Workers: []Worker{}}
 	// The nodes are asked first, outside the snapshot, and together.
 	tips := make([]NodeTip, len(names))
-	done := make(chan struct{}, len(names))
+	var wg sync.WaitGroup
 	for i, n := range names {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			tips[i] = r.tip(ctx, r.assets[n].Node)
-		}()
+		wg.Go(func() { tips[i] = r.tip(ctx, r.assets[n].Node) })
 	}
-	for range names {
-		<-done
-	}
+	wg.Wait()
 	// One read-only snapshot: the figures of a report agree with each other.
 	tx, err := r.cfg.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
