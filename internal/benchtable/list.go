@@ -9,6 +9,7 @@ type entry struct {
 	timeout   string // go test's -timeout, when the default 10m is too short
 	what      string // one line: what a row measures and beside what
 	targets   []target
+	across    []across
 }
 
 // A target is a bound on the ratio of the rows whose name matches. A row
@@ -17,6 +18,14 @@ type target struct {
 	match string // regexp on the row's name; "" is every row of the entry
 	op    string // "<=" (a time: lower is better) or ">=" (a rate)
 	ratio float64
+}
+
+// An across is a bound on one row's figure over another's, both rows of
+// the entry and both measured in this run: a cost that must not grow with
+// a size, say.
+type across struct {
+	of, to string // regexps, each matching one row with a baseline
+	target        // its match unused
 }
 
 // The run, in the order of the table. Benchtimes are iteration counts, so
@@ -42,6 +51,7 @@ var entries = []entry{
 		id: "follower", pkg: "./online/deposits", bench: "^BenchmarkFollower$", benchtime: "20x", timeout: "30m",
 		what:    "blocks of ~1,000 outputs scanned and credited, beside the raw getblockhash + getblock fetch",
 		targets: []target{{match: "/watched-1000000$", op: "<=", ratio: 1.5}},
+		across:  []across{{of: "/watched-1000000$", to: "/watched-1000$", target: target{op: "<=", ratio: 1.1}}},
 	},
 	{
 		id: "catchup", pkg: "./online/deposits", bench: "^BenchmarkFollowerCatchUp$", benchtime: "3x", timeout: "30m",

@@ -25,11 +25,13 @@ type pairedRow struct {
 	e        entry
 	s        *section
 	r        result
+	name     string // r's, or for a row of two rows "A ÷ B"
 	unit     string
 	fig      float64
 	base     float64
 	ratio    float64
 	tgt      *target
+	also     string
 	firstRow bool // the first row of its entry carries the entry's description
 }
 
@@ -68,6 +70,7 @@ func format(rn *run, list []entry) (string, error) {
 			continue
 		}
 		first := true
+		var mine []pairedRow
 		for _, r := range s.results {
 			p, err := pair(e, r)
 			if err != nil {
@@ -76,12 +79,21 @@ func format(rn *run, list []entry) (string, error) {
 			}
 			if p != nil {
 				p.s, p.firstRow = s, first
-				paired = append(paired, *p)
+				mine = append(mine, *p)
 			} else {
 				solo = append(solo, soloRow{e: e, s: s, r: r, firstRow: first})
 			}
 			first = false
 		}
+		for _, a := range e.across {
+			p, err := acrossRow(a, mine)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", e.id, err))
+				continue
+			}
+			mine = append(mine, p)
+		}
+		paired = append(paired, mine...)
 	}
 	if len(errs) > 0 {
 		return "", errors.Join(errs...)
@@ -102,8 +114,8 @@ func format(rn *run, list []entry) (string, error) {
 				met = "**no**"
 			}
 		}
-		b.WriteString(cells(p.r.name, what(p.e, p.firstRow), quantity(p.fig, p.unit), quantity(p.base, p.unit), "**"+ratio(p.ratio)+"**",
-			tgt, met, others(p.r, p.unit, baselinePrefix+p.unit, ratioUnit), p.s.loadavg, command(p.e, p.r.name)))
+		b.WriteString(cells(p.name, what(p.e, p.firstRow), quantity(p.fig, p.unit), quantity(p.base, p.unit), "**"+ratio(p.ratio)+"**",
+			tgt, met, p.also, p.s.loadavg, command(p.e, p.r.name)))
 	}
 	if len(solo) > 0 {
 		b.WriteString("\nFigures without a baseline (yet):\n\n")
@@ -159,7 +171,44 @@ func pair(e entry, r result) (*pairedRow, error) {
 	if want := fig / base; math.Abs(rat-want) > ratioTolerance*want {
 		return nil, fmt.Errorf("%s reports ratio %v, but %s / %s%s is %.4g", r.name, rat, unit, baselinePrefix, unit, want)
 	}
-	return &pairedRow{e: e, r: r, unit: unit, fig: fig, base: base, ratio: rat, tgt: tgt}, nil
+	return &pairedRow{e: e, r: r, name: r.name, unit: unit, fig: fig, base: base, ratio: rat, tgt: tgt,
+		also: others(r, unit, baselinePrefix+unit, ratioUnit)}, nil
+}
+
+// acrossRow is the row of one row's figure over another's, both of the
+// same entry and unit: the ratio is the table's, not a benchmark's.
+func acrossRow(a across, rows []pairedRow) (pairedRow, error) {
+	find := func(re string) (pairedRow, error) {
+		var found []pairedRow
+		for _, p := range rows {
+			if ok, err := regexp.MatchString(re, p.r.name); err != nil {
+				return pairedRow{}, fmt.Errorf("across %q: %w", re, err)
+			} else if ok && p.name == p.r.name {
+				found = append(found, p)
+			}
+		}
+		if len(found) != 1 {
+			return pairedRow{}, fmt.Errorf("across: %d rows with a baseline match %q, want one", len(found), re)
+		}
+		return found[0], nil
+	}
+	of, err := find(a.of)
+	if err != nil {
+		return pairedRow{}, err
+	}
+	to, err := find(a.to)
+	if err != nil {
+		return pairedRow{}, err
+	}
+	if of.unit != to.unit || to.fig <= 0 {
+		return pairedRow{}, fmt.Errorf("across: %s (%v %s) over %s (%v %s): want one unit, a positive divisor", of.name, of.fig, of.unit, to.name, to.fig, to.unit)
+	}
+	_, last, _ := strings.Cut(to.r.name, "/")
+	if last == "" {
+		last = to.r.name
+	}
+	return pairedRow{e: of.e, s: of.s, r: of.r, name: of.r.name + " ÷ " + last, unit: of.unit, fig: of.fig, base: to.fig,
+		ratio: of.fig / to.fig, tgt: &a.target, also: "the figures of the two rows, one over the other"}, nil
 }
 
 func (t target) met(ratio float64) bool {

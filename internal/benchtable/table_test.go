@@ -315,3 +315,38 @@ func benchmarks(t *testing.T, pkg string) []string {
 	}
 	return names
 }
+
+// A row of one row's figure over another's: its ratio is the table's, its
+// target checked like any other; rows that are not there are refused.
+func TestAcross(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		across    across
+		want      string
+		wantError string
+	}{
+		{"met", across{of: "/one-hot-account$", to: "/spread$", target: target{op: "<=", ratio: 0.2}},
+			"| BenchmarkTransfers/one-hot-account ÷ spread | 〃 | 141 transfers/s | 1,203 transfers/s | **0.12** | ratio ≤ 0.2 | yes | the figures of the two rows, one over the other | 19.20 |", ""},
+		{"missed", across{of: "/one-hot-account$", to: "/spread$", target: target{op: ">=", ratio: 0.9}},
+			"| BenchmarkTransfers/one-hot-account ÷ spread | 〃 | 141 transfers/s | 1,203 transfers/s | **0.12** | ratio ≥ 0.9 | **no** |", ""},
+		{"a row that is not there", across{of: "/watched-1000000$", to: "/spread$", target: target{op: "<=", ratio: 1.1}},
+			"", `transfers: across: 0 rows with a baseline match "/watched-1000000$", want one`},
+		{"two rows where one is wanted", across{of: "/one-hot-account$", to: "/", target: target{op: "<=", ratio: 1.1}},
+			"", `transfers: across: 2 rows with a baseline match "/", want one`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			list := slices.Clone(sampleEntries)
+			list[1].across = []across{c.across}
+			got, err := formatText(t, sample(t), list)
+			if c.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantError) {
+					t.Fatalf("error %v, want %q", err, c.wantError)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(got, c.want) {
+				t.Fatalf("error %v; table lacks %q:\n%s", err, c.want, got)
+			}
+		})
+	}
+}
