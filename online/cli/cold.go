@@ -82,7 +82,7 @@ func coldCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				x, err := t.Export(c.Context, amt, c.String("operator"))
+				x, err := t.WithExportDir(dir).Export(c.Context, amt, c.String("operator"))
 				if err != nil {
 					return err
 				}

@@ -118,6 +118,11 @@ func TestColdTopUpCommands(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "topup-1-bbqr.gif")); err != nil {
 		t.Fatal(err)
 	}
+	var files string
+	if err := pool.QueryRow(ctx, `SELECT payload->>'files' FROM public.events WHERE type = 'cold.topup_exported'`).Scan(&files); err != nil ||
+		!strings.Contains(files, filepath.Join(dir, "topup-1.psbt")) {
+		t.Fatalf("the export event names %s: %v", files, err)
+	}
 	// The animated GIF alone carries the whole PSBT to the signer.
 	signerDir := t.TempDir()
 	if out, err := signer(t, signerDir, signerMnemonic+"\n", "restore", "--network", "regtest", "--hot-wallet-descriptor", hotW.WPKH.Descriptor()); err != nil {

@@ -167,6 +167,14 @@ func NewTopUps(l *ledger.Ledger, node chain.Node, issuer *addresses.Issuer, cold
 // Config is the policy in force, with its defaults.
 func (t *TopUps) Config() Config { return t.cfg }
 
+// WithExportDir is t writing its exports into dir: the directory the
+// cold.topup_exported event names.
+func (t *TopUps) WithExportDir(dir string) *TopUps {
+	c := *t
+	c.cfg.ExportDir = dir
+	return &c
+}
+
 // feeRate is the node's estimate (or the fallback) within the caps, as the
 // batcher takes it.
 func (t *TopUps) feeRate(ctx context.Context) int64 {
