@@ -32,6 +32,7 @@ type pairedRow struct {
 	ratio    float64
 	tgt      *target
 	also     string
+	both     bool // a row of two rows: its command runs the whole entry
 	firstRow bool // the first row of its entry carries the entry's description
 }
 
@@ -115,7 +116,7 @@ func format(rn *run, list []entry) (string, error) {
 			}
 		}
 		b.WriteString(cells(p.name, what(p.e, p.firstRow), quantity(p.fig, p.unit), quantity(p.base, p.unit), "**"+ratio(p.ratio)+"**",
-			tgt, met, p.also, p.s.loadavg, command(p.e, p.r.name)))
+			tgt, met, p.also, p.s.loadavg, p.command()))
 	}
 	if len(solo) > 0 {
 		b.WriteString("\nFigures without a baseline (yet):\n\n")
@@ -208,7 +209,14 @@ func acrossRow(a across, rows []pairedRow) (pairedRow, error) {
 		last = to.r.name
 	}
 	return pairedRow{e: of.e, s: of.s, r: of.r, name: of.r.name + " ÷ " + last, unit: of.unit, fig: of.fig, base: to.fig,
-		ratio: of.fig / to.fig, tgt: &a.target, also: "the figures of the two rows, one over the other"}, nil
+		ratio: of.fig / to.fig, tgt: &a.target, also: "the figures of the two rows, one over the other", both: true}, nil
+}
+
+func (p pairedRow) command() string {
+	if p.both {
+		return command(p.e, "")
+	}
+	return command(p.e, p.r.name)
 }
 
 func (t target) met(ratio float64) bool {
@@ -254,13 +262,17 @@ func unitList(r result) string {
 }
 
 // command is the go test line that reproduces one row: the entry's, with
-// -bench narrowed to the row's name.
+// -bench narrowed to the row's name ("" keeps the entry's).
 func command(e entry, name string) string {
-	parts := strings.Split(name, "/")
-	for i, p := range parts {
-		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+	bench := e.bench
+	if name != "" {
+		parts := strings.Split(name, "/")
+		for i, p := range parts {
+			parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+		}
+		bench = strings.Join(parts, "/")
 	}
-	args := []string{"go", "test", e.pkg, "-run", "^$", "-bench", strings.Join(parts, "/"), "-benchtime", e.benchtime}
+	args := []string{"go", "test", e.pkg, "-run", "^$", "-bench", bench, "-benchtime", e.benchtime}
 	if e.timeout != "" {
 		args = append(args, "-timeout", e.timeout)
 	}

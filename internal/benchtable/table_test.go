@@ -326,7 +326,7 @@ func TestAcross(t *testing.T) {
 		wantError string
 	}{
 		{"met", across{of: "/one-hot-account$", to: "/spread$", target: target{op: "<=", ratio: 0.2}},
-			"| BenchmarkTransfers/one-hot-account ÷ spread | 〃 | 141 transfers/s | 1,203 transfers/s | **0.12** | ratio ≤ 0.2 | yes | the figures of the two rows, one over the other | 19.20 |", ""},
+			"| BenchmarkTransfers/one-hot-account ÷ spread | 〃 | 141 transfers/s | 1,203 transfers/s | **0.12** | ratio ≤ 0.2 | yes | the figures of the two rows, one over the other | 19.20 | `go test ./online/ledger -run '^$' -bench '^BenchmarkTransfers$' -benchtime 5000x` |", ""},
 		{"missed", across{of: "/one-hot-account$", to: "/spread$", target: target{op: ">=", ratio: 0.9}},
 			"| BenchmarkTransfers/one-hot-account ÷ spread | 〃 | 141 transfers/s | 1,203 transfers/s | **0.12** | ratio ≥ 0.9 | **no** |", ""},
 		{"a row that is not there", across{of: "/watched-1000000$", to: "/spread$", target: target{op: "<=", ratio: 1.1}},
