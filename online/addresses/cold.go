@@ -174,9 +174,14 @@ func (c *Cold) Extend(ctx context.Context) error {
 	return c.runner.InTx(ctx, "cold-extend", func(tx *store.Tx) error {
 		for branch := uint32(0); branch <= 1; branch++ {
 			col, _ := nextColumn(branch)
+			// Written only when a coin arrived past the next index: the
+			// keeper extends every few seconds and most rounds change nothing.
+			if _, err := tx.Exec(`UPDATE `+c.schema+`.wallets SET `+col+` = `+c.usedSQL()+` WHERE id = $1 AND `+col+` < `+c.usedSQL(),
+				ColdWallet, int(branch)); err != nil {
+				return err
+			}
 			var next int64
-			if err := tx.QueryRow(`UPDATE `+c.schema+`.wallets SET `+col+` = greatest(`+col+`, `+c.usedSQL()+`) WHERE id = $1 RETURNING `+col,
-				ColdWallet, int(branch)).Scan(&next); err != nil {
+			if err := tx.QueryRow(`SELECT `+col+` FROM `+c.schema+`.wallets WHERE id = $1`, ColdWallet).Scan(&next); err != nil {
 				return fmt.Errorf("the cold wallet is not registered: %w", err)
 			}
 			if err := c.fill(tx, branch, next+int64(c.gap)); err != nil {
