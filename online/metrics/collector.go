@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,10 +12,15 @@ import (
 )
 
 // statusCollector turns one status read per scrape into metrics.
+// Scrapes that arrive while a read runs share it, so several Prometheus
+// servers (or a hung database) hold one pool connection, not one each.
 type statusCollector struct {
 	read    StatusReader
 	timeout time.Duration
 	fails   atomic.Uint64
+
+	mu  sync.Mutex
+	cur *flight
 
 	up, readSeconds, readFailures *prometheus.Desc
 
@@ -36,7 +42,7 @@ func newStatusCollector(r StatusReader, timeout time.Duration) *statusCollector 
 	return &statusCollector{read: r, timeout: timeout,
 		up:           d("status_up", "1 when this scrape read the service's figures from the database, 0 when the read failed or timed out."),
 		readSeconds:  d("status_read_seconds", "How long this scrape's read of the figures took."),
-		readFailures: d("status_read_failures_total", "Scrapes whose read of the figures failed or timed out."),
+		readFailures: d("status_read_failures_total", "Reads of the figures that failed or timed out (scrapes sharing a read count it once)."),
 
 		nodeUp:         d("node_up", "1 when the asset's node answered this scrape.", "asset"),
 		nodeHeight:     d("node_height", "The node's best block height.", "asset"),
@@ -84,18 +90,48 @@ func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// flight is one status read and the scrapes waiting for it.
+type flight struct {
+	done    chan struct{}
+	rep     *status.Report
+	err     error
+	seconds float64
+}
+
+// readShared returns the result of the read in flight, or of a new one.
+func (c *statusCollector) readShared() *flight {
+	c.mu.Lock()
+	f := c.cur
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		c.cur = f
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+			defer cancel()
+			start := time.Now()
+			f.rep, f.err = c.read.Read(ctx)
+			f.seconds = time.Since(start).Seconds()
+			if f.err != nil {
+				c.fails.Add(1)
+			}
+			c.mu.Lock()
+			c.cur = nil
+			c.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	c.mu.Unlock()
+	<-f.done
+	return f
+}
+
 func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
-	start := time.Now()
-	rep, err := c.read.Read(ctx)
+	f := c.readShared()
+	rep, err := f.rep, f.err
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	gauge(c.readSeconds, time.Since(start).Seconds())
-	if err != nil {
-		c.fails.Add(1)
-	}
+	gauge(c.readSeconds, f.seconds)
 	ch <- prometheus.MustNewConstMetric(c.readFailures, prometheus.CounterValue, float64(c.fails.Load()))
 	if err != nil {
 		gauge(c.up, 0)

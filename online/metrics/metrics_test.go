@@ -119,3 +119,53 @@ func TestObserveRequestCountsByRouteAndStatus(t *testing.T) {
 		}
 	}
 }
+
+// slow wraps the real reader, takes its time, and records how many reads
+// run at once.
+type slow struct {
+	real       *status.Reader
+	calls, now atomic.Int32
+	most       atomic.Int32
+	delay      time.Duration
+}
+
+func (s *slow) Read(ctx context.Context) (*status.Report, error) {
+	s.calls.Add(1)
+	n := s.now.Add(1)
+	defer s.now.Add(-1)
+	for {
+		m := s.most.Load()
+		if n <= m || s.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(s.delay)
+	return s.real.Read(ctx)
+}
+
+// Scrapes that arrive together share one read: never two reads at once,
+// fewer reads than scrapes, and every scrape has the figures.
+func TestConcurrentScrapesShareOneRead(t *testing.T) {
+	runner := storetest.Runner(t, 4, "btc")
+	real, err := status.New(status.Config{Pool: runner.Pool(), Assets: []status.AssetConfig{{Name: "btc", Network: "regtest"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := &slow{real: real, delay: 300 * time.Millisecond}
+	srv := httptest.NewServer(metrics.New(metrics.Options{Status: rd}).Handler())
+	defer srv.Close()
+	const scrapes = 8
+	ups := make(chan float64, scrapes)
+	for range scrapes {
+		go func() { ups <- scrapeOf(t, srv.URL)[up] }()
+	}
+	for range scrapes {
+		if v := <-ups; v != 1 {
+			t.Fatalf("a scrape had status_up %v", v)
+		}
+	}
+	if rd.most.Load() != 1 || rd.calls.Load() >= scrapes {
+		t.Fatalf("%d scrapes made %d reads, %d at once at most", scrapes, rd.calls.Load(), rd.most.Load())
+	}
+	t.Logf("%d concurrent scrapes shared %d reads", scrapes, rd.calls.Load())
+}
