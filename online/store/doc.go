@@ -7,4 +7,8 @@
 // function runs more than once, it must do nothing but database work: no node
 // RPC, no webhook, no channel send. The function receives a *Tx and no
 // context, so reaching for the network from inside takes deliberate effort.
+//
+// A fenced Runner (Runner.Fenced) runs its Fence first in every
+// transaction: an elected worker's check that its epoch is still current,
+// whose refusal (ErrFenced) is never retried.
 package store

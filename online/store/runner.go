@@ -41,12 +41,24 @@ func (c RunnerConfig) withDefaults() RunnerConfig {
 	return c
 }
 
+// ErrFenced is returned when a fenced Runner's Fence refuses a
+// transaction: the worker's election epoch is no longer current. It is not
+// retried; the worker must stop and campaign again.
+var ErrFenced = errors.New("fenced: this worker no longer holds its election")
+
+// Fence is a statement run first in every transaction of a fenced Runner,
+// before the function. It returns an error wrapping ErrFenced when the
+// transaction must not go on; any other error ends the attempt as the
+// function's own would (a serialization failure is retried).
+type Fence func(*Tx) error
+
 // Runner runs functions in SERIALIZABLE transactions.
 type Runner struct {
 	pool  *pgxpool.Pool
 	cfg   RunnerConfig
 	log   *slog.Logger
-	stats runnerCounters
+	stats *runnerCounters
+	fence Fence
 }
 
 type runnerCounters struct {
@@ -66,7 +78,17 @@ func NewRunner(pool *pgxpool.Pool, cfg RunnerConfig, log *slog.Logger) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{pool: pool, cfg: cfg.withDefaults(), log: log}
+	return &Runner{pool: pool, cfg: cfg.withDefaults(), log: log, stats: &runnerCounters{}}
+}
+
+// Fenced returns a Runner over the same pool and counters whose every
+// transaction runs f first; r itself is unchanged. A worker elected to run
+// alone gets one whose fence checks its election's epoch, so a transaction
+// from a stale epoch is refused by the database before it writes.
+func (r *Runner) Fenced(f Fence) *Runner {
+	c := *r
+	c.fence = f
+	return &c
 }
 
 // Stats returns the counters so far.
@@ -174,7 +196,13 @@ func (r *Runner) once(ctx context.Context, attempt int, fn func(*Tx) error) (err
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if err := fn(&Tx{ctx: ctx, tx: tx, attempt: attempt}); err != nil {
+	t := &Tx{ctx: ctx, tx: tx, attempt: attempt}
+	if r.fence != nil {
+		if err := r.fence(t); err != nil {
+			return err
+		}
+	}
+	if err := fn(t); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
