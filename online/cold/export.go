@@ -278,6 +278,7 @@ func (t *TopUps) Export(ctx context.Context, amt int64, by string) (Export, erro
 	// First pass: choose the coins, to fetch their previous transactions
 	// from the node between transactions.
 	var chosen []coins.Coin
+	var blockOf map[wire.OutPoint]*chainhash.Hash
 	err := t.runner.InTx(ctx, "cold-topup-choose", func(tx *store.Tx) error {
 		chosen = nil
 		if id, err := t.openTopUp(tx); err != nil || id != 0 {
@@ -306,12 +307,13 @@ func (t *TopUps) Export(ctx context.Context, amt int64, by string) (Export, erro
 		for _, in := range sel.Inputs {
 			chosen = append(chosen, byOP[in.OutPoint])
 		}
-		return nil
+		blockOf, err = blocksOf(tx, t.schema, chosen)
+		return err
 	})
 	if err != nil {
 		return Export{}, err
 	}
-	prevs, err := t.previous(ctx, chosen)
+	prevs, err := t.previous(ctx, chosen, blockOf)
 	if err != nil {
 		return Export{}, err
 	}
@@ -332,7 +334,7 @@ func (t *TopUps) Export(ctx context.Context, amt int64, by string) (Export, erro
 // previous fetches the full transaction of each coin: from its block (no
 // transaction index needed), or from the mempool for our own unconfirmed
 // change.
-func (t *TopUps) previous(ctx context.Context, cs []coins.Coin) (map[chainhash.Hash]*wire.MsgTx, error) {
+func (t *TopUps) previous(ctx context.Context, cs []coins.Coin, blockOf map[wire.OutPoint]*chainhash.Hash) (map[chainhash.Hash]*wire.MsgTx, error) {
 	out := map[chainhash.Hash]*wire.MsgTx{}
 	blocks := map[chainhash.Hash]*wire.MsgBlock{}
 	for _, c := range cs {
@@ -340,23 +342,15 @@ func (t *TopUps) previous(ctx context.Context, cs []coins.Coin) (map[chainhash.H
 		if out[txid] != nil {
 			continue
 		}
-		var bh []byte
-		if err := t.runner.Pool().QueryRow(ctx, `SELECT block_hash FROM `+t.schema+`.coins WHERE txid = $1 AND vout = $2`,
-			txid[:], int64(c.OutPoint.Index)).Scan(&bh); err != nil {
-			return nil, err
-		}
 		var prev *wire.MsgTx
-		if bh == nil {
+		if h := blockOf[c.OutPoint]; h == nil {
 			tx, err := t.node.Transaction(ctx, txid)
 			if err != nil {
 				return nil, fmt.Errorf("cold coin %s: its unconfirmed transaction: %w", c.OutPoint, err)
 			}
 			prev = tx
 		} else {
-			h, err := chainhash.NewHash(bh)
-			if err != nil {
-				return nil, err
-			}
+			var err error
 			b := blocks[*h]
 			if b == nil {
 				if b, err = t.node.Block(ctx, *h); err != nil {
@@ -378,6 +372,40 @@ func (t *TopUps) previous(ctx context.Context, cs []coins.Coin) (map[chainhash.H
 		out[txid] = prev
 	}
 	return out, nil
+}
+
+// blocksOf reads the block each coin was mined in (nil while unconfirmed).
+func blocksOf(tx *store.Tx, schema string, cs []coins.Coin) (map[wire.OutPoint]*chainhash.Hash, error) {
+	txids, vouts := make([][]byte, len(cs)), make([]int64, len(cs))
+	for i, c := range cs {
+		h := c.OutPoint.Hash
+		txids[i], vouts[i] = h[:], int64(c.OutPoint.Index)
+	}
+	rows, err := tx.Query(`SELECT c.txid, c.vout, c.block_hash FROM `+schema+`.coins c JOIN unnest($1::bytea[], $2::bigint[]) AS x(t, v)
+		ON c.txid = x.t AND c.vout = x.v`, txids, vouts)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[wire.OutPoint]*chainhash.Hash{}
+	for rows.Next() {
+		var txid, bh []byte
+		var vout int64
+		if err := rows.Scan(&txid, &vout, &bh); err != nil {
+			return nil, err
+		}
+		h, err := chainhash.NewHash(txid)
+		if err != nil {
+			return nil, err
+		}
+		op := wire.OutPoint{Hash: *h, Index: uint32(vout)}
+		if bh != nil {
+			if out[op], err = chainhash.NewHash(bh); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, rows.Err()
 }
 
 func (t *TopUps) exportTx(tx *store.Tx, amt int64, by string, rate int64, chosen []coins.Coin, prevs map[chainhash.Hash]*wire.MsgTx) (Export, error) {
