@@ -78,8 +78,6 @@ type Config struct {
 	ExportDir string
 	// Interval is the keeper's period. Default 30s.
 	Interval time.Duration
-	// Format is the QR encoding of the terminal output ("ur" or "bbqr").
-	Format string
 }
 
 func (c *Config) defaults() {
