@@ -198,6 +198,15 @@ func (t *TopUps) openTopUp(tx *store.Tx) (int64, error) {
 	return id, err
 }
 
+// refuseOpen refuses a new top-up while another one is open.
+func (t *TopUps) refuseOpen(tx *store.Tx) error {
+	id, err := t.openTopUp(tx)
+	if err != nil || id == 0 {
+		return err
+	}
+	return fmt.Errorf("%w: top-up %d; import, cancel (cryptoassets cold cancel --operator NAME %d) or let it expire first", ErrTopUpOpen, id, id)
+}
+
 // spendable is the cold coins a top-up may spend, at the follower's tip.
 func (t *TopUps) spendable(tx *store.Tx) ([]coins.Coin, int32, error) {
 	var tip *int32
@@ -279,10 +288,7 @@ func (t *TopUps) Export(ctx context.Context, amt int64, by string) (Export, erro
 	var blockOf map[wire.OutPoint]*chainhash.Hash
 	err := t.runner.InTx(ctx, "cold-topup-choose", func(tx *store.Tx) error {
 		chosen = nil
-		if id, err := t.openTopUp(tx); err != nil || id != 0 {
-			if err == nil {
-				err = fmt.Errorf("%w: top-up %d; import, cancel (cryptoassets cold cancel --operator NAME %d) or let it expire first", ErrTopUpOpen, id, id)
-			}
+		if err := t.refuseOpen(tx); err != nil {
 			return err
 		}
 		cs, _, err := t.spendable(tx)
@@ -407,10 +413,7 @@ func blocksOf(tx *store.Tx, schema string, cs []coins.Coin) (map[wire.OutPoint]*
 }
 
 func (t *TopUps) exportTx(tx *store.Tx, amt int64, by string, rate int64, chosen []coins.Coin, prevs map[chainhash.Hash]*wire.MsgTx) (Export, error) {
-	if id, err := t.openTopUp(tx); err != nil || id != 0 {
-		if err == nil {
-			err = fmt.Errorf("%w: top-up %d; import, cancel (cryptoassets cold cancel --operator NAME %d) or let it expire first", ErrTopUpOpen, id, id)
-		}
+	if err := t.refuseOpen(tx); err != nil {
 		return Export{}, err
 	}
 	cs, tip, err := t.spendable(tx)
