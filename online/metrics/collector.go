@@ -77,7 +77,7 @@ func newStatusCollector(r StatusReader, timeout time.Duration) *statusCollector 
 		hookBacklog:   d("webhook_backlog_events", "Events the webhook has not acknowledged yet.", "url"),
 		hookFailures:  d("webhook_failures", "Consecutive failed deliveries to the webhook (0 after a success).", "url"),
 
-		worker: d("worker_running", "1 for each worker this instance runs; role is running, or leader/standby under elections.", "worker", "asset", "instance", "role"),
+		worker: d("worker_running", "1 for each worker this process runs (process is host:pid); role is running, or leader/standby under elections.", "worker", "asset", "process", "role"),
 	}
 }
 
