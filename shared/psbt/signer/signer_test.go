@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/btcsuite/btcd/chaincfg"
@@ -217,10 +218,13 @@ func TestSignedBytesMatchBtcutilPSBTSigning(t *testing.T) {
 	}
 }
 
-// workersSeen counts, per phase, the entries each worker handled.
-func workersSeen(t *testing.T) map[string]map[int]int {
+// workersSeen counts, per phase, the entries each worker handled. A
+// worker's first entry of a phase waits (up to a few seconds) until every
+// worker has one, so a loaded machine cannot leave a worker idle.
+func workersSeen(t *testing.T, workers int) map[string]map[int]int {
 	t.Helper()
 	var mu sync.Mutex
+	arrived := sync.NewCond(&mu)
 	seen := map[string]map[int]int{}
 	observe = func(phase string, worker, _ int) {
 		mu.Lock()
@@ -229,6 +233,16 @@ func workersSeen(t *testing.T) map[string]map[int]int {
 			seen[phase] = map[int]int{}
 		}
 		seen[phase][worker]++
+		if seen[phase][worker] > 1 {
+			return
+		}
+		arrived.Broadcast()
+		deadline := time.AfterFunc(5*time.Second, func() { mu.Lock(); arrived.Broadcast(); mu.Unlock() })
+		defer deadline.Stop()
+		start := time.Now()
+		for len(seen[phase]) < workers && time.Since(start) < 5*time.Second {
+			arrived.Wait()
+		}
 	}
 	t.Cleanup(func() { observe = nil })
 	return seen
@@ -241,7 +255,7 @@ func TestSignSameBytesOnOneCoreAndTwo(t *testing.T) {
 	var out [][]byte
 	for _, procs := range []int{1, 2} {
 		runtime.GOMAXPROCS(procs)
-		seen := workersSeen(t)
+		seen := workersSeen(t, procs)
 		req := mixed(t, 120)
 		if complete, err := Sign(req); err != nil || !complete {
 			t.Fatalf("GOMAXPROCS %d: complete %v, %v", procs, complete, err)
@@ -273,7 +287,7 @@ func TestSignEngineRefusalNamesItsInputWhileOtherWorkersSucceed(t *testing.T) {
 		{"the last input", []int{59}, 59},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			seen := workersSeen(t)
+			seen := workersSeen(t, 2)
 			tamper = func(p *btcpsbt.Packet) {
 				for _, i := range tc.tampered {
 					p.Inputs[i].FinalScriptWitness[10] ^= 0x01 // a bit of the signature
