@@ -39,7 +39,7 @@ func coldCycle(t *testing.T) *coldEnv {
 	e := &coldEnv{env: newEnv(t)}
 	e.pay("alice", 5_000_000)
 	e.mine(1)
-	e.cold = batchertest.NewCold(t, e.ctx, e.runner, "btc", regtest, e.issuer, e.bc, 9)
+	e.cold = batchertest.NewCold(t, e.ctx, e.ledger, e.chain, regtest, e.issuer, e.bc, 9)
 	e.requireClean(e.audit())
 
 	const x, y = 3_000_000, 1_000_000
@@ -66,11 +66,7 @@ func coldCycle(t *testing.T) *coldEnv {
 		t.Fatalf("after the sweep confirmed: in flight %v, cold_wallet %d", r.InFlight, r.Ledger["cold_wallet"])
 	}
 
-	tip, _, err := e.chain.Tip(e.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.topup = e.cold.Export(y, uint32(tip))
+	e.topup = e.cold.Export(y)
 	e.requireClean(e.audit()) // reserved: nothing moved yet
 	e.topupTxid = e.cold.Import(e.topup)
 	e.sync()
@@ -86,10 +82,8 @@ func coldCycle(t *testing.T) *coldEnv {
 	// A payment to a cold address by hand: cold surplus, no posting.
 	var addr string
 	if err := e.runner.InTx(e.ctx, "test-cold-address", func(tx *store.Tx) error {
-		_, d, err := e.cold.NextTx(tx, 0)
-		if err == nil {
-			addr = d.Address.EncodeAddress()
-		}
+		ch, err := e.cold.NextTx(tx, 0)
+		addr = ch.Address
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -222,7 +222,7 @@ func (e *env) invariants() {
 		e.t.Fatal(err)
 	}
 	if n := e.count(`SELECT count(*) FROM (SELECT i.txid, i.vout FROM btc.batch_inputs i JOIN btc.batches b ON b.id = i.batch_id
-		WHERE b.state NOT IN ('dead', 'replaced', 'rejected', 'abandoned') GROUP BY 1, 2 HAVING count(*) > 1) x`); n != 0 {
+		WHERE b.state NOT IN ('dead', 'replaced', 'rejected', 'abandoned', 'cancelled', 'expired') GROUP BY 1, 2 HAVING count(*) > 1) x`); n != 0 {
 		e.t.Fatalf("%d coins are in more than one live batch", n)
 	}
 	if n := e.count(`SELECT count(*) FROM (SELECT withdrawal_id FROM btc.batch_withdrawals bw JOIN btc.batches b ON b.id = bw.batch_id

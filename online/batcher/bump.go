@@ -114,10 +114,12 @@ func (b *Batcher) newest(tx *store.Tx, id int64) (version, error) {
 		WHERE bt.id = $1 AND bt.state = 'broadcast' AND bt.block_hash IS NULL AND bt.kind <> 'topup'
 		  AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.batches n WHERE n.replaces = bt.id AND n.state NOT IN ('dead', 'replaced', 'rejected', 'abandoned'))
 		  AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.coins c WHERE c.spent_by = bt.txid AND c.spent_block IS NOT NULL)
+		  AND NOT EXISTS (SELECT 1 FROM `+b.schema+`.coins c JOIN `+b.schema+`.batches d ON d.id = c.reserved_by OR d.txid = c.spent_by
+			WHERE c.txid = bt.txid AND d.kind = 'topup' AND d.state IN ('reserved', 'broadcasting', 'broadcast'))
 		FOR UPDATE OF bt`, id).Scan(&v.id, &v.first, &v.kind, &v.transferVout, &v.transferAmount, &txid, &v.psbt, &v.fee, &v.rate, &v.vsize, &v.changeVout, &v.changeAmount,
 		&v.deadline, &v.budget, &v.startHeight, &v.firstRate, &v.requestedRate, &v.requestedBy)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return v, fmt.Errorf("%w: batch %d is not the newest version of a broadcast batch in no block", ErrNotBumpable, id)
+		return v, fmt.Errorf("%w: batch %d is not the newest version of a broadcast batch in no block, or a top-up exported or sent spends its output (a replacement would take that input from under it)", ErrNotBumpable, id)
 	}
 	if err != nil {
 		return v, err

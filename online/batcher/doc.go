@@ -26,10 +26,20 @@
 // them can ever confirm. The database checks it at commit
 // (batch_withdrawals' trigger); replace.go builds such transactions.
 //
+// Every transaction of ours is a batch of one of three kinds, through the
+// same states, broadcaster, follower and reorganisation handling:
+// withdrawals (above); a sweep (sweep.go: hot coins pay one fresh cold
+// address, built, signed and bumped here like withdrawals, booked hot →
+// cold); and a top-up (cold coins pay one hot address: exported by
+// online/cold for the air-gapped signer and imported signed, so never
+// signed, resumed or bumped here, and booked cold → hot). A rejected or
+// abandoned sweep or top-up pays no withdrawal: its coins are released
+// rather than paid again by a conflicting transaction.
+//
 // A crash between any two steps leaves a state the next run continues from:
-// a reserved batch is signed (the same transaction, the same txid), an open
-// broadcast is resolved by the broadcaster (look the txid up, else send
-// the same bytes), a broadcast batch is followed to its confirmations, and
-// a confirmed batch that a reorganisation dropped is sent again and booked
-// back.
+// a reserved batch other than a top-up is signed (the same transaction, the
+// same txid), an open broadcast is resolved by the broadcaster (look the
+// txid up, else send the same bytes), a broadcast batch is followed to its
+// confirmations, and a confirmed batch that a reorganisation dropped is
+// sent again and booked back.
 package batcher

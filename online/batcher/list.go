@@ -24,12 +24,14 @@ var ErrUnknownBatch = errors.New("no such batch")
 // Summary is one batch as a list shows it.
 type Summary struct {
 	ID      int64
+	Kind    string // withdrawals, sweep, topup
 	State   string
 	TxID    chainhash.Hash
 	Fee     int64 // satoshis
 	FeeRate int64 // satoshis per 1000 vbytes
 	VSize   int32
-	// Withdrawals and Paid: how many withdrawals it pays, and how much.
+	// Withdrawals and Paid: how many withdrawals it pays, and how much; for
+	// a sweep or a top-up, no withdrawal and its transfer to the other wallet.
 	Withdrawals int
 	Paid        int64
 	// BlockHeight is the best-chain block holding it, if any;
@@ -108,9 +110,9 @@ type ListFilter struct {
 	Limit  int
 }
 
-const summaryColumns = `bt.id, bt.state, bt.txid, bt.fee, bt.fee_rate, bt.vsize,
+const summaryColumns = `bt.id, bt.kind, bt.state, bt.txid, bt.fee, bt.fee_rate, bt.vsize,
 	(SELECT count(*) FROM {s}.batch_withdrawals bw WHERE bw.batch_id = bt.id),
-	(SELECT coalesce(sum(w.amount), 0)::bigint FROM {s}.batch_withdrawals bw JOIN {s}.withdrawals w ON w.id = bw.withdrawal_id WHERE bw.batch_id = bt.id),
+	coalesce(bt.transfer_amount, (SELECT coalesce(sum(w.amount), 0)::bigint FROM {s}.batch_withdrawals bw JOIN {s}.withdrawals w ON w.id = bw.withdrawal_id WHERE bw.batch_id = bt.id)),
 	bt.block_height, CASE WHEN bt.block_height IS NULL THEN 0 ELSE greatest(coalesce(cur.height, 0) - bt.block_height + 1, 0) END,
 	bt.replaces, bt.created_at, bt.updated_at`
 
@@ -139,7 +141,7 @@ func (r *Reader) List(ctx context.Context, f ListFilter) ([]Summary, error) {
 
 func scanSummary(row pgx.Row, s *Summary, more ...any) error {
 	var txid []byte
-	dest := []any{&s.ID, &s.State, &txid, &s.Fee, &s.FeeRate, &s.VSize, &s.Withdrawals, &s.Paid,
+	dest := []any{&s.ID, &s.Kind, &s.State, &txid, &s.Fee, &s.FeeRate, &s.VSize, &s.Withdrawals, &s.Paid,
 		&s.BlockHeight, &s.Confirmations, &s.Replaces, &s.CreatedAt, &s.UpdatedAt}
 	for _, m := range more {
 		if m != nil {

@@ -1,11 +1,13 @@
 package batcher
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 	"github.com/cryptoassets/cryptoassets/online/chain"
+	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/online/withdrawals"
 )
 
@@ -104,4 +106,163 @@ func TestReorgOfAConfirmedBatchSendsItAgainAndConfirmsOnce(t *testing.T) {
 	if hot, coins := e.hotBalance(), e.unspentHot(); hot != -coins {
 		t.Fatalf("hot wallet ledger %d, unspent hot coins %d", hot, coins)
 	}
+}
+
+// A reorganisation drops the blocks that confirmed a sweep and the top-up
+// that spends the sweep's cold output: both bookings are reversed, both
+// go back to broadcast with their reorged events, the same bytes are sent
+// again (the sweep first, the top-up spends it), and the next block
+// confirms both again, each booked once. The sweep is not bumped meanwhile:
+// a replacement would take the exported top-up's input from under it.
+func TestReorgOfConfirmedSweepAndTopUpBooksBackAndConfirmsOnce(t *testing.T) {
+	e := newEnv(t, Config{})
+	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
+	otherChain := chain.NewRPCNode(other.Client)
+	e.peer(other, true)
+	e.waitFor("the second node to sync", func() bool { return sameTip(e, e.chain, otherChain) })
+	e.fund("ida", 5_000_000)
+	e.waitFor("sync", func() bool { return sameTip(e, e.chain, otherChain) })
+	cold := e.newCold()
+	hot0, cold0, fees0 := e.hotBalance(), e.balance(ledger.ColdWallet), e.networkFees()
+
+	// Split: the sweep and the top-up confirm on our side only.
+	e.peer(other, false)
+	const x, y = 3_000_000, 1_000_000
+	sweep, err := e.b.Sweep(e.ctx, x, cold.dest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mine(1)
+	e.step()
+	topup := cold.export(y)
+	cold.importSigned(topup)
+	e.mine(1)
+	e.step()
+	s, u := e.batch(sweep), e.batch(topup)
+	if s.state != Confirmed || u.state != Confirmed {
+		t.Fatalf("before the reorg: sweep %s, top-up %s", s.state, u.state)
+	}
+	booked := func() (hot, cold, fees int64) {
+		return e.hotBalance() - hot0, e.balance(ledger.ColdWallet) - cold0, e.networkFees() - fees0
+	}
+	wantHot, wantCold, wantFees := x+s.fee-y, -x+y+u.fee, -s.fee-u.fee
+	if h, c, f := booked(); h != wantHot || c != wantCold || f != wantFees {
+		t.Fatalf("booked hot %d cold %d fees %d, want %d %d %d", h, c, f, wantHot, wantCold, wantFees)
+	}
+	e.invariants()
+
+	if _, err := other.Generate(e.ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	e.peer(other, true)
+	e.waitFor("the reorg", func() bool { return sameTip(e, e.chain, otherChain) })
+	e.sync()
+	e.step()
+	for _, id := range []int64{sweep, topup} {
+		if got := e.batch(id); got.state != Broadcast || got.ledgerTx != nil || got.confirmations != 0 {
+			t.Fatalf("batch %d after the reorg: %+v, want broadcast and not booked", id, got)
+		}
+	}
+	if h, c, f := booked(); h != 0 || c != 0 || f != 0 {
+		t.Fatalf("after the reorg the ledger still books hot %d cold %d fees %d", h, c, f)
+	}
+	if c, _ := e.paidOnChain(s.transferAddr, x); c != 0 {
+		t.Fatal("the sweep is still on the best chain after the reorg")
+	}
+	for _, typ := range []string{EventSweepReorged, EventTopupReorged} {
+		if n := len(e.payloads(typ)); n != 1 {
+			t.Fatalf("%d %s events, want 1", n, typ)
+		}
+	}
+	e.invariants() // both in flight: sent again, in the mempool
+
+	e.mine(1)
+	e.step()
+	for _, id := range []int64{sweep, topup} {
+		if got := e.batch(id); got.state != Confirmed || got.ledgerTx == nil {
+			t.Fatalf("batch %d after the new block: %+v", id, got)
+		}
+	}
+	if h, c, f := booked(); h != wantHot || c != wantCold || f != wantFees {
+		t.Fatalf("booked again hot %d cold %d fees %d, want %d %d %d", h, c, f, wantHot, wantCold, wantFees)
+	}
+	if c, m := e.paidOnChain(s.transferAddr, x); c != 1 || m != 0 {
+		t.Fatalf("the sweep pays the cold address %d times on the chain, %d in the mempool", c, m)
+	}
+	if c, m := e.paidOnChain(u.transferAddr, y); c != 1 || m != 0 {
+		t.Fatalf("the top-up pays the hot address %d times on the chain, %d in the mempool", c, m)
+	}
+	for kind, want := range map[string]int{"sweep.booked": 2, "sweep.reorged": 1, "cold.topup_booked": 2, "cold.topup_reorged": 1} {
+		if n := e.count(`SELECT count(*) FROM btc.ledger_transactions WHERE kind = $1`, kind); n != want {
+			t.Fatalf("%d %s ledger transactions, want %d", n, kind, want)
+		}
+	}
+	if n := e.count(`SELECT count(*) FROM btc.batches`); n != 2 {
+		t.Fatalf("%d batches: the reorg must build no other transaction (no bump of the sweep under its top-up)", n)
+	}
+	if n := e.count(`SELECT count(*) FROM btc.coins WHERE spent_by IS NULL AND reserved_by IS NOT NULL`); n != 0 {
+		t.Fatalf("%d unspent coins still reserved", n)
+	}
+	e.invariants()
+	e.walletsBooked()
+}
+
+// A reorganisation drops the block of a sweep whose cold output an
+// exported top-up spends: the sweep is back in the mempool, but it is not
+// bumped, by hand or by its fee line, since a replacement would take the
+// input of the top-up being signed on the air-gapped machine from under it.
+// Once the top-up is cancelled the sweep can be bumped again.
+func TestSweepUnderAnOpenTopupIsNotBumpedAfterAReorg(t *testing.T) {
+	e := newEnv(t, Config{DeadlineBlocks: -1, MaxFee: 100_000})
+	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
+	otherChain := chain.NewRPCNode(other.Client)
+	e.peer(other, true)
+	e.waitFor("the second node to sync", func() bool { return sameTip(e, e.chain, otherChain) })
+	e.fund("kim", 3_000_000)
+	e.waitFor("sync", func() bool { return sameTip(e, e.chain, otherChain) })
+	cold := e.newCold()
+
+	e.peer(other, false)
+	id, err := e.b.Sweep(e.ctx, 2_000_000, cold.dest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mine(1)
+	e.step()
+	sweep := e.batch(id)
+	topup := cold.export(500_000)
+	if n := e.count(`SELECT count(*) FROM btc.batch_inputs WHERE batch_id = $1 AND txid = $2`, topup, sweep.txid[:]); n != 1 {
+		t.Fatalf("the top-up spends %d outputs of the sweep, want 1", n)
+	}
+	if _, err := other.Generate(e.ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	e.peer(other, true)
+	e.waitFor("the reorg", func() bool { return sameTip(e, e.chain, otherChain) })
+	e.sync()
+	e.step()
+	if got := e.batch(id); got.state != Broadcast || !e.inMempool(sweep.txid) {
+		t.Fatalf("sweep after the reorg: %s, in the mempool %v", got.state, e.inMempool(sweep.txid))
+	}
+	rate := sweep.fee*1000/150 + 5000 // well above its rate
+	if _, err := e.b.RequestBump(e.ctx, sweep.txid, rate, "op"); !errors.Is(err, ErrNotBumpable) {
+		t.Fatalf("bump of a sweep under an exported top-up: %v", err)
+	}
+	if _, err := cold.TopUps.Cancel(e.ctx, topup, "op"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.RequestBump(e.ctx, sweep.txid, rate, "op"); err != nil {
+		t.Fatalf("bump once the top-up is cancelled: %v", err)
+	}
+	e.step()
+	if n := e.count(`SELECT count(*) FROM btc.batches WHERE replaces = $1 AND state = 'broadcast'`, id); n != 1 {
+		t.Fatal("the sweep was not bumped once its top-up was cancelled")
+	}
+	e.mine(1)
+	e.step()
+	if got := e.batch(id); got.state != Replaced {
+		t.Fatalf("the first version after its bump confirmed: %s", got.state)
+	}
+	e.invariants()
+	e.walletsBooked()
 }

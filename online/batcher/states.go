@@ -12,6 +12,9 @@ const (
 	Abandoned    = "abandoned"
 	Replaced     = "replaced"
 	Dead         = "dead"
+	// Cancelled and Expired end an exported top-up that was not imported.
+	Cancelled = "cancelled"
+	Expired   = "expired"
 )
 
 // Batch kinds (the batches.kind column): every transaction of ours is a
