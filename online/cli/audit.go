@@ -103,7 +103,7 @@ func printAudit(c *cli.Context, r *audit.Result) error {
 		}
 	}
 	for _, f := range r.InFlight {
-		fmt.Fprintf(w, "in flight: batch %d %s (%s) paying %s BTC, fee %s BTC\n", f.Batch, f.Txid, f.State, amount.FormatBTC(f.PaidSat), amount.FormatBTC(f.FeeSat))
+		fmt.Fprintf(w, "in flight: %s batch %d %s (%s) paying %s BTC, fee %s BTC\n", f.Kind, f.Batch, f.Txid, f.State, amount.FormatBTC(f.PaidSat), amount.FormatBTC(f.FeeSat))
 	}
 	for _, op := range r.SpendingInPool {
 		fmt.Fprintf(w, "in flight: coin %s spent in the node's mempool by a transaction of ours\n", op)
@@ -127,7 +127,13 @@ func printAudit(c *cli.Context, r *audit.Result) error {
 	if ratio == "" {
 		ratio = "n/a (nothing owed)"
 	}
-	fmt.Fprintf(w, "reserve ratio (held / owed): %s; surplus coins no customer is owed: %s BTC\n", ratio, amount.FormatBTC(r.SurplusSat))
+	fmt.Fprintf(w, "reserve ratio (held / owed): %s; surplus coins no customer is owed: %s BTC hot, %s BTC cold\n", ratio,
+		amount.FormatBTC(r.SurplusSat), amount.FormatBTC(r.ColdSurplusSat))
+	share := res.ColdShare
+	if share == "" {
+		share = "n/a"
+	}
+	fmt.Fprintf(w, "reserves: hot %s BTC, cold %s BTC (cold share %s), ratio %s\n", amount.FormatBTC(res.HotCoins), amount.FormatBTC(res.ColdCoins), share, ratio)
 	return nil
 }
 
@@ -148,11 +154,13 @@ type auditResultJSON struct {
 	InFlight       []inFlightJSON       `json:"in_flight"`
 	SpendingInPool []string             `json:"spending_in_mempool"`
 	SurplusSat     string               `json:"surplus_sat"`
+	ColdSurplusSat string               `json:"cold_surplus_sat"`
 	Reserves       map[string]string    `json:"reserves"`
 }
 
 type inFlightJSON struct {
 	Batch   int64  `json:"batch_id"`
+	Kind    string `json:"kind"`
 	Txid    string `json:"txid"`
 	State   string `json:"state"`
 	PaidSat string `json:"paid_sat"`
@@ -163,9 +171,10 @@ func auditJSON(r *audit.Result) auditResultJSON {
 	sat := func(v int64) string { return strconv.FormatInt(v, 10) }
 	j := auditResultJSON{Asset: r.Asset, At: r.At, OK: r.OK(), Settled: r.Settled, Unsettled: r.Unsettled, NodeHeight: r.NodeHeight,
 		FollowerHeight: r.FollowerHeight, CoinsChecked: r.CoinsChecked, ScanFrom: r.ScanFrom, ScanTo: r.ScanTo, BlocksScanned: r.BlocksScanned,
-		Mismatches: audit.MismatchesJSON(r.Mismatches), Omitted: r.Omitted, InFlight: []inFlightJSON{}, SpendingInPool: []string{}, SurplusSat: sat(r.SurplusSat)}
+		Mismatches: audit.MismatchesJSON(r.Mismatches), Omitted: r.Omitted, InFlight: []inFlightJSON{}, SpendingInPool: []string{}, SurplusSat: sat(r.SurplusSat),
+		ColdSurplusSat: sat(r.ColdSurplusSat)}
 	for _, f := range r.InFlight {
-		j.InFlight = append(j.InFlight, inFlightJSON{Batch: f.Batch, Txid: f.Txid.String(), State: f.State, PaidSat: sat(f.PaidSat), FeeSat: sat(f.FeeSat)})
+		j.InFlight = append(j.InFlight, inFlightJSON{Batch: f.Batch, Kind: f.Kind, Txid: f.Txid.String(), State: f.State, PaidSat: sat(f.PaidSat), FeeSat: sat(f.FeeSat)})
 	}
 	for _, op := range r.SpendingInPool {
 		j.SpendingInPool = append(j.SpendingInPool, op.String())
@@ -175,7 +184,8 @@ func auditJSON(r *audit.Result) auditResultJSON {
 		"customers_available_sat": sat(res.CustomersAvailable), "customers_pending_sat": sat(res.CustomersPending),
 		"withdrawals_pending_sat": sat(res.WithdrawalsPending), "liabilities_sat": sat(res.Liabilities),
 		"hot_coins_sat": sat(res.HotCoins), "cold_coins_sat": sat(res.ColdCoins), "in_flight_sat": sat(res.InFlight),
-		"held_sat": sat(res.Held), "ratio": res.Ratio,
+		"held_sat": sat(res.Held), "ratio": res.Ratio, "cold_share": res.ColdShare,
+		"cold_ledger_sat": sat(r.Ledger["cold_wallet"]), "hot_ledger_sat": sat(r.Ledger["hot_wallet"]),
 	}
 	return j
 }

@@ -94,9 +94,9 @@ func printBatches(c *cli.Context, bs []batcher.Summary, limit int) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tTXID\tWITHDRAWALS\tPAID BTC\tFEE SAT\tSAT/VB\tCONF\tHEIGHT\tREPLACES\tCREATED")
+	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tTXID\tWITHDRAWALS\tPAID BTC\tFEE SAT\tSAT/VB\tCONF\tHEIGHT\tREPLACES\tCREATED")
 	for _, b := range bs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", b.ID, b.State, b.TxID, b.Withdrawals, amount.FormatBTC(b.Paid), b.Fee,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", b.ID, b.Kind, b.State, b.TxID, b.Withdrawals, amount.FormatBTC(b.Paid), b.Fee,
 			satPerVB(b.FeeRate), b.Confirmations, optInt(b.BlockHeight), optBatch(b.Replaces), b.CreatedAt.UTC().Format(stamp))
 	}
 	if err := tw.Flush(); err != nil {
@@ -110,9 +110,20 @@ func printBatches(c *cli.Context, bs []batcher.Summary, limit int) error {
 
 func printBatch(c *cli.Context, b batcher.Batch) error {
 	w := c.App.Writer
-	fmt.Fprintf(w, "batch %d  %s  txid %s\n", b.ID, b.State, b.TxID)
-	fmt.Fprintf(w, "  pays %d withdrawals, %s BTC; fee %d sat at %s sat/vB (%d vbytes); locktime %d\n",
-		b.Withdrawals, amount.FormatBTC(b.Paid), b.Fee, satPerVB(b.FeeRate), b.VSize, b.LockTime)
+	kind := ""
+	if b.Kind != batcher.BatchWithdrawals {
+		kind = "  " + b.Kind
+	}
+	fmt.Fprintf(w, "batch %d  %s  txid %s%s\n", b.ID, b.State, b.TxID, kind)
+	pays := fmt.Sprintf("%d withdrawals, %s BTC", b.Withdrawals, amount.FormatBTC(b.Paid))
+	switch b.Kind {
+	case batcher.BatchSweep:
+		pays = amount.FormatBTC(b.Paid) + " BTC to the cold wallet"
+	case batcher.BatchTopup:
+		pays = amount.FormatBTC(b.Paid) + " BTC from the cold wallet to the hot wallet"
+	}
+	fmt.Fprintf(w, "  pays %s; fee %d sat at %s sat/vB (%d vbytes); locktime %d\n",
+		pays, b.Fee, satPerVB(b.FeeRate), b.VSize, b.LockTime)
 	if b.ChangeVout != nil {
 		fmt.Fprintf(w, "  change %s BTC at output %d\n", amount.FormatBTC(*b.ChangeAmount), *b.ChangeVout)
 	} else {
@@ -184,6 +195,7 @@ func optBatch(v *int64) string {
 // strings of satoshis, as the API and the events write them.
 type batchJSON struct {
 	ID               int64     `json:"id"`
+	Kind             string    `json:"kind"`
 	State            string    `json:"state"`
 	TxID             string    `json:"txid"`
 	FeeSat           string    `json:"fee_sat"`
@@ -236,7 +248,7 @@ type batchBroadcastJSON struct {
 }
 
 func summaryOut(b batcher.Summary) batchJSON {
-	return batchJSON{ID: b.ID, State: b.State, TxID: b.TxID.String(), FeeSat: strconv.FormatInt(b.Fee, 10), FeeRateSatPerKvB: b.FeeRate,
+	return batchJSON{ID: b.ID, Kind: b.Kind, State: b.State, TxID: b.TxID.String(), FeeSat: strconv.FormatInt(b.Fee, 10), FeeRateSatPerKvB: b.FeeRate,
 		VSize: b.VSize, Withdrawals: b.Withdrawals, PaidSat: strconv.FormatInt(b.Paid, 10), BlockHeight: b.BlockHeight,
 		Confirmations: b.Confirmations, Replaces: b.Replaces, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt}
 }

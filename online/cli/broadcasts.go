@@ -200,7 +200,7 @@ func broadcastsCommand() *cli.Command {
 			},
 			{
 				Name:      "bump",
-				Usage:     "replace a withdrawal batch waiting for a block by one paying a higher fee rate (BIP125), from its change; serve's batcher builds, signs and sends it",
+				Usage:     "replace a withdrawal batch or a sweep waiting for a block by one paying a higher fee rate (BIP125), from its change; serve's batcher builds, signs and sends it (a top-up is signed on the air-gapped signer and is never bumped here)",
 				ArgsUsage: "ID",
 				Flags: []cli.Flag{assetFlag, &cli.Float64Flag{Name: "fee-rate", Required: true, Usage: "the new rate in sat/vB: above the batch's, within max_fee_sat and max_fee_ratio"},
 					&cli.StringFlag{Name: "operator", Value: os.Getenv("USER"), Usage: "who asks, recorded with the request"}},
@@ -217,8 +217,8 @@ func broadcastsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					if r.Kind != batcher.Kind {
-						return fmt.Errorf("broadcast %d is a %s, not a withdrawal batch: only withdrawal batches are bumped here", id, r.Kind)
+					if err := batcher.CheckBumpable(r.Kind); err != nil {
+						return fmt.Errorf("broadcast %d is a %s: %w", id, r.Kind, err)
 					}
 					rate := c.Float64("fee-rate")
 					if !(rate >= 0.1 && rate <= 10_000) {
