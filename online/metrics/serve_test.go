@@ -20,6 +20,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/internal/servetest"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 	"github.com/cryptoassets/cryptoassets/online/chain"
+	"github.com/cryptoassets/cryptoassets/online/status"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -395,6 +396,21 @@ func TestMetricsMoveWithDepositsAndAWithdrawal(t *testing.T) {
 	}
 	if out, err := h.s.CLI("audit"); err != nil {
 		t.Fatalf("audit: %v\n%s", err, out)
+	}
+
+	// The status command reads the same figures.
+	out, err := h.s.CLI("status", "--json")
+	if err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	var rep status.Report
+	if err := json.Unmarshal([]byte(out[strings.IndexByte(out, '{'):]), &rep); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	st := rep.Assets[0]
+	if st.Deposits["credited"].Count != deposits || st.Deposits["credited"].Sat != total || st.Withdrawals["confirmed"].Count != 1 ||
+		st.Withdrawals["confirmed"].Sat != paid || st.Follower.Height == nil || float64(*st.Follower.Height) < done[follower] || st.Hot.Sat <= 0 {
+		t.Fatalf("status --json after the run: %+v", st)
 	}
 
 	n := bg.stop()
