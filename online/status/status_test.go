@@ -18,6 +18,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/internal/storetest"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 	"github.com/cryptoassets/cryptoassets/migrations"
+	"github.com/cryptoassets/cryptoassets/online/audit"
 	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
 	"github.com/cryptoassets/cryptoassets/online/events"
@@ -373,4 +374,45 @@ func MissingFields(t reflect.Type, v any, path string) []string {
 		}
 	}
 	return out
+}
+
+// lastResult hands the reader an audit result as serve's audit worker
+// keeps it.
+type lastResult struct{ r *audit.Result }
+
+func (l lastResult) LastResult() *audit.Result { return l.r }
+
+// The last audit of this process is reported with its mismatches (those
+// listed and those omitted past the list's limit); without one it is not
+// known, never "passed".
+func TestAuditSummary(t *testing.T) {
+	runner := storetest.Runner(t, 2, "btc")
+	at := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		auditor status.Auditor
+		want    status.AuditSummary
+	}{
+		{"no audit in this process", nil, status.AuditSummary{}},
+		{"not finished yet", lastResult{nil}, status.AuditSummary{}},
+		{"passed", lastResult{&audit.Result{At: at, Settled: true, Reserves: audit.Reserves{Ratio: "1.0000"}}},
+			status.AuditSummary{Known: true, At: &at, Settled: true, ReserveRatio: "1.0000"}},
+		{"mismatches", lastResult{&audit.Result{At: at, Settled: true, Mismatches: make([]audit.Mismatch, 3), Omitted: 2}},
+			status.AuditSummary{Known: true, At: &at, Settled: true, Mismatches: 5}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := status.New(status.Config{Pool: runner.Pool(), Assets: []status.AssetConfig{{Name: "btc", Auditor: tc.auditor}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := r.Read(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rep.Assets[0].Audit; !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("audit %+v, want %+v", got, tc.want)
+			}
+		})
+	}
 }
