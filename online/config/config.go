@@ -66,7 +66,7 @@ type HTTP struct {
 	// MetricsListen, when set, is a listener of its own for /metrics,
 	// /healthz and /readyz (a private interface), and /metrics leaves the
 	// API's listener. Unset: all three are on the API's listener.
-	MetricsListen string `toml:"metrics_listen"`
+	MetricsListen string `toml:"metrics_listen"` // env CRYPTOASSETS_HTTP_METRICS_LISTEN
 }
 
 // Log sets the service's logging.
@@ -270,7 +270,8 @@ func LoadFromOS(path string) (*Config, error) {
 
 const envAssetPrefix = "CRYPTOASSETS_ASSET_"
 
-// applyEnv applies DATABASE_URL, CRYPTOASSETS_HTTP_LISTEN and
+// applyEnv applies DATABASE_URL, CRYPTOASSETS_HTTP_LISTEN,
+// CRYPTOASSETS_HTTP_METRICS_LISTEN and
 // CRYPTOASSETS_ASSET_<NAME>_<KEY> (KEY one of NETWORK, RPC_URL, RPC_USER,
 // RPC_PASSWORD, RPC_COOKIE_FILE, CONFIRMATIONS, HOT_WALLET_DESCRIPTOR,
 // HOT_KEYSTORE, HOT_PASSPHRASE_FILE, COLD_WALLET_DESCRIPTOR). An asset named only in the
@@ -281,6 +282,9 @@ func applyEnv(cfg *Config, getenv func(string) string, environ []string) error {
 	}
 	if v := getenv("CRYPTOASSETS_HTTP_LISTEN"); v != "" {
 		cfg.HTTP.Listen = v
+	}
+	if v := getenv("CRYPTOASSETS_HTTP_METRICS_LISTEN"); v != "" {
+		cfg.HTTP.MetricsListen = v
 	}
 	keys := []string{"RPC_COOKIE_FILE", "RPC_PASSWORD", "RPC_USER", "RPC_URL", "NETWORK", "CONFIRMATIONS", "COLD_WALLET_DESCRIPTOR", "HOT_WALLET_DESCRIPTOR", "HOT_KEYSTORE", "HOT_PASSPHRASE_FILE"}
 	for _, kv := range environ {

@@ -84,12 +84,13 @@ func TestEnvironmentOverrides(t *testing.T) {
 		"CRYPTOASSETS_ASSET_SIG_RPC_USER=a",
 		"CRYPTOASSETS_ASSET_SIG_RPC_PASSWORD=b",
 		"CRYPTOASSETS_HTTP_LISTEN=127.0.0.1:9999",
+		"CRYPTOASSETS_HTTP_METRICS_LISTEN=10.0.0.5:9180",
 	)
 	cfg, err := Load(write(t, good), getenv, environ)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Database.URL != "postgres://other@db:5432/x" || cfg.HTTP.Listen != "127.0.0.1:9999" {
+	if cfg.Database.URL != "postgres://other@db:5432/x" || cfg.HTTP.Listen != "127.0.0.1:9999" || cfg.HTTP.MetricsListen != "10.0.0.5:9180" {
 		t.Fatalf("database/http override: %+v %+v", cfg.Database, cfg.HTTP)
 	}
 	if a := cfg.Assets["tbtc"]; a.Confirmations != 3 || a.RPCPassword != "secret" ||
