@@ -302,7 +302,7 @@ func (f *Follower) queueReads(b *pgx.Batch, work []blockWork) func(pgx.BatchResu
 // queueWrites queues the rows the state machine changed: new deposits in
 // one insert, changed ones in one update, every posting in one statement
 // and every event in one statement.
-func (w *blockWrites) queueWrites(b *pgx.Batch) (n int) {
+func (w *blockWrites) queueWrites(b *pgx.Batch) (queued []string) {
 	s := w.f.schema
 	var ins, upd []*simDep
 	for _, d := range w.order {
@@ -335,7 +335,7 @@ func (w *blockWrites) queueWrites(b *pgx.Batch) (n int) {
 				AS u(txid, vout, address_id, account_id, amount, state, block_hash, block_height, confirmations, spends, coinbase, replaced_by, n)
 			ORDER BY u.n`,
 			txids, vouts, addrs, accts, amounts, states, blocks, heights, confs, spends, coinbase, replacedBy)
-		n++
+		queued = append(queued, "deposits insert")
 	}
 	if len(upd) > 0 {
 		ids, blocks, replacedBy := make([]int64, len(upd)), make([][]byte, len(upd)), make([][]byte, len(upd))
@@ -360,7 +360,7 @@ func (w *blockWrites) queueWrites(b *pgx.Batch) (n int) {
 				AS u(id, state, block_hash, block_height, confirmations, loss, set_block, replaced_by)
 			WHERE d.id = u.id`,
 			ids, states, blocks, heights, confs, losses, setBlock, replacedBy)
-		n++
+		queued = append(queued, "deposits update")
 	}
 	if len(w.txKinds) > 0 {
 		// Many ledger transactions in one statement: their ids are drawn
@@ -369,7 +369,7 @@ func (w *blockWrites) queueWrites(b *pgx.Batch) (n int) {
 		// each transaction balances, each entry has a balance row, no
 		// customer goes below zero.
 		b.Queue(`WITH t AS MATERIALIZED (
-				SELECT u.n, u.kind, u.memo, nextval(pg_get_serial_sequence('`+s+`.ledger_transactions', 'id')) AS id
+				SELECT u.n, u.kind, u.memo, nextval((SELECT pg_get_serial_sequence('`+s+`.ledger_transactions', 'id'))::regclass) AS id
 				FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(kind, memo, n) ORDER BY u.n),
 			tx AS (INSERT INTO `+s+`.ledger_transactions (id, kind, memo) SELECT id, kind, memo FROM t ORDER BY n)
 			INSERT INTO `+s+`.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
@@ -377,13 +377,13 @@ func (w *blockWrites) queueWrites(b *pgx.Batch) (n int) {
 			FROM unnest($3::integer[], $4::bigint[], $5::smallint[], $6::bigint[], $7::bigint[]) WITH ORDINALITY AS e(tx, account_id, slot, available, pending, k)
 			JOIN t ON t.n = e.tx + 1 ORDER BY e.k`,
 			w.txKinds, w.txMemos, w.entTx, w.entAccount, w.entSlot, w.entAvail, w.entPend)
-		n++
+		queued = append(queued, "postings")
 	}
 	if len(w.evTypes) > 0 {
 		b.Queue(events.EmitBatchSQL, w.f.ledger.Asset(), w.evTypes, w.evPayloads)
-		n++
+		queued = append(queued, "events")
 	}
-	return n
+	return queued
 }
 
 // connectBlocks records blocks, which chain from the cursor cur and from
@@ -534,7 +534,7 @@ func (f *Follower) connectBlocks(ctx context.Context, cur cursor, blocks []fetch
 			reads = append(reads, coins.QueueConnectBlock(b, f.ledger.Asset(), bw.hash, bw.height, bw.cm))
 			dropped = append(dropped, keys(bw.replaced)...)
 		}
-		n := w.queueWrites(b)
+		queued := w.queueWrites(b)
 		br = tx.SendBatch(b)
 		err = func() error {
 			defer br.Close()
@@ -550,9 +550,12 @@ func (f *Follower) connectBlocks(ctx context.Context, cur cursor, blocks []fetch
 				}
 				dropped = append(dropped, losers...)
 			}
-			for range n {
+			for _, what := range queued {
 				if _, err := br.Exec(); err != nil {
-					return ledger.PostingError("deposit", err)
+					if what == "postings" {
+						return ledger.PostingError("deposit", err)
+					}
+					return fmt.Errorf("%s: %w", what, err)
 				}
 			}
 			return br.Close()

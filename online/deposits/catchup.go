@@ -94,13 +94,13 @@ func blockIO(blk *wire.MsgBlock) int {
 // reorganisation one block at a time as Step always does. The fetcher is
 // stopped, and waited for, before follow returns.
 func (f *Follower) follow(ctx context.Context, cur cursor, tip int32) error {
-	ctx, cancel := context.WithCancel(ctx)
+	fctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
+	stop := func() { cancel(); wg.Wait() }
+	defer stop()
 	ch := make(chan fetchResult, 1)
 	wg.Add(1)
-	go func() { defer wg.Done(); f.fetch(ctx, cur.height+1, tip, ch) }()
+	go func() { defer wg.Done(); f.fetch(fctx, cur.height+1, tip, ch) }()
 	for r := range ch {
 		// The blocks that chain from the cursor.
 		n, parent := 0, cur.hash
@@ -109,7 +109,9 @@ func (f *Follower) follow(ctx context.Context, cur cursor, tip int32) error {
 			n++
 		}
 		if n == 0 && len(r.blocks) > 0 {
-			// The cursor's block left the best chain.
+			// The cursor's block left the best chain. The fetcher is
+			// stopped first: the disconnect asks the node too.
+			stop()
 			return f.disconnect(ctx, cur)
 		}
 		if n > 0 {
@@ -126,7 +128,7 @@ func (f *Follower) follow(ctx context.Context, cur cursor, tip int32) error {
 			return fetchErr(r.err)
 		}
 	}
-	return ctx.Err()
+	return fctx.Err()
 }
 
 // fetchErr is what a fetch error means to a catch-up: a block gone from the
