@@ -6,11 +6,15 @@ import (
 	"errors"
 	"testing"
 
+	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
+	"github.com/cryptoassets/cryptoassets/internal/chainscan"
 	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/online/store"
+	"github.com/cryptoassets/cryptoassets/shared/psbt/updater"
 )
 
 // payloads are the events of typ, oldest first.
@@ -401,4 +405,76 @@ func TestSweepReservedBeforeACrashIsSentOnResumeWithItsTxid(t *testing.T) {
 	}
 	e.invariants()
 	e.walletsBooked()
+}
+
+// The node refuses a sweep whose coin a transaction signed with the hot
+// key elsewhere already spends (the follower had not seen it yet): the
+// sweep is rejected and, paying no withdrawal, releases its coins at once
+// rather than being paid again; once that coin is spent deep in the chain
+// the sweep is dead, and nothing was booked.
+func TestRejectedSweepReleasesItsCoinsAndIsNotBuiltAgain(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.fund("lu", 2_000_000)
+	cold := e.newCold()
+	var c struct {
+		txid          []byte
+		vout          uint32
+		amount        int64
+		script        []byte
+		branch, index uint32
+	}
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT c.txid, c.vout, c.amount, c.script, a.branch, a.idx FROM btc.coins c
+		JOIN btc.addresses a ON a.id = c.address_id WHERE c.wallet_id = 1 AND c.spent_by IS NULL`).Scan(&c.txid, &c.vout, &c.amount, &c.script, &c.branch, &c.index); err != nil {
+		t.Fatal(err)
+	}
+	// The other spend, not replaceable, straight to the node.
+	op := wire.NewOutPoint((*chainhash.Hash)(c.txid), c.vout)
+	dest, err := chainscan.AddressScript(outside(t, 61), regtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := btcpsbt.New([]*wire.OutPoint{op}, []*wire.TxOut{wire.NewTxOut(c.amount-200_000, dest)}, 2, 0, []uint32{wire.MaxTxInSequenceNum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.signer.Account().Derive(c.branch, c.index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Inputs[0].WitnessUtxo = wire.NewTxOut(c.amount, c.script)
+	updater.InputKey(&p.Inputs[0], d)
+	other, err := e.signer.Sign(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.chain.Broadcast(e.ctx, other); err != nil {
+		t.Fatal(err)
+	}
+
+	id, err := e.b.Sweep(e.ctx, 1_000_000, cold.dest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.batch(id); got.state != Rejected || got.reservedCoins != 0 {
+		t.Fatalf("the refused sweep: %+v; want rejected with its coins released", got)
+	}
+	ps := e.payloads(EventBatchRejected)
+	if len(ps) != 1 || ps[0]["kind"] != BatchSweep || ps[0]["coins_released"] != float64(1) {
+		t.Fatalf("batch.rejected events: %v", ps)
+	}
+	e.step()
+	if n := e.count(`SELECT count(*) FROM btc.batches`); n != 1 {
+		t.Fatalf("%d batches: a rejected sweep is not paid again", n)
+	}
+	e.mine(1)
+	e.step()
+	if got := e.batch(id); got.state != Dead || got.ledgerTx != nil {
+		t.Fatalf("the rejected sweep once its coin is spent in a block: %+v", got)
+	}
+	if err := e.ledger.Check(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := e.balance(ledger.ColdWallet); v != 0 {
+		t.Fatalf("cold_wallet %d after a sweep that never confirmed", v)
+	}
 }
