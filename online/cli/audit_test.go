@@ -87,7 +87,8 @@ func TestAuditCommand(t *testing.T) {
 	sync()
 
 	out, err = run(t, conf, "audit")
-	if err != nil || !strings.Contains(out, "no mismatches") || !strings.Contains(out, "reserve ratio (held / owed): 1.0000") {
+	if err != nil || !strings.Contains(out, "no mismatches") || !strings.Contains(out, "reserve ratio (held / owed): 1.0000") ||
+		!strings.Contains(out, "reserves: hot 0.02000000 BTC, cold 0.00000000 BTC (cold share 0.0000), ratio 1.0000") {
 		t.Fatalf("audit: %v\n%s", err, out)
 	}
 	out, err = run(t, conf, "audit", "--json")
@@ -102,7 +103,8 @@ func TestAuditCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &j); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !j.OK || !j.Settled || j.Reserves["ratio"] != "1.0000" || j.Reserves["liabilities_sat"] != "2000000" || j.Reserves["hot_coins_sat"] != "2000000" {
+	if !j.OK || !j.Settled || j.Reserves["ratio"] != "1.0000" || j.Reserves["liabilities_sat"] != "2000000" || j.Reserves["hot_coins_sat"] != "2000000" ||
+		j.Reserves["cold_coins_sat"] != "0" || j.Reserves["cold_share"] != "0.0000" || j.Reserves["cold_ledger_sat"] != "0" || j.Reserves["hot_ledger_sat"] != "-2000000" {
 		t.Fatalf("audit --json: %s", out)
 	}
 
