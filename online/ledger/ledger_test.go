@@ -187,6 +187,14 @@ func TestDatabaseGuards(t *testing.T) {
 				INSERT INTO btc.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta) SELECT id, $1, 0, 5, 0 FROM t`, alice.ID)
 			return err
 		}, "does not balance"},
+		{"one of two transactions in one statement unbalanced", func(tx *store.Tx) error {
+			hot, _, _ := l.Internal(tx, HotWallet)
+			_, err := tx.Exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind) VALUES ('x'), ('y') RETURNING id, kind)
+				INSERT INTO btc.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
+				SELECT t.id, e.account_id, 0, e.delta, 0 FROM t JOIN (VALUES ('x', $1::bigint, 5::bigint), ('x', $2, -5), ('y', $1, 5), ('y', $2, -4)) AS e(kind, account_id, delta) ON e.kind = t.kind`,
+				alice.ID, hot)
+			return err
+		}, "does not balance"},
 		{"customer below zero", func(tx *store.Tx) error {
 			hot, _, _ := l.Internal(tx, HotWallet)
 			_, _, err := l.post(tx, "x", "", []Posting{{AccountID: alice.ID, Available: -1}, {AccountID: hot, Available: 1}}, func(int64) int16 { return 0 })
