@@ -2,14 +2,19 @@ package audit
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/btcsuite/btcd/btcutil"
+	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 	"github.com/cryptoassets/cryptoassets/online/batcher/batchertest"
 	"github.com/cryptoassets/cryptoassets/online/store"
+	"github.com/cryptoassets/cryptoassets/shared/psbt/updater"
 )
 
 // coldEnv is env with a cold wallet and one sweep and one top-up booked:
@@ -210,5 +215,64 @@ func TestAuditNamesColdTampering(t *testing.T) {
 				t.Fatalf("still %q after undoing", subjects(r))
 			}
 		})
+	}
+}
+
+// A cold coin spent with the cold key outside any top-up ceremony, straight
+// to the node, is named as spent by a transaction we did not build, in the
+// mempool and once mined, and the cold wallet no longer equals its coins.
+func TestAuditNamesAColdCoinSpentWithTheColdKeyElsewhere(t *testing.T) {
+	e := coldCycle(t)
+	e.requireClean(e.audit())
+	var txid, script []byte
+	var vout int32
+	var amount int64
+	var branch int16
+	var idx int32
+	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT c.txid, c.vout, c.amount, c.script, a.branch, a.idx FROM btc.coins c
+		JOIN btc.addresses a ON a.id = c.address_id WHERE c.wallet_id = 2 AND c.txid = $1`, e.topupTxid[:]).
+		Scan(&txid, &vout, &amount, &script, &branch, &idx); err != nil {
+		t.Fatal(err)
+	}
+	op := wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
+	thief, err := btcutil.DecodeAddress(outside(t, 19), regtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thiefScript, err := txscript.PayToAddrScript(thief)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := btcpsbt.New([]*wire.OutPoint{&op}, []*wire.TxOut{wire.NewTxOut(amount-2_000, thiefScript)}, 2, 0, []uint32{wire.MaxTxInSequenceNum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.cold.Wallet.Account().Derive(uint32(branch), uint32(idx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Inputs[0].WitnessUtxo = wire.NewTxOut(amount, script)
+	updater.InputKey(&p.Inputs[0], d)
+	tx, err := e.cold.Sign(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.chain.Broadcast(e.ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{CoinSpentByUnknown + " " + op.String(), ColdWalletCoins + " cold_wallet total"}
+	e.sync()
+	if got := subjects(e.audit()); !slices.Equal(got, want) {
+		t.Fatalf("in the mempool: mismatches %q, want %q", got, want)
+	}
+	e.mine(1)
+	r := e.audit()
+	if got := subjects(r); !slices.Equal(got, want) {
+		t.Fatalf("mined: mismatches %q, want %q", got, want)
+	}
+	for _, m := range r.Mismatches {
+		if m.Kind == CoinSpentByUnknown && !strings.Contains(m.Detail, "cold coin") {
+			t.Fatalf("the detail does not say the coin is cold: %s", m.Detail)
+		}
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"testing"
 
+	btcpsbt "github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
 
 	"github.com/cryptoassets/cryptoassets/online/addresses"
 	"github.com/cryptoassets/cryptoassets/online/broadcast"
@@ -115,3 +117,7 @@ func (c *Cold) Import(id int64) chainhash.Hash {
 	}
 	return got.TxID
 }
+
+// Sign signs p with the cold key through the one signer path: the signer
+// of a top-up, or someone holding the cold seed outside any ceremony.
+func (c *Cold) Sign(p *btcpsbt.Packet) (*wire.MsgTx, error) { return c.signer.Sign(p) }
