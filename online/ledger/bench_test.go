@@ -86,6 +86,7 @@ func (env *benchLedger) run(b *testing.B, unit string, baselines []baseline, op 
 	var failed atomic.Int64
 	var firstErr atomic.Value
 	var elapsed time.Duration
+	updates, hot := env.balanceUpdates(b)
 	b.ResetTimer()
 	for r := range benchRounds {
 		b.StopTimer()
@@ -162,6 +163,10 @@ func (env *benchLedger) run(b *testing.B, unit string, baselines []baseline, op 
 			b.ReportMetric(float64(pgClient[i].Microseconds())/pgTxns[i], bl.name+"-client-cpu-µs/"+op)
 		}
 	}
+	// The backends report their table statistics within a second.
+	time.Sleep(1500 * time.Millisecond)
+	updates2, hot2 := env.balanceUpdates(b)
+	b.Logf("balance rows updated %d times, %d of them HOT (no index entry added)", updates2-updates, hot2-hot)
 	if s := env.reasons.String(); s != "" {
 		b.Logf("retried attempts by reason: %s", s)
 	}
@@ -193,6 +198,17 @@ func (env *benchLedger) locks() string {
 		out = append(out, fmt.Sprintf("%d× %s", n, what))
 	}
 	return strings.Join(out, "; ")
+}
+
+// balanceUpdates is how many times balance rows were updated so far, and
+// how many of those were HOT updates.
+func (env *benchLedger) balanceUpdates(b *testing.B) (updates, hot int64) {
+	b.Helper()
+	if err := env.l.Runner().Pool().QueryRow(context.Background(),
+		`SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = 'btc.balances'::regclass`).Scan(&updates, &hot); err != nil {
+		b.Fatal(err)
+	}
+	return updates, hot
 }
 
 type baseline struct {
