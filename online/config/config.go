@@ -26,6 +26,7 @@ type Config struct {
 	Log      Log               `toml:"log"`
 	Assets   map[string]*Asset `toml:"assets"`
 	Webhooks []Webhook         `toml:"webhooks"`
+	Election Election          `toml:"election"`
 }
 
 // Webhook is an HTTP endpoint that receives every event.
@@ -67,6 +68,20 @@ type HTTP struct {
 	// /healthz and /readyz (a private interface), and /metrics leaves the
 	// API's listener. Unset: all three are on the API's listener.
 	MetricsListen string `toml:"metrics_listen"` // env CRYPTOASSETS_HTTP_METRICS_LISTEN
+}
+
+// Election is how this serve process takes part in the elections of the
+// singleton workers among every instance on the database.
+type Election struct {
+	// Instance names this process as a lease holder; default host-pid.
+	// Two live processes must never share one.
+	Instance string `toml:"instance"`
+	// Lease is how long a leader's lease lasts after each renewal; a
+	// killed leader is replaced within lease + renew_interval. Default 5s.
+	Lease Duration `toml:"lease"`
+	// RenewInterval is how often the leader renews and a standby
+	// campaigns; default lease/3, at most lease/2.
+	RenewInterval Duration `toml:"renew_interval"`
 }
 
 // Log sets the service's logging.
@@ -357,6 +372,12 @@ func (c *Config) defaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"
 	}
+	if c.Election.Lease.Duration == 0 {
+		c.Election.Lease.Duration = 5 * time.Second
+	}
+	if c.Election.RenewInterval.Duration == 0 {
+		c.Election.RenewInterval.Duration = c.Election.Lease.Duration / 3
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -470,6 +491,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Runner.BaseDelay.Duration <= 0 || c.Runner.MaxDelay.Duration < c.Runner.BaseDelay.Duration {
 		bad("runner.max_delay", "must be positive and not below runner.base_delay")
+	}
+	if l := c.Election.Lease.Duration; l < 100*time.Millisecond || l > 10*time.Minute {
+		bad("election.lease", "%v is out of range: use 100ms to 10m", l)
+	} else if r := c.Election.RenewInterval.Duration; r <= 0 || 2*r > l {
+		bad("election.renew_interval", "%v must be above 0 and at most half of election.lease (%v)", r, l)
+	}
+	if len(c.Election.Instance) > 200 {
+		bad("election.instance", "longer than 200 bytes")
 	}
 	if c.HTTP.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.MetricsListen); err != nil {
