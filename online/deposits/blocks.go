@@ -68,6 +68,7 @@ type blockWrites struct {
 	entAvail, entPend      []int64
 	evTypes, evPayloads    []string
 	accountNames           map[int64]string
+	slots                  map[string]internalSlot
 	credited, newDeposits  int
 	confirmationsRecounted int
 }
@@ -81,9 +82,29 @@ func (w *blockWrites) add(d *simDep) {
 	w.order = append(w.order, d)
 }
 
+// internal is the internal account of kind and the one balance row (slot)
+// every posting of this transaction uses: the trigger sums a statement's
+// entries per row, so one row is one update however many postings there
+// are; the slots spread concurrent transactions, not the postings of one.
+func (w *blockWrites) internal(kind string) (id int64, slot int16, err error) {
+	if s, ok := w.slots[kind]; ok {
+		return s.id, s.slot, nil
+	}
+	id, slot, err = w.f.ledger.InternalSlot(w.tx, kind)
+	if err == nil {
+		w.slots[kind] = internalSlot{id, slot}
+	}
+	return id, slot, err
+}
+
+type internalSlot struct {
+	id   int64
+	slot int16
+}
+
 // post is Follower.post as rows of the connect's one posting statement.
 func (w *blockWrites) post(kind string, d *simDep, custAvail, custPend, losses int64) error {
-	hot, hotSlot, err := w.f.ledger.InternalSlot(w.tx, ledger.HotWallet)
+	hot, hotSlot, err := w.internal(ledger.HotWallet)
 	if err != nil {
 		return err
 	}
@@ -96,7 +117,7 @@ func (w *blockWrites) post(kind string, d *simDep, custAvail, custPend, losses i
 		entry(d.accountID, 0, custAvail, custPend)
 	}
 	if losses != 0 {
-		lossAcct, lossSlot, err := w.f.ledger.InternalSlot(w.tx, ledger.ReorgLosses)
+		lossAcct, lossSlot, err := w.internal(ledger.ReorgLosses)
 		if err != nil {
 			return err
 		}
@@ -424,7 +445,7 @@ func (f *Follower) connectBlocks(ctx context.Context, cur cursor, blocks []fetch
 	first, last := blocks[0], blocks[len(blocks)-1]
 	var w *blockWrites
 	err := f.runner.InTx(ctx, "connect-block", func(tx *store.Tx) error {
-		w = &blockWrites{f: f, tx: tx, deps: map[wire.OutPoint]*simDep{}, accountNames: map[int64]string{}}
+		w = &blockWrites{f: f, tx: tx, deps: map[wire.OutPoint]*simDep{}, accountNames: map[int64]string{}, slots: map[string]internalSlot{}}
 		// The first round trip: the lock, the cursor's compare-and-set, the
 		// blocks already stored at these heights, and the reads.
 		b := &pgx.Batch{}
