@@ -12,10 +12,13 @@ import (
 
 // IsUnavailable reports whether err means the database could not be reached
 // or went away: a refused or broken connection, a server shutting down,
-// crashing or still recovering, or one out of connections. The outcome of a
-// transaction whose COMMIT met such an error is unknown, so a caller answers
-// "try again" (the API: 503 with Retry-After) and never "done"; an
-// idempotent retry then finds out which it was.
+// crashing or still recovering, one out of connections, or one that no
+// longer takes writes (a standby, a demoted primary, or none of a
+// multi-host URL's servers accepting a read-write session while a standby
+// is being promoted). The outcome of a transaction whose COMMIT met such an
+// error is unknown, so a caller answers "try again" (the API: 503 with
+// Retry-After) and never "done"; an idempotent retry then finds out which
+// it was.
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
@@ -28,6 +31,8 @@ func IsUnavailable(err error) bool {
 		case pg.Code == "57P01", pg.Code == "57P02", pg.Code == "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
 			return true
 		case pg.Code == "53300": // too_many_connections
+			return true
+		case pg.Code == "25006": // read_only_sql_transaction: the server is a standby now
 			return true
 		}
 		return false

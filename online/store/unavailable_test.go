@@ -36,6 +36,7 @@ func TestIsUnavailable(t *testing.T) {
 		{"starting up", fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: "57P03"}), true},
 		{"connection failure", &pgconn.PgError{Code: "08006"}, true},
 		{"too many connections", &pgconn.PgError{Code: "53300"}, true},
+		{"read-only server", &pgconn.PgError{Code: "25006"}, true},
 		{"conn closed", fmt.Errorf("commit: %w", pgconn.ErrConnClosed), true},
 		{"serialization failure", &pgconn.PgError{Code: "40001"}, false},
 		{"unique violation", &pgconn.PgError{Code: "23505"}, false},
