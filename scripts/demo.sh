@@ -7,7 +7,9 @@ dir=.demo
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 serve_pid=
 stop_serve() { if [ -n "$serve_pid" ]; then kill -TERM "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; serve_pid=; fi; }
-cleanup() { stop_serve; bin/cryptoassets-dev down --dir "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+# The signer's keystore is apart from the service's files, as on its own laptop.
+airgap=$(mktemp -d -t cryptoassets-airgap-XXXXXX)
+cleanup() { stop_serve; bin/cryptoassets-dev down --dir "$dir" >/dev/null 2>&1 || true; rm -rf "$dir" "$airgap"; }
 trap cleanup EXIT
 
 step "build"
@@ -47,9 +49,33 @@ echo "abandon abandon abandon abandon abandon abandon abandon abandon abandon ab
 	bin/cryptoassets hotkey restore --passphrase-fd 3 3<<<"demo hot passphrase"
 bin/cryptoassets hotkey xpub --passphrase-fd 3 3<<<"demo hot passphrase"
 
-step "serve: the API, the follower, webhooks and the batcher; it unlocks the hot keystore and checks the node's network and the server's durability"
-# The demo batches quickly: a withdrawal waits at most 2s, three at once go at once.
-printf 'batch_interval = "2s"\nbatch_threshold_count = 3\n' >>"$dir/cryptoassets.toml"
+step "the air-gapped signer, its keystore in a directory of its own: restore the cold seed (a regtest test mnemonic), write its policy (a top-up may pay only the hot wallet)"
+signer=(bin/cryptoassets-signer --dir "$airgap")
+hot=$(sed -n 's/^hot_wallet_descriptor = "\(.*\)"$/\1/p' "$dir/cryptoassets.toml")
+echo "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong" |
+	"${signer[@]}" --passphrase-fd 3 restore --network regtest --hot-wallet-descriptor "$hot" 3<<<"demo cold passphrase"
+cold=$("${signer[@]}" --passphrase-fd 3 xpub 3<<<"demo cold passphrase")
+echo "the cold wallet's account key, carried to the server: $cold"
+
+step "serve: the API, the follower, webhooks, the batcher and the cold keeper; it unlocks the hot keystore and checks the node's network and the server's durability"
+# The demo batches quickly (a withdrawal waits at most 2s, three at once go
+# at once) and keeps the hot wallet between 0.3 and 1.5 BTC, checked every
+# second: above 1.5 the keeper sweeps down to 1 BTC to cold, below 0.3 it
+# exports a top-up up to 1 BTC for the signer.
+# Customers pay a flat 0.0002 BTC per withdrawal, which covers the network
+# fees of the batches, the sweep and the top-up: the reserve stays whole.
+cat >>"$dir/cryptoassets.toml" <<EOF
+withdrawal_fee_sat = 20000
+batch_interval = "2s"
+batch_threshold_count = 3
+cold_wallet_descriptor = "$cold"
+hot_floor_sat = 30000000
+hot_target_sat = 100000000
+hot_ceiling_sat = 150000000
+cold_export_dir = "$PWD/$dir/exports"
+cold_check_interval = "1s"
+EOF
+sed -n '/^withdrawal_fee_sat/,$p' "$dir/cryptoassets.toml"
 export CRYPTOASSETS_HTTP_LISTEN="127.0.0.1:$((20000 + RANDOM % 20000))"
 bin/cryptoassets serve >"$dir/serve.log" 2>&1 &
 serve_pid=$!
@@ -133,28 +159,101 @@ bin/cryptoassets account balance dave
 echo "the events an integrator follows:"
 bin/cryptoassets events list --limit 1000 | grep -E 'withdrawal\.(requested|cancelled|batched|broadcast|confirmed)' | cut -c1-220
 bin/cryptoassets ledger check
-stop_serve
+# wait_batch KIND STATE: the id of the newest batch of KIND in STATE (bounded wait).
+wait_batch() {
+	local id=
+	for _ in $(seq 150); do
+		id=$(bin/cryptoassets batches list | awk -v k="$1" -v s="$2" '$2 == k && $3 == s { print $1; exit }')
+		if [ -n "$id" ]; then echo "$id" && return 0; fi
+		sleep 0.2
+	done
+	echo "demo: no $1 batch is $2 after 30s" >&2
+	bin/cryptoassets batches list >&2
+	tail -20 "$dir/serve.log" >&2
+	return 1
+}
+# wait_batch_state ID STATE: wait until batch ID is in STATE (bounded).
+wait_batch_state() {
+	for _ in $(seq 150); do
+		[ "$(bin/cryptoassets batches list | awk -v id="$1" '$1 == id { print $3 }')" = "$2" ] && return 0
+		sleep 0.2
+	done
+	echo "demo: batch $1 is not $2 after 30s" >&2
+	bin/cryptoassets batches list >&2
+	tail -20 "$dir/serve.log" >&2
+	exit 1
+}
 
-step "the air-gapped signer: restore a cold seed (regtest test mnemonic), write its policy"
-signer=(bin/cryptoassets-signer --dir "$dir/signer")
-hot=$(sed -n 's/^hot_wallet_descriptor = "\(.*\)"$/\1/p' "$dir/cryptoassets.toml")
-echo "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong" |
-	"${signer[@]}" --passphrase-fd 3 restore --network regtest --hot-wallet-descriptor "$hot" 3<<<"demo passphrase"
-cold=$("${signer[@]}" --passphrase-fd 3 xpub 3<<<"demo passphrase")
-echo "cold wallet account key: $cold"
+step "a merchant's large deposit lifts the hot wallet above its 1.5 BTC ceiling"
+bin/cryptoassets account create erin
+addr=$(bin/cryptoassets address new erin | cut -f1)
+bin/cryptoassets-dev pay "$addr" 1.2
+bin/cryptoassets-dev mine 3
+for _ in $(seq 100); do bin/cryptoassets account balance erin | grep -q "available 1.20000000" && break; sleep 0.2; done
+bin/cryptoassets account balance erin
 
-step "the online side funds the cold wallet, follows it, and exports a top-up: its cold coins reserved until it is imported, cancelled or expired"
-bin/cryptoassets-dev demo topup --cold-descriptor "$cold" --out "$dir/topup.psbt"
+step "serve's cold keeper sweeps everything above the 1 BTC target to a fresh cold address: built and signed with the hot key, sent through the broadcaster"
+sweep=$(wait_batch sweep broadcast)
+grep "swept to cold" "$dir/serve.log" | cut -c1-300
+bin/cryptoassets batches show "$sweep"
 
-step "on the signer: inspect, verify against seed and policy, sign, hand back as QR frames"
-"${signer[@]}" inspect --network regtest "$dir/topup.psbt"
-"${signer[@]}" --passphrase-fd 3 sign --yes --qr-dir "$dir/signed-frames" --format ur --tx-out "$dir/topup.tx.hex" "$dir/topup.psbt" 3<<<"demo passphrase"
+step "the sweep mined: confirmed at 3 confirmations, booked hot -> cold; the cold wallet's coin followed"
+bin/cryptoassets-dev mine 3
+wait_batch_state "$sweep" confirmed
+bin/cryptoassets batches list
+bin/cryptoassets coins list --wallet cold
+bin/cryptoassets coins balance
+bin/cryptoassets events list --limit 1000 | grep -E 'sweep\.' | cut -c1-220
+bin/cryptoassets ledger check
 
-step "the online side scans the frames: only the exported top-up, every input verified, then broadcast: recorded before (opened) and after (closed)"
-bin/cryptoassets cold import $(printf -- '--qr %s ' "$dir"/signed-frames/*.png)
-bin/cryptoassets-dev mine 1
+step "erin withdraws 0.9 BTC: the hot wallet's free coins fall below its 0.3 BTC floor"
+out=$(bin/cryptoassets withdraw --idempotency-key demo-w3 erin "$faucet" 0.9) && echo "$out"
+w3=$(echo "$out" | wid)
+
+step "the keeper exports a top-up up to the target: cold coins reserved, the unsigned PSBT written as files and QR frames (cold.topup_exported: a signing ceremony is due)"
+# The event is committed with the export; the keeper logs once the files are written.
+for _ in $(seq 150); do grep -q "a signing ceremony is due" "$dir/serve.log" && break; sleep 0.2; done
+grep "a signing ceremony is due" "$dir/serve.log" | cut -c1-300
+frames=$(ls -d "$dir"/exports/topup-*-ur)
+topup=$(basename "$frames" | sed 's/^topup-\([0-9]*\)-ur$/\1/')
+ls "$dir/exports" "$frames"
+bin/cryptoassets events list --limit 1000 | grep 'cold.topup_exported' | cut -c1-300
+bin/cryptoassets cold list
+bin/cryptoassets cold show "$topup"
+echo "meanwhile the batcher pays erin from the hot coins left:"
+wait_state "$w3" broadcast
+bin/cryptoassets-dev mine 3
+wait_state "$w3" confirmed
+bin/cryptoassets withdrawals show "$w3"
+
+step "to the air-gapped laptop: its camera reads the top-up's UR frames (copied as image files); inspect them without keys"
+mkdir -p "$airgap/from-server"
+cp "$frames"/*.png "$airgap/from-server/"
+"${signer[@]}" inspect --network regtest $(printf -- '--qr %s ' "$airgap"/from-server/*.png)
+
+step "on the signer: verify against its seed and policy, sign, answer as QR frames"
+"${signer[@]}" --passphrase-fd 3 sign --yes $(printf -- '--qr %s ' "$airgap"/from-server/*.png) --qr-dir "$airgap/signed" --format ur 3<<<"demo cold passphrase"
+ls "$airgap/signed"
+
+step "back online, cold import scans the signer's frames (any order): only the exported top-up, still open, every input verified; then broadcast, recorded before (opened) and after (closed)"
+bin/cryptoassets cold import $(printf -- '--qr %s ' $(ls -r "$airgap"/signed/*.png))
+wait_batch_state "$topup" broadcast
 bin/cryptoassets broadcasts list
-bin/cryptoassets broadcasts resolve
+
+step "the top-up mined: confirmed at 3 confirmations, booked cold -> hot"
+bin/cryptoassets-dev mine 3
+wait_batch_state "$topup" confirmed
+bin/cryptoassets cold show "$topup"
+bin/cryptoassets cold list
+bin/cryptoassets batches list
+bin/cryptoassets events list --limit 1000 | grep -E 'sweep\.|cold\.topup_' | cut -c1-220
+
+step "balances: the hot wallet back between its floor and ceiling, the rest cold; the audit checks every coin against the node and prints the reserve ratio"
+bin/cryptoassets coins balance
+for _ in $(seq 20); do out=$(bin/cryptoassets audit 2>&1) && case "$out" in *"no mismatches"*) break ;; esac; sleep 0.5; done
+echo "$out"
+case "$out" in *"no mismatches"*) ;; *) echo "demo: the audit did not pass" >&2; exit 1 ;; esac
+bin/cryptoassets ledger check
 
 step "stop"
 cleanup

@@ -404,6 +404,11 @@ cold_check_interval = "1s"
 	if exported["by"] != "keeper" || exported["txid"] != topup.txid.String() {
 		t.Fatalf("cold.topup_exported: %v", exported)
 	}
+	// The event is committed with the export, before the files: the
+	// keeper logs when they are written.
+	if err := s.serve.WaitLog("a signing ceremony is due", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	frames, err := filepath.Glob(filepath.Join(exports, fmt.Sprintf("topup-%d-ur", topup.id), "*.png"))
 	if err != nil || len(frames) == 0 {
 		t.Fatalf("no UR frames of top-up %d in %s: %v", topup.id, exports, err)

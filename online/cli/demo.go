@@ -23,6 +23,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/chain/rpc"
 	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
+	"github.com/cryptoassets/cryptoassets/online/service"
 )
 
 // Faucet pays regtest coins to an address: the customer's wallet in the
@@ -41,8 +42,7 @@ func DemoCommand(newFaucet func(chain.Node) Faucet) *cli.Command {
 		Usage: "run the whole story on regtest: accounts, addresses, a deposit seen/confirmed/credited, a transfer, webhooks",
 		Description: "Needs a migrated database and a regtest node whose coinbase pays the devenv faucet\n" +
 			"(make dev-up provides both; make demo runs everything). Refuses any asset not on regtest.",
-		Flags:       []cli.Flag{assetFlag},
-		Subcommands: demoColdCommands(newFaucet),
+		Flags: []cli.Flag{assetFlag},
 		Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
 			ctx, cancel := context.WithTimeout(c.Context, 3*time.Minute)
 			defer cancel()
@@ -115,7 +115,7 @@ func runDemo(ctx context.Context, c *cli.Context, e *env, l *ledger.Ledger, newF
 	if a.Network != "regtest" {
 		return fmt.Errorf("the demo runs on regtest only; asset %s is on %s", l.Asset(), a.Network)
 	}
-	node, err := rpcFor(a)
+	node, err := service.RPC(a)
 	if err != nil {
 		return err
 	}
