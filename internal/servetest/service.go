@@ -45,6 +45,10 @@ type Options struct {
 	// AssetTOML is appended to the asset's table, one key per line
 	// (batch_interval = "200ms", confirmations = 1, …).
 	AssetTOML string
+	// ElectionTOML is appended to the [election] table (lease = "2s", …).
+	// The instance is the Service's own, the same for each of its runs, so
+	// a restarted serve takes its leases over at once.
+	ElectionTOML string
 }
 
 // Service is one installation of cryptoassets: its configuration, keystore
@@ -57,6 +61,7 @@ type Service struct {
 	DB         string
 	APIURL     string // http://127.0.0.1:PORT, the same for every run
 	Descriptor string // the hot wallet's account key
+	Instance   string // election.instance of every run
 	logPath    string
 
 	mu    sync.Mutex
@@ -115,10 +120,14 @@ func New(tb testing.TB, opt Options) *Service {
 		tb.Fatal(err)
 	}
 	s.APIURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	s.Instance = fmt.Sprintf("servetest-%d", port)
 	conf := fmt.Sprintf(`[database]
 url = %q
 [http]
 listen = "127.0.0.1:%d"
+[election]
+instance = %q
+%s
 [assets.%s]
 network = "regtest"
 rpc_url = %q
@@ -128,7 +137,7 @@ hot_wallet_descriptor = %q
 hot_keystore = %q
 hot_passphrase_file = %q
 %s
-`, opt.DatabaseURL, port, Asset, opt.RPCURL, opt.RPCUser, opt.RPCPassword, s.Descriptor, ks, pass, opt.AssetTOML)
+`, opt.DatabaseURL, port, s.Instance, opt.ElectionTOML, Asset, opt.RPCURL, opt.RPCUser, opt.RPCPassword, s.Descriptor, ks, pass, opt.AssetTOML)
 	s.Config = filepath.Join(dir, "cryptoassets.toml")
 	if err := os.WriteFile(s.Config, []byte(conf), 0o600); err != nil {
 		tb.Fatal(err)
@@ -313,6 +322,17 @@ func (s *Service) Kill() {
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	s.WaitKilled(30 * time.Second)
+}
+
+// Signal sends sig to the running serve (SIGSTOP freezes it, SIGCONT
+// resumes it).
+func (s *Service) Signal(sig syscall.Signal) {
+	s.tb.Helper()
+	if p := s.current(); p != nil && !p.exited() {
+		if err := p.cmd.Process.Signal(sig); err != nil {
+			s.tb.Fatalf("signal %v to serve: %v", sig, err)
+		}
+	}
 }
 
 // Stop ends serve with SIGTERM, the graceful stop, and fails the test

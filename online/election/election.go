@@ -25,7 +25,8 @@ const (
 // Config is what every election of one process shares.
 type Config struct {
 	// Instance names this process as a lease holder; default host-pid.
-	// Two live processes must never share one.
+	// Two live processes must never share one; a process started under
+	// the name of a dead one takes its leases over at once.
 	Instance string
 	// Lease is how long a holder's lease lasts after each renewal; a
 	// killed holder is replaced within Lease + Renew. Default 5s.
@@ -82,6 +83,11 @@ type Election struct {
 	runner        *store.Runner // unfenced: the lease row is not a worker's write
 	worker, asset string
 	cfg           Config
+
+	// asking is read-held by each fence while it asks the database, so a
+	// step-down lets a fence already asking get its answer (a refusal)
+	// before the worker's context is cancelled.
+	asking sync.RWMutex
 
 	mu      sync.Mutex
 	started bool  // Run was called: the fence checks from now on
@@ -154,6 +160,8 @@ FOR SHARE`
 // on only while the database shows this process holding the current epoch
 // of an unexpired lease, and keeps the lease row share-locked until it ends.
 func (e *Election) Fence(tx *store.Tx) error {
+	e.asking.RLock()
+	defer e.asking.RUnlock()
 	e.mu.Lock()
 	started, epoch, lost := e.started, e.epoch, e.lost
 	e.mu.Unlock()
@@ -227,6 +235,7 @@ func (e *Election) term(ctx context.Context, epoch int64, validUntil time.Time, 
 	go func() { ended <- lead(tctx) }()
 	stepDown := func(why string) {
 		e.endTerm(lost)
+		e.letFencesAnswer()
 		cancel()
 		<-ended
 		e.role(false)
@@ -287,6 +296,17 @@ func (e *Election) endTerm(lost chan struct{}) {
 	}
 }
 
+// letFencesAnswer waits, up to a renew interval, for the fences asking the
+// database to get their answer.
+func (e *Election) letFencesAnswer() {
+	done := make(chan struct{})
+	go func() { e.asking.Lock(); e.asking.Unlock(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(e.cfg.Renew):
+	}
+}
+
 func (e *Election) role(leading bool) {
 	if e.onRole != nil {
 		e.onRole(leading)
@@ -317,8 +337,11 @@ func (e *Election) leaseTx(ctx context.Context, name string, fn func(*store.Tx) 
 	})
 }
 
-// campaign takes the lease when it is free or has passed: epoch 0 when
-// another instance holds it.
+// campaign takes the lease when it is free or has passed, or is held under
+// this instance's own name: a restarted process (its predecessor is dead,
+// names being unique among live ones; one that is not is fenced off by the
+// new epoch) and this process after a term it ended itself (whose workers
+// have stopped). Epoch 0 when another instance holds it.
 func (e *Election) campaign(ctx context.Context) (epoch int64, validUntil time.Time, err error) {
 	start := time.Now()
 	err = e.leaseTx(ctx, "election-campaign", func(tx *store.Tx) error {
@@ -327,7 +350,7 @@ func (e *Election) campaign(ctx context.Context) (epoch int64, validUntil time.T
 			VALUES ($1, $2, $3, 1, clock_timestamp(), clock_timestamp(), clock_timestamp() + $4 * interval '1 microsecond')
 			ON CONFLICT (worker, asset) DO UPDATE SET holder = EXCLUDED.holder, epoch = l.epoch + 1,
 				acquired_at = EXCLUDED.acquired_at, renewed_at = EXCLUDED.renewed_at, expires_at = EXCLUDED.expires_at
-			WHERE l.expires_at <= clock_timestamp()
+			WHERE l.expires_at <= clock_timestamp() OR l.holder = EXCLUDED.holder
 			RETURNING epoch`, e.worker, e.asset, e.cfg.Instance, e.micros()).Scan(&epoch)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 
 	"github.com/cryptoassets/cryptoassets/online/audit"
-	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/config"
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
@@ -16,18 +15,4 @@ func Auditor(cfg *config.Config, runner *store.Runner, name string, log *slog.Lo
 		return nil, err
 	}
 	return audit.New(runner, name, node, log)
-}
-
-// auditWorkers are serve's audit workers, one per asset, each every
-// assets.NAME.audit_interval.
-func auditWorkers(cfg *config.Config, runner *store.Runner, nodes map[string]*chain.RPCNode, log *slog.Logger) ([]*audit.Worker, error) {
-	var out []*audit.Worker
-	for _, name := range cfg.AssetNames() {
-		a, err := audit.New(runner, name, nodes[name], log)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, audit.NewWorker(a, cfg.Assets[name].AuditInterval.Duration))
-	}
-	return out, nil
 }

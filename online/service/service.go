@@ -17,6 +17,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/cold"
 	"github.com/cryptoassets/cryptoassets/online/config"
 	"github.com/cryptoassets/cryptoassets/online/deposits"
+	"github.com/cryptoassets/cryptoassets/online/election"
 	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/hotwallet"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
@@ -147,7 +148,9 @@ func BatcherConfig(a *config.Asset) batcher.Config {
 	}
 }
 
-// Workers are the background workers of one serve process.
+// Workers are the background workers of one serve process. Each runs under
+// its election (Elections), on a Runner fenced by it, so among several serve
+// processes on one database each runs on one at a time.
 type Workers struct {
 	Followers    []*deposits.Follower
 	Broadcasters map[string]*broadcast.Broadcaster
@@ -156,19 +159,77 @@ type Workers struct {
 	Keepers   map[string]*cold.Keeper
 	Deliverer *events.Deliverer
 	Audits    []*audit.Worker // per asset; Auditor.LastResult is what the metrics endpoint reads
-	// Registry lists the workers Run runs, for status and metrics.
+	// Registry lists the workers Run runs, for status and metrics, with
+	// each one's role in its election.
 	Registry *status.Registry
-	nodes    map[string]*chain.RPCNode
-	cfg      *config.Config
-	log      *slog.Logger
+	// Elections are the elections Run campaigns in, in the order it
+	// starts them.
+	Elections []*election.Election
+	groups    []group
+	nodes     map[string]*chain.RPCNode
+	cfg       *config.Config
+	log       *slog.Logger
+}
+
+// A group is the workers that run under one election: they write through
+// one fenced Runner. The resolver, batcher and cold keeper of an asset are
+// one group because they share its broadcaster (the batcher's hooks settle
+// what the resolver finds) and the keeper's sweeps are the batcher's
+// batches.
+type group struct {
+	el      *election.Election
+	workers []groupWorker
+}
+
+type groupWorker struct {
+	name, asset string
+	run         func(context.Context) error
+}
+
+// The elections of serve's workers, one of each per asset but the
+// deliverer's, which serves every asset.
+const (
+	ElectionFollower  = "follower"
+	ElectionPayments  = "payments" // resolver, batcher (bumping, following), cold keeper
+	ElectionAudit     = "audit"
+	ElectionDeliverer = "deliverer"
+)
+
+// ElectionConfig is cfg's election settings; log may be nil.
+func ElectionConfig(cfg *config.Config, log *slog.Logger) election.Config {
+	inst := cfg.Election.Instance
+	if inst == "" {
+		inst = election.DefaultInstance()
+	}
+	return election.Config{Instance: inst, Lease: cfg.Election.Lease.Duration, Renew: cfg.Election.RenewInterval.Duration, Log: log}
 }
 
 // NewWorkers builds every worker; hot holds the unlocked hot signers of the
 // assets that pay withdrawals (an asset without one runs no batcher).
+// Each election's workers are built on a Runner fenced by it; what they
+// write while being built (their wallets' registration, which every
+// instance makes) passes unchecked, before Run campaigns.
 func NewWorkers(ctx context.Context, cfg *config.Config, runner *store.Runner, hot map[string]*hotwallet.Signer, log *slog.Logger) (*Workers, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ec := ElectionConfig(cfg, log)
 	w := &Workers{Broadcasters: map[string]*broadcast.Broadcaster{}, Batchers: map[string]*batcher.Batcher{},
 		Keepers: map[string]*cold.Keeper{}, cfg: cfg, log: log,
-		Registry: status.NewRegistry(status.DefaultInstance())}
+		Registry: status.NewRegistry(ec.Instance)}
+	elect := func(worker, asset string) (*election.Election, *store.Runner, error) {
+		el, err := election.New(runner, worker, asset, ec)
+		if err != nil {
+			return nil, nil, err
+		}
+		w.Elections = append(w.Elections, el)
+		w.groups = append(w.groups, group{el: el})
+		return el, el.Runner(runner), nil
+	}
+	add := func(name, asset string, run func(context.Context) error) {
+		g := &w.groups[len(w.groups)-1]
+		g.workers = append(g.workers, groupWorker{name: name, asset: asset, run: run})
+	}
 	// One node client per asset, shared by its workers.
 	nodes := map[string]*chain.RPCNode{}
 	w.nodes = nodes
@@ -179,17 +240,29 @@ func NewWorkers(ctx context.Context, cfg *config.Config, runner *store.Runner, h
 			return nil, fmt.Errorf("assets.%s: %w", name, err)
 		}
 		nodes[name] = node
-		f, err := followerOn(cfg, runner, name, node, log)
+		_, fr, err := elect(ElectionFollower, name)
+		if err != nil {
+			return nil, err
+		}
+		f, err := followerOn(cfg, fr, name, node, log)
 		if err != nil {
 			return nil, err
 		}
 		w.Followers = append(w.Followers, f)
-		bc, err := broadcasterOn(cfg, runner, name, node, log)
+		add("follower", name, f.Run)
+
+		_, pr, err := elect(ElectionPayments, name)
+		if err != nil {
+			return nil, err
+		}
+		bc, err := broadcasterOn(cfg, pr, name, node, log)
 		if err != nil {
 			return nil, err
 		}
 		w.Broadcasters[name] = bc
-		l, err := ledger.New(runner, name)
+		interval := a.ResolveInterval.Duration
+		add("resolver", name, func(ctx context.Context) error { return bc.Run(ctx, interval) })
+		l, err := ledger.New(pr, name)
 		if err != nil {
 			return nil, err
 		}
@@ -203,6 +276,7 @@ func NewWorkers(ctx context.Context, cfg *config.Config, runner *store.Runner, h
 				return nil, fmt.Errorf("assets.%s: %w", name, err)
 			}
 			w.Batchers[name] = bt
+			add("batcher", name, bt.Run)
 		}
 		if a.ColdWalletDescriptor != "" {
 			if bt == nil {
@@ -214,19 +288,32 @@ func NewWorkers(ctx context.Context, cfg *config.Config, runner *store.Runner, h
 				return nil, err
 			}
 			w.Keepers[name] = k
+			add("cold-keeper", name, k.Run)
 		}
+
+		_, ar, err := elect(ElectionAudit, name)
+		if err != nil {
+			return nil, err
+		}
+		au, err := audit.New(ar, name, node, log)
+		if err != nil {
+			return nil, err
+		}
+		aw := audit.NewWorker(au, a.AuditInterval.Duration)
+		w.Audits = append(w.Audits, aw)
+		add("audit", name, aw.Run)
 	}
-	audits, err := auditWorkers(cfg, runner, nodes, log)
-	if err != nil {
-		return nil, err
-	}
-	w.Audits = audits
 	hooks, err := Webhooks(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if len(hooks) > 0 {
-		w.Deliverer = &events.Deliverer{Runner: runner, Hooks: hooks, Log: log}
+		_, dr, err := elect(ElectionDeliverer, "")
+		if err != nil {
+			return nil, err
+		}
+		w.Deliverer = &events.Deliverer{Runner: dr, Hooks: hooks, Log: log}
+		add("deliverer", "", w.Deliverer.Run)
 	}
 	return w, nil
 }
@@ -244,31 +331,55 @@ func (w *Workers) CheckNetworks(ctx context.Context) error {
 	return nil
 }
 
-// Run runs every worker until ctx ends, and returns when all have stopped.
+// Run campaigns in every election until ctx ends, and returns when all have
+// stopped. The workers of an election run while this process leads it; the
+// Registry shows each as leader or standby.
 func (w *Workers) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	run := func(name, asset string, fn func(context.Context) error) {
+	for _, g := range w.groups {
+		for _, gw := range g.workers {
+			stop := w.Registry.Start(gw.name, gw.asset)
+			w.Registry.SetRole(gw.name, gw.asset, status.RoleStandby)
+			defer stop()
+		}
+		g.el.OnRole(func(leading bool) {
+			role := status.RoleStandby
+			if leading {
+				role = status.RoleLeader
+			}
+			for _, gw := range g.workers {
+				w.Registry.SetRole(gw.name, gw.asset, role)
+			}
+		})
 		wg.Add(1)
-		stop := w.Registry.Start(name, asset)
-		go func() { defer wg.Done(); defer stop(); _ = fn(ctx) }()
-	}
-	for i, name := range w.cfg.AssetNames() {
-		run("follower", name, w.Followers[i].Run)
-		bc := w.Broadcasters[name]
-		interval := w.cfg.Assets[name].ResolveInterval.Duration
-		run("resolver", name, func(ctx context.Context) error { return bc.Run(ctx, interval) })
-		if bt := w.Batchers[name]; bt != nil {
-			run("batcher", name, bt.Run)
-		}
-		if k := w.Keepers[name]; k != nil {
-			run("cold-keeper", name, k.Run)
-		}
-	}
-	if w.Deliverer != nil {
-		run("deliverer", "", w.Deliverer.Run)
-	}
-	for _, a := range w.Audits {
-		run("audit", a.Auditor.Asset(), a.Run)
+		go func() {
+			defer wg.Done()
+			err := g.el.Run(ctx, func(ctx context.Context) error { return runAll(ctx, g.workers) })
+			if err != nil {
+				w.log.Error("workers stopped", "election", g.el.Key(), "err", err)
+			}
+		}()
 	}
 	wg.Wait()
+}
+
+// runAll runs a group's workers until ctx ends, or until all of them have
+// returned by themselves (a follower that found its node on another
+// network), with the first error.
+func runAll(ctx context.Context, ws []groupWorker) error {
+	type ended struct {
+		gw  groupWorker
+		err error
+	}
+	out := make(chan ended, len(ws))
+	for _, gw := range ws {
+		go func() { out <- ended{gw, gw.run(ctx)} }()
+	}
+	var first error
+	for range ws {
+		if e := <-out; e.err != nil && first == nil {
+			first = fmt.Errorf("%s %s: %w", e.gw.name, e.gw.asset, e.err)
+		}
+	}
+	return first
 }

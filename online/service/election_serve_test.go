@@ -1,0 +1,249 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/internal/servetest"
+	"github.com/cryptoassets/cryptoassets/internal/testenv"
+	"github.com/cryptoassets/cryptoassets/online/chain"
+	"github.com/cryptoassets/cryptoassets/online/election"
+)
+
+// The elections among real serve processes on one database and one btcd.
+
+const (
+	lease = 2 * time.Second
+	renew = 500 * time.Millisecond
+)
+
+var electionTOML = fmt.Sprintf("lease = %q\nrenew_interval = %q\n", lease, renew)
+
+// serveTOML follows, batches and resolves at test speed.
+const serveTOML = `confirmations = 1
+coin_confirmations = 1
+poll_interval = "100ms"
+batch_interval = "1h"
+batch_threshold_count = 1
+resolve_interval = "1s"
+`
+
+// cluster is several serve installations on one database.
+type cluster struct {
+	t    *testing.T
+	ctx  context.Context
+	btcd *devenv.Btcd
+	node chain.Node
+	db   *pgxpool.Pool
+	s    []*servetest.Service
+}
+
+func newCluster(t *testing.T, n int) *cluster {
+	ctx := testenv.Ctx(t, 5*time.Minute)
+	btcd := testenv.NewNode(t, devenv.BtcdOptions{})
+	dsn := testenv.NewDatabase(t)
+	c := &cluster{t: t, ctx: ctx, btcd: btcd, node: chain.NewRPCNode(btcd.Client)}
+	for range n {
+		c.s = append(c.s, servetest.New(t, servetest.Options{DatabaseURL: dsn, RPCURL: btcd.RPCURL(), AssetTOML: serveTOML, ElectionTOML: electionTOML}))
+	}
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	c.db = pool
+	return c
+}
+
+func (c *cluster) leases() map[string]election.Lease {
+	c.t.Helper()
+	ls, err := election.Leases(c.ctx, c.db)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	out := map[string]election.Lease{}
+	for _, l := range ls {
+		key := l.Worker
+		if l.Asset != "" {
+			key += "/" + l.Asset
+		}
+		out[key] = l
+	}
+	return out
+}
+
+// holder is the installation holding election key's live lease, or nil.
+func (c *cluster) holder(key string) *servetest.Service {
+	l, ok := c.leases()[key]
+	if !ok || !l.Live {
+		return nil
+	}
+	for _, s := range c.s {
+		if s.Instance == l.Holder {
+			return s
+		}
+	}
+	return nil
+}
+
+func (c *cluster) api(s *servetest.Service, method, path, body, key string, want int, out any) {
+	c.t.Helper()
+	code, b, err := s.Do(method, path, body, key)
+	if err != nil || code != want {
+		c.t.Fatalf("%s %s: %d %s %v, want %d", method, path, code, b, err, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+}
+
+func (c *cluster) available(s *servetest.Service, account string) int64 {
+	c.t.Helper()
+	var a struct {
+		AvailableSat string `json:"available_sat"`
+	}
+	c.api(s, http.MethodGet, "/v1/btc/accounts/"+account, "", "", http.StatusOK, &a)
+	n, _ := strconv.ParseInt(a.AvailableSat, 10, 64)
+	return n
+}
+
+// deposit pays amount to a new address of account, asked of s.
+func (c *cluster) deposit(s *servetest.Service, account string, amount int64, key string) {
+	c.t.Helper()
+	var addr struct {
+		Address string `json:"address"`
+	}
+	c.api(s, http.MethodPost, "/v1/btc/accounts/"+account+"/addresses", "", key, http.StatusCreated, &addr)
+	if _, err := devenv.NewFaucet(c.node).Pay(c.ctx, devenv.Payment{Address: addr.Address, Amount: amount}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *cluster) mine(n int) {
+	c.t.Helper()
+	if _, err := c.btcd.Generate(c.ctx, n); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *cluster) eventually(what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s: not within 2 minutes", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (c *cluster) count(sql string, args ...any) int {
+	c.t.Helper()
+	var n int
+	if err := c.db.QueryRow(c.ctx, sql, args...).Scan(&n); err != nil {
+		c.t.Fatal(err)
+	}
+	return n
+}
+
+// ledgerAndAuditHold runs the ledger check and the audit with the CLI.
+func (c *cluster) ledgerAndAuditHold(s *servetest.Service) {
+	c.t.Helper()
+	if out, err := s.CLI("ledger", "check"); err != nil || !strings.Contains(out, "consistent") {
+		c.t.Fatalf("ledger check: %v\n%s", err, out)
+	}
+	var out string
+	var err error
+	for range 10 { // unsettled while a block is being followed: again
+		if out, err = s.CLI("audit"); err == nil {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if err != nil || !strings.Contains(out, "no mismatches") {
+		c.t.Fatalf("audit: %v\n%s", err, out)
+	}
+}
+
+// A serve process frozen (SIGSTOP) in its follower's first transaction,
+// after its fence read the epoch it leads at and before the database was
+// asked, while it has the whole chain to catch up with. Another process
+// takes every lease over once it has passed, and credits a deposit. The
+// frozen one resumed (SIGCONT) goes on with that transaction: the database
+// refuses it, it stops leading, and it commits nothing: no block connected
+// in its log after the resume, the deposit credited once, every lease the
+// other's, the ledger and the audit hold.
+func TestFrozenLeaderCannotWrite(t *testing.T) {
+	c := newCluster(t, 2)
+	a, b := c.s[0], c.s[1]
+	a.Start("CRYPTOASSETS_PAUSE_AT=fence/follower/btc:1")
+	if err := a.WaitLog("pausepoint: stopping at fence/follower/btc", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if h := c.holder("follower/btc"); h != a {
+		t.Fatalf("the follower's lease is not the frozen process's: %+v", c.leases())
+	}
+	frozenEpoch := c.leases()["follower/btc"].Epoch
+	b.StartReady()
+	c.eventually("b holding every lease", func() bool {
+		ls := c.leases()
+		for _, k := range []string{"follower/btc", "payments/btc", "audit/btc"} {
+			if l, ok := ls[k]; !ok || !l.Live || l.Holder != b.Instance {
+				return false
+			}
+		}
+		return true
+	})
+	if e := c.leases()["follower/btc"].Epoch; e != frozenEpoch+1 {
+		t.Fatalf("b took the follower over at epoch %d, want %d", e, frozenEpoch+1)
+	}
+	c.api(b, http.MethodPost, "/v1/btc/accounts", `{"name":"alice"}`, "acct", http.StatusCreated, nil)
+	const amount = 50_000_000
+	c.deposit(b, "alice", amount, "addr")
+	c.mine(1)
+	c.eventually("alice's deposit credited", func() bool { return c.available(b, "alice") == amount })
+
+	a.Signal(syscall.SIGCONT)
+	if err := a.WaitLog(`election=follower/btc instance=`+a.Instance+fmt.Sprintf(` epoch=%d why="refused by the database"`, frozenEpoch), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WaitLog("election: stopped leading", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// Give a's other workers a renew interval more to try.
+	time.Sleep(3 * renew)
+	log := a.Log()
+	refusals := strings.Count(log, "write refused by the fence")
+	_, resumed, ok := strings.Cut(log, "pausepoint: resumed at fence/follower/btc")
+	if !ok || refusals == 0 {
+		t.Fatalf("resumed %v, %d refusals: the test proves nothing unless the frozen process tried to write", ok, refusals)
+	}
+	if strings.Contains(resumed, "block connected") {
+		t.Fatalf("the resumed process connected a block:\n%s", resumed)
+	}
+	for k, l := range c.leases() {
+		if l.Holder != b.Instance {
+			t.Fatalf("lease %s is %s's after the resume, want b's (%s)", k, l.Holder, b.Instance)
+		}
+	}
+	if n := c.count(`SELECT count(*) FROM btc.deposits WHERE state = 'credited'`); n != 1 {
+		t.Fatalf("%d deposits credited, want 1", n)
+	}
+	if got := c.available(a, "alice"); got != amount {
+		t.Fatalf("alice has %d sat, want %d", got, amount)
+	}
+	c.ledgerAndAuditHold(b)
+	t.Logf("the resumed process's writes refused by the fence: %d", refusals)
+}
