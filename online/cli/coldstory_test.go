@@ -452,6 +452,29 @@ cold_check_interval = "1s"
 	s.wantPostings("cold.topup_booked", map[string]int64{"cold_wallet": topup.amount + topup.fee, "hot_wallet": -topup.amount, "network_fees": -topup.fee})
 	s.paidOnce("the top-up", topup.address, topup.amount, topup.txid)
 
+	if n := s.int64(`SELECT count(*) FROM btc.coins WHERE spent_by = $1 AND reserved_by = $2`, topup.txid[:], topup.id); n != 1 {
+		t.Fatalf("%d cold coins spent by the top-up's transaction, want its one input", n)
+	}
+
+	// The events: the cold ones in the order they were written (a
+	// withdrawal's may come between them: the keeper exports on the request).
+	rows, err := s.db.Query(s.ctx, `SELECT type FROM public.events WHERE type ~ '^(sweep|cold)\.' ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(types, " "), "sweep.broadcast sweep.confirmed cold.topup_exported cold.topup_broadcast cold.topup_confirmed"; got != want {
+		t.Fatalf("events:\n%s\nwant\n%s", got, want)
+	}
+	for typ, want := range map[string]int64{"deposit.credited": 2, "withdrawal.confirmed": 2} {
+		if n := s.int64(`SELECT count(*) FROM public.events WHERE type = $1`, typ); n != want {
+			t.Fatalf("%d %s events, want %d", n, typ, want)
+		}
+	}
+
 	// 5. Balances: each wallet's coins are what its ledger account stands
 	// for; the ledger and the audit are clean.
 	s.eventually("the top-up's coin followed in the hot wallet", func() bool {
