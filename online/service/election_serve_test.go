@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cryptoassets/cryptoassets/internal/chainscan"
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 	"github.com/cryptoassets/cryptoassets/internal/servetest"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
@@ -45,6 +48,7 @@ type cluster struct {
 	btcd *devenv.Btcd
 	node chain.Node
 	db   *pgxpool.Pool
+	pay  *devenv.Faucet
 	s    []*servetest.Service
 }
 
@@ -53,6 +57,7 @@ func newCluster(t *testing.T, n int) *cluster {
 	btcd := testenv.NewNode(t, devenv.BtcdOptions{})
 	dsn := testenv.NewDatabase(t)
 	c := &cluster{t: t, ctx: ctx, btcd: btcd, node: chain.NewRPCNode(btcd.Client)}
+	c.pay = devenv.NewFaucet(c.node)
 	for range n {
 		c.s = append(c.s, servetest.New(t, servetest.Options{DatabaseURL: dsn, RPCURL: btcd.RPCURL(), AssetTOML: serveTOML, ElectionTOML: electionTOML}))
 	}
@@ -126,7 +131,7 @@ func (c *cluster) deposit(s *servetest.Service, account string, amount int64, ke
 		Address string `json:"address"`
 	}
 	c.api(s, http.MethodPost, "/v1/btc/accounts/"+account+"/addresses", "", key, http.StatusCreated, &addr)
-	if _, err := devenv.NewFaucet(c.node).Pay(c.ctx, devenv.Payment{Address: addr.Address, Amount: amount}); err != nil {
+	if _, err := c.pay.Pay(c.ctx, devenv.Payment{Address: addr.Address, Amount: amount}); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -246,4 +251,196 @@ func TestFrozenLeaderCannotWrite(t *testing.T) {
 	}
 	c.ledgerAndAuditHold(b)
 	t.Logf("the resumed process's writes refused by the fence: %d", refusals)
+}
+
+// do sends a request to the first installation that answers, starting at
+// the i-th: one may be down, killed by the test. The same key makes the
+// retry on another instance safe.
+func (c *cluster) do(i int, method, path, body, key string, want int, out any) error {
+	var last error
+	for try := range 3 * len(c.s) {
+		s := c.s[(i+try)%len(c.s)]
+		code, b, err := s.Do(method, path, body, key)
+		if err != nil {
+			last = err
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if code != want {
+			return fmt.Errorf("%s %s: %d %s, want %d", method, path, code, b, want)
+		}
+		if out != nil {
+			return json.Unmarshal(b, out)
+		}
+		return nil
+	}
+	return fmt.Errorf("%s %s: no instance answered: %w", method, path, last)
+}
+
+type withdrawal struct {
+	ID        int64  `json:"id"`
+	Address   string `json:"address"`
+	AmountSat string `json:"amount_sat"`
+	FeeSat    string `json:"fee_sat"`
+	State     string `json:"state"`
+}
+
+func sat(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
+
+// Three serve processes under deposits and withdrawals; the leader of
+// each election (follower, payments, audit) is killed with SIGKILL in
+// turn, twice each, and restarted. Each time another instance takes the
+// lease over within lease + renew interval of the kill, measured. After the
+// load: every deposit credited once, every withdrawal paid by exactly one
+// output on the chain (scanned block by block) and none in the mempool,
+// alice's balance what the deposits and withdrawals make it, the ledger
+// check and the audit pass.
+func TestLeadersKilledRepeatedlyUnderLoad(t *testing.T) {
+	c := newCluster(t, 3)
+	for _, s := range c.s {
+		s.StartReady()
+	}
+	c.api(c.s[0], http.MethodPost, "/v1/btc/accounts", `{"name":"alice"}`, "acct", http.StatusCreated, nil)
+	const funding = 200_000_000
+	c.deposit(c.s[0], "alice", funding, "addr-funding")
+	c.mine(1)
+	c.eventually("alice funded", func() bool { return c.available(c.s[1], "alice") == funding })
+
+	// The load: a withdrawal request, every other round a deposit, and a
+	// block, about every 300ms, through whichever instance answers.
+	stop, loaded := make(chan struct{}), make(chan struct{})
+	var ws []withdrawal
+	deposited := int64(funding)
+	deposits := 1
+	go func() {
+		defer close(loaded)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+			var h [20]byte
+			h[0], h[1] = byte(i), 0xee
+			addr, err := btcutil.NewAddressWitnessPubKeyHash(h[:], &chaincfg.RegressionNetParams)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var x withdrawal
+			body := fmt.Sprintf(`{"account":"alice","address":%q,"amount_sat":"%d"}`, addr.EncodeAddress(), 1_000_000+int64(i)*1000)
+			if err := c.do(i, http.MethodPost, "/v1/btc/withdrawals", body, fmt.Sprintf("wd-%d", i), http.StatusCreated, &x); err != nil {
+				t.Error(err)
+				return
+			}
+			ws = append(ws, x)
+			if i%2 == 0 {
+				var a struct {
+					Address string `json:"address"`
+				}
+				if err := c.do(i, http.MethodPost, "/v1/btc/accounts/alice/addresses", "", fmt.Sprintf("addr-%d", i), http.StatusCreated, &a); err != nil {
+					t.Error(err)
+					return
+				}
+				amt := int64(10_000_000 + i)
+				if _, err := c.pay.Pay(c.ctx, devenv.Payment{Address: a.Address, Amount: amt}); err != nil {
+					t.Error(err)
+					return
+				}
+				deposited += amt
+				deposits++
+			}
+			if _, err := c.btcd.Generate(c.ctx, 1); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+
+	bound := lease + renew
+	var worst time.Duration
+	kills := 0
+	for round := range 6 {
+		key := []string{"follower/btc", "payments/btc", "audit/btc"}[round%3]
+		var victim *servetest.Service
+		c.eventually(key+" led", func() bool { victim = c.holder(key); return victim != nil })
+		before := c.leases()[key].Epoch
+		time.Sleep(time.Duration(round%3+1) * 400 * time.Millisecond) // mid-work, at varied phases of the renewals
+		killed := time.Now()
+		victim.Kill()
+		kills++
+		var took time.Duration
+		for {
+			l := c.leases()[key]
+			if l.Live && l.Holder != victim.Instance && l.Epoch > before {
+				took = time.Since(killed)
+				break
+			}
+			if time.Since(killed) > 3*bound {
+				t.Fatalf("round %d: nobody took %s over within %v of killing %s: %+v", round, key, 3*bound, victim.Instance, l)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if took > bound {
+			t.Errorf("round %d: %s taken over %v after its leader was killed, above lease %v + renew interval %v", round, key, took, lease, renew)
+		}
+		worst = max(worst, took)
+		t.Logf("round %d: %s's leader %s killed; taken over after %v", round, key, victim.Instance, took)
+		victim.StartReady()
+	}
+	close(stop)
+	<-loaded
+	if t.Failed() {
+		return
+	}
+
+	// Everything settles: every withdrawal confirmed, every deposit credited.
+	want := deposited
+	for _, x := range ws {
+		want -= sat(x.AmountSat) + sat(x.FeeSat)
+	}
+	last := time.Now()
+	c.eventually("every withdrawal confirmed and every deposit credited", func() bool {
+		if time.Since(last) > time.Second {
+			c.mine(1)
+			last = time.Now()
+		}
+		if c.count(`SELECT count(*) FROM btc.deposits WHERE state = 'credited'`) != deposits {
+			return false
+		}
+		for _, x := range ws {
+			var y withdrawal
+			if err := c.do(0, http.MethodGet, fmt.Sprintf("/v1/btc/withdrawals/%d", x.ID), "", "", http.StatusOK, &y); err != nil || y.State != "confirmed" {
+				return false
+			}
+		}
+		return true
+	})
+	if n := c.count(`SELECT count(*) FROM btc.deposits`); n != deposits {
+		t.Fatalf("%d deposit rows for %d deposits", n, deposits)
+	}
+	if got := c.available(c.s[0], "alice"); got != want {
+		t.Fatalf("alice has %d sat, want %d (deposits %d, %d withdrawals)", got, want, deposited, len(ws))
+	}
+	var scan *chainscan.Scan
+	var err error
+	for range 5 { // a block mined during the scan: again
+		if scan, err = chainscan.EveryBlock(c.ctx, c.node); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range ws {
+		script, err := chainscan.AddressScript(x.Address, &chaincfg.RegressionNetParams)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, m := scan.Confirmed(script, sat(x.AmountSat)), scan.Unconfirmed(script, sat(x.AmountSat)); n != 1 || m != 0 {
+			t.Fatalf("withdrawal %d is paid by %d outputs on the chain and %d in the mempool, want 1 and 0", x.ID, n, m)
+		}
+	}
+	c.ledgerAndAuditHold(c.s[2])
+	t.Logf("%d kills, worst takeover %v (bound %v); %d deposits credited once, %d withdrawals paid once in %d blocks", kills, worst, bound, deposits, len(ws), scan.Blocks)
 }
