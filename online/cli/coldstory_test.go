@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,63 +34,42 @@ const (
 	storyCeiling = 100_000_000
 )
 
-var (
-	signerBuild     sync.Once
-	signerBin       string
-	signerBuildErr  error
-	storySignerPass = "story cold passphrase"
-)
+// storySignerPass is the signer keystore's passphrase.
+const storySignerPass = "story cold passphrase"
 
-// signerBinary builds cmd/cryptoassets-signer once per test process: the
-// story runs it as the air-gapped laptop would, a separate program with its
-// keystore in its own directory.
-func signerBinary(t *testing.T) string {
-	t.Helper()
-	if err := buildSigner(); err != nil {
-		t.Fatal(err)
+// buildSigner builds cmd/cryptoassets-signer into bin: the story runs it as
+// the air-gapped laptop would, a separate program with its keystore in its
+// own directory.
+func buildSigner(bin string) error {
+	mod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return err
 	}
-	return signerBin
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/cryptoassets-signer")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(mod)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/cryptoassets-signer: %v\n%s", err, out)
+	}
+	return nil
 }
 
-func buildSigner() error {
-	signerBuild.Do(func() {
-		var out []byte
-		out, signerBuildErr = exec.Command("go", "env", "GOMOD").Output()
-		if signerBuildErr != nil {
-			return
-		}
-		dir, err := os.MkdirTemp("", "cryptoassets-story-signer-")
-		if err != nil {
-			signerBuildErr = err
-			return
-		}
-		signerBin = filepath.Join(dir, "cryptoassets-signer")
-		cmd := exec.Command("go", "build", "-o", signerBin, "./cmd/cryptoassets-signer")
-		cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			signerBuildErr = fmt.Errorf("go build ./cmd/cryptoassets-signer: %v\n%s", err, out)
-		}
-	})
-	return signerBuildErr
-}
-
-// runSigner runs the signer binary with its keystore in dir, stdin, and
-// the keystore passphrase on descriptor 3.
-func runSigner(t *testing.T, dir, stdin string, args ...string) string {
-	t.Helper()
+// runSigner runs the signer with its keystore in s.signer, stdin, and the
+// keystore passphrase on descriptor 3.
+func (s *story) runSigner(stdin string, args ...string) string {
+	s.t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
 	defer r.Close()
 	fmt.Fprintln(w, storySignerPass)
 	w.Close()
-	cmd := exec.Command(signerBinary(t), append([]string{"--dir", dir, "--passphrase-fd", "3"}, args...)...)
+	cmd := exec.Command(s.signerBin, append([]string{"--dir", s.signer, "--passphrase-fd", "3"}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.ExtraFiles = []*os.File{r}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("cryptoassets-signer %v: %v\n%s", args, err, out)
+		s.t.Fatalf("cryptoassets-signer %v: %v\n%s", args, err, out)
 	}
 	return string(out)
 }
@@ -99,13 +77,14 @@ func runSigner(t *testing.T, dir, stdin string, args ...string) string {
 // story is a serve installation with a cold wallet whose seed is on a
 // signer in another directory.
 type story struct {
-	t      *testing.T
-	ctx    context.Context
-	btcd   *devenv.Btcd
-	node   *chain.RPCNode
-	serve  *servetest.Service
-	db     *pgx.Conn
-	signer string // the signer's directory
+	t         *testing.T
+	ctx       context.Context
+	btcd      *devenv.Btcd
+	node      *chain.RPCNode
+	serve     *servetest.Service
+	db        *pgx.Conn
+	signer    string // the signer's directory
+	signerBin string
 }
 
 func (s *story) cli(args ...string) string {
@@ -267,10 +246,14 @@ func (s *story) walletCoins(wallet, account string) (coins, ledger int64) {
 // tables, the ledger, the events and on the chain, and the audit passes.
 func TestColdStorageStoryEndToEnd(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
-	s := &story{t: t, ctx: testenv.Ctx(t, 5*time.Minute), signer: t.TempDir()}
+	s := &story{t: t, ctx: testenv.Ctx(t, 5*time.Minute), signer: t.TempDir(), signerBin: filepath.Join(t.TempDir(), "cryptoassets-signer")}
+	built := make(chan error, 1)
+	go func() { built <- buildSigner(s.signerBin) }() // while the node starts
 	s.btcd = testenv.NewNode(t, devenv.BtcdOptions{})
 	s.node = chain.NewRPCNode(s.btcd.Client)
-	go func() { _ = buildSigner() }() // built while the node starts
+	if err := <-built; err != nil {
+		t.Fatal(err)
+	}
 
 	// The air-gapped side: the cold seed, its policy naming the hot wallet.
 	hotSeed, err := keystore.SeedFromMnemonic(servetest.DevMnemonic, nil)
@@ -286,8 +269,8 @@ func TestColdStorageStoryEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	hotDescriptor := hotAcct.Descriptor()
-	runSigner(t, s.signer, storyColdMnemonic+"\n", "restore", "--network", "regtest", "--hot-wallet-descriptor", hotDescriptor)
-	coldDescriptor := strings.TrimSpace(runSigner(t, s.signer, "", "xpub"))
+	s.runSigner(storyColdMnemonic+"\n", "restore", "--network", "regtest", "--hot-wallet-descriptor", hotDescriptor)
+	coldDescriptor := strings.TrimSpace(s.runSigner("", "xpub"))
 	if _, err := hdkeys.ParseDescriptor(coldDescriptor, regtestParams); err != nil {
 		t.Fatalf("the signer's xpub %q: %v", coldDescriptor, err)
 	}
@@ -426,7 +409,7 @@ cold_check_interval = "1s"
 	for _, f := range frames {
 		args = append(args, "--qr", f)
 	}
-	if out := runSigner(t, s.signer, "", args...); !strings.Contains(out, "signed and finalized") {
+	if out := s.runSigner("", args...); !strings.Contains(out, "signed and finalized") {
 		t.Fatalf("the signer did not sign:\n%s", out)
 	}
 	back, err := filepath.Glob(filepath.Join(signed, "*.png"))
