@@ -3,6 +3,7 @@ package election
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -233,4 +234,82 @@ func TestStaleEpochRefused(t *testing.T) {
 		t.Fatal("no refusal counted")
 	}
 	t.Logf("the frozen transaction ended with: %v", stale)
+}
+
+// Bad settings and names are refused with the reason, before anything is
+// written.
+func TestNewRefuses(t *testing.T) {
+	r := storetest.Runner(t, 2)
+	cases := []struct {
+		name, worker, asset string
+		cfg                 Config
+		want                string
+	}{
+		{"renew above half the lease", "follower", "btc", Config{Lease: time.Second, Renew: 600 * time.Millisecond}, "at most half the lease"},
+		{"lease too short", "follower", "btc", Config{Lease: 50 * time.Millisecond}, "below 100ms"},
+		{"negative renew", "follower", "btc", Config{Lease: time.Second, Renew: -time.Second}, "must be above 0"},
+		{"instance too long", "follower", "btc", Config{Instance: strings.Repeat("x", 201)}, "longer than 200 bytes"},
+		{"worker name", "Follower!", "btc", Config{}, "worker name"},
+		{"asset name", "follower", "B-TC", Config{}, "election:"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(r, tc.worker, tc.asset, tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+	if n := countLeases(t, r); n != 0 {
+		t.Fatalf("%d leases written", n)
+	}
+	e, err := New(r, "deliverer", "", Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Key() != "deliverer" || e.cfg.Lease != DefaultLease || e.cfg.Renew != DefaultLease/3 || e.Instance() != DefaultInstance() {
+		t.Fatalf("defaults: key %s, %+v", e.Key(), e.cfg)
+	}
+}
+
+func countLeases(t *testing.T, r *store.Runner) int {
+	t.Helper()
+	var n int
+	if err := r.Pool().QueryRow(context.Background(), `SELECT count(*) FROM public.worker_leases`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A process started under the name of a dead holder takes its live lease
+// at once, at a new epoch; under another name it waits for the lease to
+// pass.
+func TestRestartUnderTheSameNameTakesOverAtOnce(t *testing.T) {
+	r := storetest.Runner(t, 4)
+	ctx := testenv.Ctx(t, time.Minute)
+	for _, tc := range []struct {
+		name, restartAs string
+		atOnce          bool
+	}{
+		{"same name", "a", true},
+		{"another name", "b", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := r.Pool().Exec(ctx, `DELETE FROM public.worker_leases`); err != nil {
+				t.Fatal(err)
+			}
+			// a's lease as a killed a leaves it: live for a whole lease.
+			if _, err := r.Pool().Exec(ctx, `INSERT INTO public.worker_leases VALUES ('follower', 'btc', 'a', 7, now(), clock_timestamp(), clock_timestamp() + $1 * interval '1 microsecond')`, testLease.Microseconds()); err != nil {
+				t.Fatal(err)
+			}
+			e := newElection(t, r, tc.restartAs)
+			epoch, _, err := e.campaign(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.atOnce != (epoch == 8) || (!tc.atOnce && epoch != 0) {
+				t.Fatalf("campaign as %s: epoch %d", tc.restartAs, epoch)
+			}
+		})
+	}
 }
