@@ -83,6 +83,10 @@ var entries = []entry{
 		what: "1,000 pending events published in one transaction and read back",
 	},
 	{
+		id: "instances", pkg: "./internal/hatest", bench: "^BenchmarkTransfersByInstances$", benchtime: "2000x",
+		what: "32 clients posting API transfers to one, two and three serve processes on one database, beside one process",
+	},
+	{
 		id: "addresses", pkg: "./online/addresses", bench: "^BenchmarkIssue$", benchtime: "5000x",
 		what: "receive addresses derived from the account xpub, and derived and stored",
 	},
