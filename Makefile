@@ -48,10 +48,11 @@ demo: bin/btcd
 	@CRYPTOASSETS_BTCD=$(CURDIR)/bin/btcd scripts/demo.sh
 
 # The dev program (cmd/cryptoassets-dev) carries the dev servers, the faucet
-# and the demo; deployments ship bin/cryptoassets and never it.
+# and the demo; deployments ship bin/cryptoassets and never it. HA=1 starts
+# PostgreSQL as a primary with a synchronous streaming standby.
 dev-up: bin/btcd
 	$(GO) build -o bin/ ./cmd/cryptoassets-dev
-	@CRYPTOASSETS_BTCD=$(CURDIR)/bin/btcd bin/cryptoassets-dev up --dir .dev
+	@CRYPTOASSETS_BTCD=$(CURDIR)/bin/btcd bin/cryptoassets-dev up --dir .dev $(if $(filter 1 yes true,$(HA)),--ha)
 
 dev-down:
 	@$(GO) run ./cmd/cryptoassets-dev down --dir .dev

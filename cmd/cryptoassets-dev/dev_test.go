@@ -269,3 +269,58 @@ func TestDevRefusesAnAssetNotOnRegtest(t *testing.T) {
 		}
 	}
 }
+
+// `up --ha` starts a primary with a synchronous standby and writes a
+// multi-host DATABASE_URL asking for the read-write server, which the
+// production CLI migrates through; a second `up --ha` reuses the pair and
+// writes the same env file, and `down` stops both servers.
+func TestDevUpHAStartsAPrimaryAndASynchronousStandby(t *testing.T) {
+	root, err := os.MkdirTemp("", "cryptoassets-dev-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	dir := filepath.Join(root, ".dev")
+	out, err := dev(t, "", "up", "--ha", "--dir", dir)
+	t.Cleanup(func() { _, _ = dev(t, "", "down", "--dir", dir) })
+	if err != nil {
+		t.Fatalf("up --ha: %v\n%s", err, out)
+	}
+	env, err := os.ReadFile(filepath.Join(dir, "env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var url string
+	for _, line := range strings.Split(string(env), "\n") {
+		if v, ok := strings.CutPrefix(line, "export DATABASE_URL="); ok {
+			url = strings.Trim(v, "'")
+		}
+	}
+	host := url[strings.Index(url, "@")+1 : strings.LastIndex(url, "/")]
+	if strings.Count(host, ",") != 1 || !strings.Contains(url, "target_session_attrs=read-write") {
+		t.Fatalf("up --ha wrote DATABASE_URL=%q: want two hosts and target_session_attrs=read-write", url)
+	}
+	service(t, filepath.Join(dir, "cryptoassets.toml"), "migrate")
+	ctx := testenv.Ctx(t, time.Minute)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state string
+	if err := conn.QueryRow(ctx, "SELECT sync_state FROM pg_stat_replication").Scan(&state); err != nil || state != "sync" {
+		t.Fatalf("the primary streams to its standby with sync_state %q (%v), want sync", state, err)
+	}
+	conn.Close(ctx)
+	if out, err := dev(t, "", "up", "--ha", "--dir", dir); err != nil {
+		t.Fatalf("up --ha again: %v\n%s", err, out)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "env")); string(again) != string(env) {
+		t.Fatalf("a second up --ha rewrote the env file:\n%s\nwas\n%s", again, env)
+	}
+	if out, err := dev(t, "", "down", "--dir", dir); err != nil {
+		t.Fatalf("down: %v\n%s", err, out)
+	}
+	if _, err := pgx.Connect(ctx, url); err == nil {
+		t.Fatal("a server of the pair still answers after down")
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,11 +19,12 @@ func upCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "up",
 		Usage: "start PostgreSQL and a btcd regtest node (reused if running); write DIR/env and DIR/cryptoassets.toml",
-		Flags: []cli.Flag{dirFlag},
+		Flags: []cli.Flag{dirFlag, &cli.BoolFlag{Name: "ha",
+			Usage: "PostgreSQL as a primary with a synchronous streaming standby in DIR/pg-ha, and a multi-host DATABASE_URL that follows a promotion"}},
 		Action: func(c *cli.Context) error {
 			ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
 			defer cancel()
-			return up(ctx, c, c.String("dir"))
+			return up(ctx, c, c.String("dir"), c.Bool("ha"))
 		},
 	}
 }
@@ -37,7 +39,7 @@ func downCommand() *cli.Command {
 			defer cancel()
 			dir := c.String("dir")
 			errNode := devenv.StopBtcd(ctx, filepath.Join(dir, "btcd"))
-			errPG := devenv.StopPostgres(ctx, filepath.Join(dir, "pg"))
+			errPG := errors.Join(devenv.StopPostgres(ctx, filepath.Join(dir, "pg")), devenv.StopPostgresHA(ctx, filepath.Join(dir, "pg-ha")))
 			if errNode != nil {
 				return errNode
 			}
@@ -50,16 +52,35 @@ func downCommand() *cli.Command {
 	}
 }
 
-func up(ctx context.Context, c *cli.Context, dir string) error {
+func up(ctx context.Context, c *cli.Context, dir string, ha bool) error {
 	// Absolute paths in the env file, so the commands work from any
 	// directory once it is sourced.
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
 	}
-	pg, err := devenv.StartPostgres(ctx, filepath.Join(dir, "pg"))
-	if err != nil {
-		return err
+	var pg interface{ DSN() string }
+	var pair *devenv.HA
+	if ha {
+		// The single cluster of an earlier `up` would otherwise keep
+		// running beside the pair, with data the pair does not have.
+		if err := devenv.StopPostgres(ctx, filepath.Join(dir, "pg")); err != nil {
+			return err
+		}
+		pair, err = devenv.StartPostgresHA(ctx, filepath.Join(dir, "pg-ha"), devenv.PostgresOptions{})
+		if err != nil {
+			return err
+		}
+		pg = pair
+	} else {
+		if err := devenv.StopPostgresHA(ctx, filepath.Join(dir, "pg-ha")); err != nil {
+			return err
+		}
+		single, err := devenv.StartPostgres(ctx, filepath.Join(dir, "pg"))
+		if err != nil {
+			return err
+		}
+		pg = single
 	}
 	node, err := devenv.StartBtcd(ctx, filepath.Join(dir, "btcd"), devenv.BtcdOptions{Detach: true})
 	if err != nil {
@@ -90,6 +111,10 @@ hot_wallet_descriptor = "wpkh([73c5da0a/84'/1'/0']tpubDC8msFGeGuwnKG9Upg7DM2b4Da
 	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "PostgreSQL:  DATABASE_URL=%s\n", pg.DSN())
+	if pair != nil {
+		fmt.Fprintf(w, "             primary %s (port %d), synchronous standby %s (port %d)\n", pair.Primary.Dir, pair.Primary.Port, pair.Standby.Dir, pair.Standby.Port)
+		fmt.Fprintf(w, "failover:    pg_ctl -D %s -m immediate stop && pg_ctl -D %s promote (as the postgres user; see docs/runbook.md)\n", pair.Primary.Dir, pair.Standby.Dir)
+	}
 	fmt.Fprintf(w, "btcd:        rpc_url=%s rpc_user=%s rpc_password=%s (regtest, segwit active, mining to %s)\n",
 		node.RPCURL(), devenv.RPCUser, devenv.RPCPassword, devenv.FaucetAddress())
 	fmt.Fprintf(w, "config:      %s\n", confPath)
