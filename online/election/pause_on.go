@@ -5,6 +5,7 @@ package election
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,7 +47,13 @@ func pause(name string) {
 	if n != nth {
 		return
 	}
+	// The stop takes effect a moment after kill returns: wait for the
+	// SIGCONT, so this goroutine goes on only after the resume.
+	cont := make(chan os.Signal, 1)
+	signal.Notify(cont, syscall.SIGCONT)
+	defer signal.Stop(cont)
 	fmt.Fprintf(os.Stderr, "pausepoint: stopping at %s (hit %d)\n", name, n)
 	_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+	<-cont
 	fmt.Fprintf(os.Stderr, "pausepoint: resumed at %s\n", name)
 }
