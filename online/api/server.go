@@ -161,6 +161,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.runner.Pool().Ping(ctx); err != nil {
+		w.Header().Set("Retry-After", "1")
 		writeRaw(w, http.StatusServiceUnavailable, errorJSON(newError(http.StatusServiceUnavailable, "database_unavailable", "the database does not answer")))
 		return
 	}
