@@ -94,8 +94,8 @@ func until(t *testing.T, s *servetest.Service, method, path, body, key string, w
 // the same serve process goes on against the promoted standby. Every
 // transfer answered 201 is in the new primary's ledger and its key answers
 // the same; every key retried moves money once; every deposit paid is
-// credited once, also those paid during the outage (the follower resumed
-// from its cursor); the ledger check and the audit pass.
+// credited once, also two paid and mined while no primary took writes (the
+// follower resumed from its cursor); the ledger check and the audit pass.
 func TestPrimaryKilledStandbyPromotedMidLoad(t *testing.T) {
 	start := time.Now()
 	ctx := testenv.Ctx(t, 3*time.Minute)
@@ -296,6 +296,20 @@ func TestPrimaryKilledStandbyPromotedMidLoad(t *testing.T) {
 		}
 	}
 
+	// Addresses to pay while no primary takes writes: the follower can
+	// credit those deposits only after the promotion, from its cursor.
+	var outage []string
+	for i := range 2 {
+		a := until(t, s, http.MethodPost, "/v1/btc/accounts/"+names[i]+"/addresses", "", fmt.Sprintf("outage-%d", i), http.StatusCreated)
+		var addr struct {
+			Address string `json:"address"`
+		}
+		if err := json.Unmarshal(a.body2, &addr); err != nil {
+			t.Fatal(err)
+		}
+		outage = append(outage, addr.Address)
+	}
+
 	okBefore := count(ok)
 	waitFor("200 transfers before the kill", func() bool { return count(ok) >= okBefore+200 })
 	mu.Lock()
@@ -313,6 +327,20 @@ func TestPrimaryKilledStandbyPromotedMidLoad(t *testing.T) {
 		mu.Unlock()
 		return count(unavailable) >= 20 && r >= 3
 	})
+	for i, addr := range outage {
+		amt := int64(7_000_000 + i)
+		if _, err := faucet.Pay(ctx, devenv.Payment{Address: addr, Amount: amt}); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		depN++
+		depSum += amt
+		depAfter++
+		mu.Unlock()
+	}
+	if _, err := btcd.Generate(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	phase = "promoting"
 	mu.Unlock()
@@ -328,7 +356,7 @@ func TestPrimaryKilledStandbyPromotedMidLoad(t *testing.T) {
 		r := readyz["promoted"][http.StatusOK]
 		d := depAfter
 		mu.Unlock()
-		return count(ok) >= okPromoted+200 && r >= 3 && d >= 2
+		return count(ok) >= okPromoted+200 && r >= 3 && d >= 4
 	})
 	close(stop)
 	wg.Wait()
