@@ -74,7 +74,8 @@ type HTTP struct {
 // singleton workers among every instance on the database.
 type Election struct {
 	// Instance names this process as a lease holder; default host-pid.
-	// Two live processes must never share one.
+	// Two live processes must never share one; a restart under the same
+	// name takes its leases over at once instead of waiting for them.
 	Instance string `toml:"instance"`
 	// Lease is how long a leader's lease lasts after each renewal; a
 	// killed leader is replaced within lease + renew_interval. Default 5s.
