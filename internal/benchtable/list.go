@@ -10,6 +10,7 @@ type entry struct {
 	what      string // one line: what a row measures and beside what
 	targets   []target
 	across    []across
+	also      string // a regexp: the units of the other figures the table shows (bench.out keeps them all); "" shows all
 }
 
 // A target is a bound on the ratio of the rows whose name matches. A row
@@ -41,11 +42,13 @@ var entries = []entry{
 		id: "transfers", pkg: "./online/ledger", bench: "^BenchmarkTransfers$", benchtime: "5000x",
 		what:    "32 clients posting serializable transfers, beside pgbench's equivalent two-row update on the same server",
 		targets: []target{{match: "/spread$", op: ">=", ratio: 0.5}},
+		also:    "retries/commit$",
 	},
 	{
 		id: "postings", pkg: "./online/ledger", bench: "^BenchmarkInternalPostings$", benchtime: "5000x",
 		what:    "32 clients posting between a customer and the hot wallet (every deposit's and withdrawal's shape), beside pgbench's spread figure",
 		targets: []target{{op: ">=", ratio: 0.5}},
+		also:    "retries/commit$|^pgbench-internal-postings/s$",
 	},
 	{
 		id: "follower", pkg: "./online/deposits", bench: "^BenchmarkFollower$", benchtime: "20x", timeout: "30m",

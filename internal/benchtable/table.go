@@ -172,8 +172,18 @@ func pair(e entry, r result) (*pairedRow, error) {
 	if want := fig / base; math.Abs(rat-want) > ratioTolerance*want {
 		return nil, fmt.Errorf("%s reports ratio %v, but %s / %s%s is %.4g", r.name, rat, unit, baselinePrefix, unit, want)
 	}
+	shown := r
+	if e.also != "" {
+		re, err := regexp.Compile(e.also)
+		if err != nil {
+			return nil, fmt.Errorf("also %q: %w", e.also, err)
+		}
+		shown.metrics = slices.DeleteFunc(slices.Clone(r.metrics), func(m metric) bool {
+			return m.unit != unit && m.unit != baselinePrefix+unit && m.unit != ratioUnit && !re.MatchString(m.unit)
+		})
+	}
 	return &pairedRow{e: e, r: r, name: r.name, unit: unit, fig: fig, base: base, ratio: rat, tgt: tgt,
-		also: others(r, unit, baselinePrefix+unit, ratioUnit)}, nil
+		also: others(shown, unit, baselinePrefix+unit, ratioUnit)}, nil
 }
 
 // acrossRow is the row of one row's figure over another's, both of the
