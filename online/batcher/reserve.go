@@ -15,7 +15,7 @@ import (
 
 	"github.com/cryptoassets/cryptoassets/internal/crashpoint"
 	"github.com/cryptoassets/cryptoassets/online/addresses"
-	"github.com/cryptoassets/cryptoassets/online/chain"
+	"github.com/cryptoassets/cryptoassets/online/batches"
 	"github.com/cryptoassets/cryptoassets/online/coins"
 	"github.com/cryptoassets/cryptoassets/online/coinselect"
 	"github.com/cryptoassets/cryptoassets/online/events"
@@ -136,15 +136,8 @@ func (b *Batcher) spendable(tx *store.Tx) ([]coin, error) {
 
 // feeRate is the node's estimate (or the fallback) within the caps.
 func (b *Batcher) feeRate(ctx context.Context) (int64, error) {
-	var est int64
-	if fe, ok := b.node.(chain.FeeEstimator); ok {
-		v, err := fe.EstimateFeeRate(ctx, b.cfg.ConfTarget)
-		if err != nil {
-			b.log.Warn("fee estimate unavailable: using the fallback rate", "err", err, "fallback_sat_per_kvb", b.cfg.FallbackFeeRate)
-		}
-		est = v
-	}
-	return coinselect.ClampFeeRate(est, b.cfg.FallbackFeeRate, b.cfg.MinRelayFeeRate, b.cfg.MaxFeeRate), nil
+	return batches.FeeRate(ctx, b.node, batches.FeePolicy{ConfTarget: b.cfg.ConfTarget,
+		Fallback: b.cfg.FallbackFeeRate, MinRelay: b.cfg.MinRelayFeeRate, Max: b.cfg.MaxFeeRate}, b.log), nil
 }
 
 func (b *Batcher) params(rate int64, changeScript []byte) coinselect.Params {
@@ -250,49 +243,27 @@ func (b *Batcher) reserveTx(tx *store.Tx, o order, required []coin, rate int64, 
 	if sel.Change > 0 {
 		changeAmount, changeVoutArg = &sel.Change, &changeVout
 	}
-	var raw bytes.Buffer
-	if err := p.Serialize(&raw); err != nil {
-		return 0, err
-	}
 	txid := unsigned.TxHash()
-	var id int64
 	var paid int64
 	for _, w := range ws {
 		paid += w.amount
 	}
+	row := batches.Batch{Kind: o.kind, PSBT: p, Fee: sel.Fee, FeeRate: rate, VSize: sel.VSize,
+		ChangeVout: changeVoutArg, ChangeAmount: changeAmount, Replaces: replaces,
+		DeadlineHeight: b.deadline(tip), FeeBudget: new(max(b.budget(paid), sel.Fee))}
 	// A sweep's one output is its transfer to the cold wallet.
-	var transferVout, transferAmount, transferAddress any
 	if sweep {
 		v := 0
 		if changeVoutArg != nil && changeVout == 0 {
 			v = 1
 		}
-		transferVout, transferAmount, transferAddress = v, ws[0].amount, o.transferAddress
+		row.TransferVout, row.TransferAmount, row.TransferAddressID = &v, &ws[0].amount, &o.transferAddress
 	}
-	if err := tx.QueryRow(`INSERT INTO `+b.schema+`.batches (state, kind, txid, psbt, fee, fee_rate, vsize, locktime, change_vout, change_amount, replaces,
-			deadline_height, fee_budget, transfer_vout, transfer_amount, transfer_address_id)
-		VALUES ('reserved', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
-		o.kind, txid[:], raw.Bytes(), sel.Fee, rate, sel.VSize, int64(unsigned.LockTime), changeVoutArg, changeAmount, replaces,
-		b.deadline(tip), max(b.budget(paid), sel.Fee), transferVout, transferAmount, transferAddress).Scan(&id); err != nil {
-		return 0, err
-	}
-	inTxids, inVouts := make([][]byte, len(unsigned.TxIn)), make([]int64, len(unsigned.TxIn))
-	for i, in := range unsigned.TxIn {
-		h := in.PreviousOutPoint.Hash
-		inTxids[i], inVouts[i] = h[:], int64(in.PreviousOutPoint.Index)
-	}
-	if _, err := tx.Exec(`INSERT INTO `+b.schema+`.batch_inputs (batch_id, txid, vout) SELECT $1, t, v FROM unnest($2::bytea[], $3::bigint[]) AS x(t, v)`,
-		id, inTxids, inVouts); err != nil {
-		return 0, err
-	}
-	tag, err := tx.Exec(`UPDATE `+b.schema+`.coins c SET reserved_by = $1, updated_at = now() FROM unnest($2::bytea[], $3::bigint[]) AS x(t, v)
-		WHERE c.txid = x.t AND c.vout = x.v AND (c.reserved_by IS NULL OR c.reserved_by = $4)`, id, inTxids, inVouts, replaces)
+	r, err := batches.Reserve(tx, b.ledger.Asset(), row)
 	if err != nil {
 		return 0, err
 	}
-	if int(tag.RowsAffected()) != len(unsigned.TxIn) {
-		return 0, fmt.Errorf("reserving %d coins for batch %d: %d were free", len(unsigned.TxIn), id, tag.RowsAffected())
-	}
+	id := r.ID
 	wIDs, wVouts := make([]int64, len(ws)), make([]int64, len(ws))
 	for i, w := range ws {
 		v := i
@@ -317,7 +288,7 @@ func (b *Batcher) reserveTx(tx *store.Tx, o order, required []coin, rate int64, 
 	if replaces != nil {
 		from = "batched"
 	}
-	tag, err = tx.Exec(`UPDATE `+b.schema+`.withdrawals w SET state = 'batched', batch_id = $1, vout = x.v, updated_at = now()
+	tag, err := tx.Exec(`UPDATE `+b.schema+`.withdrawals w SET state = 'batched', batch_id = $1, vout = x.v, updated_at = now()
 		FROM unnest($2::bigint[], $3::bigint[]) AS x(id, v) WHERE w.id = x.id AND w.state = $4`, id, wIDs, wVouts, from)
 	if err != nil {
 		return 0, err

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cryptoassets/cryptoassets/online/addresses"
+	"github.com/cryptoassets/cryptoassets/online/batches"
 	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/coins"
 	"github.com/cryptoassets/cryptoassets/online/coinselect"
@@ -176,15 +177,8 @@ func (t *TopUps) WithExportDir(dir string) *TopUps {
 // feeRate is the node's estimate (or the fallback) within the caps, as the
 // batcher takes it.
 func (t *TopUps) feeRate(ctx context.Context) int64 {
-	var est int64
-	if fe, ok := t.node.(chain.FeeEstimator); ok {
-		v, err := fe.EstimateFeeRate(ctx, t.cfg.ConfTarget)
-		if err != nil {
-			t.log.Warn("fee estimate unavailable: using the fallback rate", "err", err, "fallback_sat_per_kvb", t.cfg.FallbackFeeRate)
-		}
-		est = v
-	}
-	return coinselect.ClampFeeRate(est, t.cfg.FallbackFeeRate, t.cfg.MinRelayFeeRate, t.cfg.MaxFeeRate)
+	return batches.FeeRate(ctx, t.node, batches.FeePolicy{ConfTarget: t.cfg.ConfTarget,
+		Fallback: t.cfg.FallbackFeeRate, MinRelay: t.cfg.MinRelayFeeRate, Max: t.cfg.MaxFeeRate}, t.log)
 }
 
 // openTopUp is the id of a top-up exported or imported and not yet
@@ -497,38 +491,15 @@ func (t *TopUps) exportTx(tx *store.Tx, amt int64, by string, rate int64, chosen
 	if o := unsigned.TxOut[hotVout]; o.Value != amt || !bytes.Equal(o.PkScript, hot.Script) {
 		return Export{}, errors.New("the top-up's output to the hot wallet is not where it was put")
 	}
-	var raw bytes.Buffer
-	if err := p.Serialize(&raw); err != nil {
-		return Export{}, err
-	}
 	txid := unsigned.TxHash()
-	x := Export{TxID: txid, PSBT: p, Amount: amt, Fee: sel.Fee, State: StateReserved, FeeRate: rate, VSize: sel.VSize,
-		HotAddress: hot.Address, HotIndex: hot.Index, ChangeAmount: sel.Change}
-	if err := tx.QueryRow(`INSERT INTO `+t.schema+`.batches (kind, state, txid, psbt, fee, fee_rate, vsize, locktime, change_vout, change_amount,
-			transfer_vout, transfer_amount, transfer_address_id, expires_at)
-		VALUES ('topup', 'reserved', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now() + make_interval(secs => $12))
-		RETURNING id, expires_at, created_at`,
-		txid[:], raw.Bytes(), sel.Fee, rate, sel.VSize, int64(unsigned.LockTime), changeVoutArg, changeAmount,
-		hotVout, amt, hot.ID, t.cfg.Expiry.Seconds()).Scan(&x.ID, &x.ExpiresAt, &x.CreatedAt); err != nil {
-		return Export{}, err
-	}
-	inTxids, inVouts := make([][]byte, len(unsigned.TxIn)), make([]int64, len(unsigned.TxIn))
-	for i, in := range unsigned.TxIn {
-		h := in.PreviousOutPoint.Hash
-		inTxids[i], inVouts[i] = h[:], int64(in.PreviousOutPoint.Index)
-	}
-	if _, err := tx.Exec(`INSERT INTO `+t.schema+`.batch_inputs (batch_id, txid, vout) SELECT $1, t, v FROM unnest($2::bytea[], $3::bigint[]) AS x(t, v)`,
-		x.ID, inTxids, inVouts); err != nil {
-		return Export{}, err
-	}
-	tag, err := tx.Exec(`UPDATE `+t.schema+`.coins c SET reserved_by = $1, updated_at = now() FROM unnest($2::bytea[], $3::bigint[]) AS x(t, v)
-		WHERE c.txid = x.t AND c.vout = x.v AND c.reserved_by IS NULL AND c.spent_by IS NULL`, x.ID, inTxids, inVouts)
+	r, err := batches.Reserve(tx, t.asset, batches.Batch{Kind: "topup", PSBT: p, Fee: sel.Fee, FeeRate: rate, VSize: sel.VSize,
+		ChangeVout: changeVoutArg, ChangeAmount: changeAmount,
+		TransferVout: &hotVout, TransferAmount: &amt, TransferAddressID: &hot.ID, Expiry: t.cfg.Expiry})
 	if err != nil {
 		return Export{}, err
 	}
-	if int(tag.RowsAffected()) != len(unsigned.TxIn) {
-		return Export{}, fmt.Errorf("reserving %d cold coins for top-up %d: %d were free", len(unsigned.TxIn), x.ID, tag.RowsAffected())
-	}
+	x := Export{ID: r.ID, TxID: txid, PSBT: p, Amount: amt, Fee: sel.Fee, State: StateReserved, FeeRate: rate, VSize: sel.VSize,
+		HotAddress: hot.Address, HotIndex: hot.Index, ChangeAmount: sel.Change, ExpiresAt: *r.ExpiresAt, CreatedAt: r.CreatedAt}
 	payload := map[string]any{
 		"batch_id": x.ID, "txid": txid.String(), "vout": hotVout, "address": hot.Address,
 		"amount_sat": strconv.FormatInt(amt, 10), "fee_sat": strconv.FormatInt(sel.Fee, 10),
