@@ -104,12 +104,8 @@ func BenchmarkTransfersByInstances(b *testing.B) {
 			switch {
 			case i < k && s.PID() == 0:
 				s.StartReady()
-			case i < k:
-				if _, err := s.Wait(0); err == nil { // exited: start it again
-					s.StartReady()
-				}
-			case s.PID() != 0:
-				s.Stop()
+			case i >= k && s.PID() != 0:
+				s.Stop() // nothing when it already stopped
 			}
 		}
 	}
