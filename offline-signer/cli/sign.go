@@ -81,6 +81,9 @@ func signCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("not signing: %w", err)
 			}
+			// The review holds the derived private keys until Sign wipes them;
+			// declining, or any error before signing, wipes them here.
+			defer review.Wipe()
 			w := c.App.Writer
 			fmt.Fprint(w, review.Summary.Text())
 			fmt.Fprintf(w, "\nVerified by this signer:\n  every input is ours (re-derived from the seed)\n")
