@@ -86,7 +86,16 @@ func coldCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				return writeExport(c, x, dir, c.Bool("terminal"), format)
+				paths, err := writeExport(c, x, dir, c.Bool("terminal"), format)
+				if err != nil {
+					return err
+				}
+				// The event names files that exist; the keeper announces an
+				// export whose writer died before this (docs/cold-storage.md).
+				if _, err := t.Announce(c.Context, x.ID, paths); err != nil {
+					return fmt.Errorf("top-up %d: its files are written but cold.topup_exported is not emitted (the keeper emits it): %w", x.ID, err)
+				}
+				return nil
 			}),
 		},
 		{
@@ -173,7 +182,7 @@ func coldCommands() []*cli.Command {
 		},
 		{
 			Name:      "export",
-			Usage:     "write an exported top-up's files again (into a directory without them)",
+			Usage:     "write an exported top-up's files again (files already there with the same bytes are kept); emits no event",
 			ArgsUsage: "ID",
 			Flags: []cli.Flag{assetFlag, coldDirFlag,
 				&cli.BoolFlag{Name: "terminal", Usage: "also show the QR frames in this terminal"},
@@ -202,7 +211,9 @@ func coldCommands() []*cli.Command {
 				if x.State != cold.StateReserved {
 					return fmt.Errorf("top-up %d is %s: only an export waiting for its signature is worth signing (cryptoassets cold topup exports a new one)", id, x.State)
 				}
-				return writeExport(c, x, dir, c.Bool("terminal"), format)
+				// Files written again are not announced again.
+				_, err = writeExport(c, x, dir, c.Bool("terminal"), format)
+				return err
 			}),
 		},
 		{
@@ -229,14 +240,14 @@ func coldCommands() []*cli.Command {
 }
 
 // writeExport writes x's files into dir and tells the operator what to
-// carry to the signer.
-func writeExport(c *cli.Context, x cold.Export, dir string, terminal bool, format transport.Format) error {
+// carry to the signer; it returns the paths written.
+func writeExport(c *cli.Context, x cold.Export, dir string, terminal bool, format transport.Format) ([]string, error) {
 	paths, err := cold.WriteFiles(dir, x)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%w (top-up %d is exported; cryptoassets cold export --dir NEWDIR %d writes its files again)", err, x.ID, x.ID)
+			return nil, fmt.Errorf("%w (top-up %d is exported; cryptoassets cold export --dir NEWDIR %d writes its files again)", err, x.ID, x.ID)
 		}
-		return fmt.Errorf("top-up %d is exported but its files were not written (cryptoassets cold export --dir DIR %d writes them): %w", x.ID, x.ID, err)
+		return nil, fmt.Errorf("top-up %d is exported but its files were not written (cryptoassets cold export --dir DIR %d writes them; the keeper writes them into its cold_export_dir and announces it): %w", x.ID, x.ID, err)
 	}
 	printExport(c, x)
 	fmt.Fprintln(c.App.Writer, "files:")
@@ -247,13 +258,13 @@ func writeExport(c *cli.Context, x cold.Export, dir string, terminal bool, forma
 	if terminal {
 		frames, err := cold.Terminal(x, format)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for i, f := range frames {
 			fmt.Fprintf(c.App.Writer, "frame %d of %d (%s)\n%s\n", i+1, len(frames), format, f)
 		}
 	}
-	return nil
+	return paths, nil
 }
 
 func printExport(c *cli.Context, x cold.Export) {

@@ -146,10 +146,21 @@ func TestColdTopUpCommands(t *testing.T) {
 	refuse(`top-up id "one": want a positive whole number`, "cold", "show", "one")
 	refuse("usage:", "cold", "show")
 	refuse("--limit 0: use 1 to 1000", "cold", "list", "--limit", "0")
-	refuse("exists", "cold", "export", "--dir", dir, "1")
+	// Writing the files again (the same bytes where they are, or a new
+	// directory) announces nothing again; other bytes are refused.
 	again := t.TempDir()
-	if out, err := run(t, conf, "cold", "export", "--dir", again, "1"); err != nil || !strings.Contains(out, filepath.Join(again, "topup-1.psbt")) {
-		t.Fatalf("cold export: %v\n%s", err, out)
+	for _, d := range []string{dir, again} {
+		if out, err := run(t, conf, "cold", "export", "--dir", d, "1"); err != nil || !strings.Contains(out, filepath.Join(d, "topup-1.psbt")) {
+			t.Fatalf("cold export --dir %s: %v\n%s", d, err, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(again, "topup-1.psbt.base64"), []byte("other\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refuse("exists with other content", "cold", "export", "--dir", again, "1")
+	var exported int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM public.events WHERE type = 'cold.topup_exported'`).Scan(&exported); err != nil || exported != 1 {
+		t.Fatalf("%d cold.topup_exported events after the files were written again: %v", exported, err)
 	}
 	refuse("no such top-up: 7", "cold", "cancel", "--operator", "op", "7")
 	if out, err := run(t, conf, "cold", "cancel", "--operator", "op", "1"); err != nil || !strings.Contains(out, "top-up 1 cancelled by op") {

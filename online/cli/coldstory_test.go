@@ -202,6 +202,36 @@ func (s *story) event(typ string, id int64) map[string]any {
 	return p
 }
 
+// published waits for the one event of type typ naming batch id in the
+// published stream (cryptoassets events list, as an integrator reads it)
+// and returns its payload.
+func (s *story) published(typ string, id int64) map[string]any {
+	s.t.Helper()
+	var p map[string]any
+	s.eventually("published event "+typ, func() bool {
+		found := 0
+		for _, line := range strings.Split(s.cli("events", "list", "--limit", "1000"), "\n") {
+			f := strings.SplitN(line, "\t", 4)
+			if len(f) != 4 || f[2] != typ {
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(f[3]), &m); err != nil {
+				s.t.Fatalf("event %s: %v", line, err)
+			}
+			if m["batch_id"] == float64(id) {
+				found++
+				p = m
+			}
+		}
+		if found > 1 {
+			s.t.Fatalf("%d %s events for batch %d", found, typ, id)
+		}
+		return found == 1
+	})
+	return p
+}
+
 // paidOnce checks on the chain itself that address is paid amount exactly
 // once, in a block, by txid.
 func (s *story) paidOnce(what, address string, amount int64, txid chainhash.Hash) {
@@ -383,18 +413,27 @@ cold_check_interval = "1s"
 	if free := hot1 - 50_000_000; topup.amount != storyTarget-free {
 		t.Fatalf("top-up of %d sat, want target %d - free %d = %d", topup.amount, storyTarget, free, storyTarget-free)
 	}
-	exported := s.event("cold.topup_exported", topup.id)
+	// The ceremony starts from the event, read as an integrator reads it
+	// (cryptoassets events list): the files it names exist when it comes.
+	exported := s.published("cold.topup_exported", topup.id)
 	if exported["by"] != "keeper" || exported["txid"] != topup.txid.String() {
 		t.Fatalf("cold.topup_exported: %v", exported)
 	}
-	// The event is committed with the export, before the files: the
-	// keeper logs when they are written.
-	if err := s.serve.WaitLog("a signing ceremony is due", 30*time.Second); err != nil {
-		t.Fatal(err)
+	named, _ := exported["files"].([]any)
+	if len(named) != 6 {
+		t.Fatalf("cold.topup_exported names %d files: %v", len(named), exported)
 	}
-	frames, err := filepath.Glob(filepath.Join(exports, fmt.Sprintf("topup-%d-ur", topup.id), "*.png"))
+	for _, f := range named {
+		if _, err := os.Stat(f.(string)); err != nil {
+			t.Fatalf("cold.topup_exported names %s, which is not there when the event is read: %v", f, err)
+		}
+	}
+	if want := filepath.Join(exports, fmt.Sprintf("topup-%d-ur", topup.id)); named[2] != want {
+		t.Fatalf("the event's UR frame directory is %v, want %s", named[2], want)
+	}
+	frames, err := filepath.Glob(filepath.Join(named[2].(string), "*.png"))
 	if err != nil || len(frames) == 0 {
-		t.Fatalf("no UR frames of top-up %d in %s: %v", topup.id, exports, err)
+		t.Fatalf("no UR frames of top-up %d in %s: %v", topup.id, named[2], err)
 	}
 	if n := s.int64(`SELECT count(*) FROM btc.coins WHERE reserved_by = $1`, topup.id); n == 0 {
 		t.Fatal("the exported top-up reserves no cold coins")

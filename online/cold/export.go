@@ -14,12 +14,12 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cryptoassets/cryptoassets/internal/crashpoint"
 	"github.com/cryptoassets/cryptoassets/online/addresses"
 	"github.com/cryptoassets/cryptoassets/online/batches"
 	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/coins"
 	"github.com/cryptoassets/cryptoassets/online/coinselect"
-	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/online/store"
 	"github.com/cryptoassets/cryptoassets/shared/amount"
@@ -74,10 +74,14 @@ type Config struct {
 	// Thresholds of the hot wallet (keeper.go), in satoshis; Floor and
 	// Ceiling 0 turn the keeper's top-ups and sweeps off.
 	Floor, Ceiling, Target int64
-	// ExportDir is where the keeper writes the files of its exports, and
-	// the directory the cold.topup_exported event names.
+	// ExportDir is where the keeper writes the files of its exports (and
+	// of the exports it announces for a writer that died), and the
+	// directory the cold.topup_exported event names.
 	ExportDir string
-	// Interval is the keeper's period. Default 30s.
+	// Interval is the keeper's period. Default 30s. An export not
+	// announced AnnounceGrace after it was reserved (2 x Interval) is
+	// taken to have lost its writer: the keeper writes its files and
+	// announces it.
 	Interval time.Duration
 }
 
@@ -110,6 +114,11 @@ func (c *Config) defaults() {
 		c.Interval = 30 * time.Second
 	}
 }
+
+// AnnounceGrace is how long after its reservation an export's own writer
+// (the keeper's step, or cryptoassets cold topup) has to write its files
+// and announce it before the keeper does: two of its intervals.
+func (c Config) AnnounceGrace() time.Duration { return 2 * c.Interval }
 
 // Export is a top-up handed to the air-gapped signer: a batch of kind
 // topup.
@@ -265,9 +274,11 @@ func (t *TopUps) refuseSelection(err error, n int, total, amt, rate int64) error
 // input's full previous transaction and coin, the key origins of the
 // inputs and of the cold change), and in one transaction takes the hot
 // and cold addresses, stores it as a batch of kind topup in state
-// reserved with its expiry, reserves its coins and emits
-// cold.topup_exported. by names who asked (an operator, or the keeper).
-// It refuses while another top-up is open.
+// reserved with its expiry and reserves its coins. by names who asked (an
+// operator, or the keeper). It emits no event: the caller writes the files
+// (WriteFiles) and then announces them (Announce), which emits
+// cold.topup_exported; an export its caller never announced is announced
+// by the keeper (Keeper.Step). It refuses while another top-up is open.
 func (t *TopUps) Export(ctx context.Context, amt int64, by string) (Export, error) {
 	if amt <= 0 || amt > amount.MaxSat {
 		return Export{}, fmt.Errorf("top-up amount %d sat: give a positive amount of at most 21 million BTC", amt)
@@ -324,6 +335,7 @@ func (t *TopUps) Export(ctx context.Context, amt int64, by string) (Export, erro
 	if err != nil {
 		return Export{}, err
 	}
+	crashpoint.Hit(CrashReserved)
 	t.log.Info("top-up exported", "batch", x.ID, "txid", x.TxID, "amount_sat", x.Amount, "fee_sat", x.Fee,
 		"inputs", len(x.PSBT.Inputs), "expires_at", x.ExpiresAt, "by", by)
 	return x, nil
@@ -498,19 +510,13 @@ func (t *TopUps) exportTx(tx *store.Tx, amt int64, by string, rate int64, chosen
 	if err != nil {
 		return Export{}, err
 	}
-	x := Export{ID: r.ID, TxID: txid, PSBT: p, Amount: amt, Fee: sel.Fee, State: StateReserved, FeeRate: rate, VSize: sel.VSize,
-		HotAddress: hot.Address, HotIndex: hot.Index, ChangeAmount: sel.Change, ExpiresAt: *r.ExpiresAt, CreatedAt: r.CreatedAt}
-	payload := map[string]any{
-		"batch_id": x.ID, "txid": txid.String(), "vout": hotVout, "address": hot.Address,
-		"amount_sat": strconv.FormatInt(amt, 10), "fee_sat": strconv.FormatInt(sel.Fee, 10),
-		"expires_at": x.ExpiresAt.UTC().Format(time.RFC3339), "by": by, "files": []string{},
-	}
-	if t.cfg.ExportDir != "" {
-		payload["files"] = Paths(t.cfg.ExportDir, x.ID)
-	}
-	if _, err := events.Emit(tx, t.asset, EventTopupExported, payload); err != nil {
+	// Who asked is kept for the event, which is emitted once the files
+	// exist (Announce), maybe by another process.
+	if _, err := tx.Exec(`UPDATE `+t.schema+`.batches SET exported_by = $2 WHERE id = $1`, r.ID, by); err != nil {
 		return Export{}, err
 	}
+	x := Export{ID: r.ID, TxID: txid, PSBT: p, Amount: amt, Fee: sel.Fee, State: StateReserved, FeeRate: rate, VSize: sel.VSize,
+		HotAddress: hot.Address, HotIndex: hot.Index, ChangeAmount: sel.Change, ExpiresAt: *r.ExpiresAt, CreatedAt: r.CreatedAt}
 	return x, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -257,6 +258,16 @@ func TestExportBuildsATopUpTheSignerSigns(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM btc.batch_inputs WHERE batch_id = $1`, x.ID); n != len(u.TxIn) {
 		t.Fatalf("%d batch inputs", n)
 	}
+	// The reservation emits nothing: the event comes with the files.
+	if n := e.count(`SELECT count(*) FROM public.events WHERE type = $1`, cold.EventTopupExported); n != 0 {
+		t.Fatalf("%d cold.topup_exported events before the files are announced", n)
+	}
+	if ok, err := e.topups.Announce(e.ctx, x.ID, cold.Paths("/var/lib/cryptoassets/exports", x.ID)); err != nil || !ok {
+		t.Fatalf("announce: %v %v", ok, err)
+	}
+	if ok, err := e.topups.Announce(e.ctx, x.ID, nil); err != nil || ok {
+		t.Fatalf("announced twice: %v %v", ok, err)
+	}
 	ev := lastEvent(t, e, cold.EventTopupExported)
 	files, _ := ev["files"].([]any)
 	if ev["txid"] != x.TxID.String() || ev["amount_sat"] != "150000000" || ev["by"] != "alice" || len(files) != 6 ||
@@ -466,16 +477,62 @@ func TestWriteFilesReadBackAsTheSignerReadsThem(t *testing.T) {
 	if len(pngs(t, paths[2])) < 2 {
 		t.Fatal("a three-input top-up fits one UR frame: the test does not exercise an animated QR")
 	}
-	if _, err := cold.WriteFiles(dir, x); !errors.Is(err, os.ErrExist) {
-		t.Fatalf("written twice: %v", err)
+	// The encodings are deterministic: writing again over the same files
+	// keeps them, and completes a set a writer left halfway.
+	snap := tree(t, dir)
+	if err := os.RemoveAll(paths[3]); err != nil {
+		t.Fatal(err)
 	}
-	if again, _ := os.ReadFile(paths[0]); !bytes.Equal(again, want.Bytes()) {
-		t.Fatal("a refused write changed the files")
+	if err := os.Remove(paths[5]); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := cold.WriteFiles(dir, x); err != nil || len(again) != 6 {
+		t.Fatalf("written again over the same files: %v", err)
+	}
+	if got := tree(t, dir); !maps.Equal(got, snap) {
+		t.Fatalf("written again: %d files, %d before; or their bytes differ", len(got), len(snap))
+	}
+	// A name holding other bytes (a file, or a frame of a directory) is
+	// refused and left as it is.
+	for _, p := range []string{paths[1], filepath.Join(paths[2], filepath.Base(pngs(t, paths[2])[0]))} {
+		if err := os.WriteFile(p, []byte("other\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cold.WriteFiles(dir, x); !errors.Is(err, os.ErrExist) {
+			t.Fatalf("written over other bytes in %s: %v", p, err)
+		}
+		if b, _ := os.ReadFile(p); string(b) != "other\n" {
+			t.Fatalf("a refused write changed %s", p)
+		}
+		if err := os.WriteFile(p, []byte(snap[p]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := tree(t, dir); !maps.Equal(got, snap) {
+		t.Fatal("a refused write left something behind")
 	}
 	frames, err := cold.Terminal(x, transport.BBQr)
 	if err != nil || len(frames) == 0 || !strings.Contains(frames[0], "█") {
 		t.Fatalf("terminal frames: %d %v", len(frames), err)
 	}
+}
+
+// tree is every regular file under dir with its bytes.
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		m[p] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func pngs(t *testing.T, dir string) []string {
@@ -553,8 +610,8 @@ func TestConcurrentExportsExportOne(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM btc.batches WHERE kind = 'topup'`); n != 1 {
 		t.Fatalf("%d top-ups", n)
 	}
-	if n := e.count(`SELECT count(*) FROM public.events WHERE type = $1`, cold.EventTopupExported); n != 1 {
-		t.Fatalf("%d export events", n)
+	if n := e.count(`SELECT count(*) FROM public.events WHERE type = $1`, cold.EventTopupExported); n != 0 {
+		t.Fatalf("%d export events from the reservations (the announcement emits it)", n)
 	}
 	if n := e.count(`SELECT count(*) FROM btc.coins c JOIN btc.batch_inputs i ON i.txid = c.txid AND i.vout = c.vout AND i.batch_id = c.reserved_by`); n != e.count(`SELECT count(*) FROM btc.coins WHERE reserved_by IS NOT NULL`) || n < 2 {
 		t.Fatalf("reserved coins do not match the top-up's inputs (%d)", n)

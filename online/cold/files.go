@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cryptoassets/cryptoassets/shared/psbt/qrimage"
@@ -30,9 +31,17 @@ func Paths(dir string, id int64) []string {
 // WriteFiles writes the export's unsigned PSBT into dir (created if
 // missing) in every form the air-gapped signer reads: `cryptoassets-signer
 // sign` takes the .psbt file, and `sign --qr` the PNG frames of either
-// directory or either GIF. It never overwrites a file: writing an export
-// again needs another directory, or the old files removed. It returns the
-// paths written.
+// directory or either GIF. It returns the paths (Paths).
+//
+// Every file is rendered first into a hidden directory of its own in dir
+// (.topup-ID.partial-*), then moved to its name without replacing anything
+// (a link for a file, a rename for a frame directory): a name appears with
+// its whole content or not at all, so a writer killed midway leaves only
+// the hidden directory. The encodings are deterministic (the same PSBT
+// gives the same bytes, PNG and GIF alike), so a name that already holds
+// exactly the bytes this call would write is kept: writing an export again,
+// or after a writer died halfway, completes it. A name holding anything
+// else is refused (os.ErrExist), and left as it is.
 func WriteFiles(dir string, x Export) ([]string, error) {
 	if x.PSBT == nil {
 		return nil, errors.New("top-up files: the export has no PSBT")
@@ -44,12 +53,6 @@ func WriteFiles(dir string, x Export) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("top-up files: %w", err)
 	}
-	paths := Paths(dir, x.ID)
-	for _, p := range paths {
-		if _, err := os.Lstat(p); err == nil {
-			return nil, fmt.Errorf("top-up files: %s exists; write into another directory (--dir) or remove the old files: %w", p, os.ErrExist)
-		}
-	}
 	frames := map[transport.Format][]string{}
 	for _, f := range []transport.Format{transport.UR, transport.BBQr} {
 		fr, err := transport.Frames(raw.Bytes(), f, transport.Medium)
@@ -58,19 +61,21 @@ func WriteFiles(dir string, x Export) ([]string, error) {
 		}
 		frames[f] = fr
 	}
-	var written []string
-	fail := func(err error) ([]string, error) {
-		for i := len(written) - 1; i >= 0; i-- {
-			os.RemoveAll(written[i]) // best effort: these are files this call created
-		}
-		return nil, err
+	tmp, err := os.MkdirTemp(dir, fmt.Sprintf(".topup-%d.partial-", x.ID))
+	if err != nil {
+		return nil, fmt.Errorf("top-up files: %w", err)
+	}
+	defer os.RemoveAll(tmp) // what was not moved into place
+	paths := Paths(dir, x.ID)
+	staged := make([]string, len(paths))
+	for i, p := range paths {
+		staged[i] = filepath.Join(tmp, filepath.Base(p))
 	}
 	write := func(path string, w func(io.Writer) error) error {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err != nil {
 			return fmt.Errorf("top-up files: %w", err)
 		}
-		written = append(written, path)
 		werr := w(f)
 		if werr == nil {
 			werr = f.Sync()
@@ -83,31 +88,128 @@ func WriteFiles(dir string, x Export) ([]string, error) {
 		}
 		return nil
 	}
-	if err := write(paths[0], func(w io.Writer) error { _, err := w.Write(raw.Bytes()); return err }); err != nil {
-		return fail(err)
+	if err := write(staged[0], func(w io.Writer) error { _, err := w.Write(raw.Bytes()); return err }); err != nil {
+		return nil, err
 	}
-	if err := write(paths[1], func(w io.Writer) error {
+	if err := write(staged[1], func(w io.Writer) error {
 		_, err := io.WriteString(w, base64.StdEncoding.EncodeToString(raw.Bytes())+"\n")
 		return err
 	}); err != nil {
-		return fail(err)
+		return nil, err
 	}
 	for i, f := range []transport.Format{transport.UR, transport.BBQr} {
-		d := paths[2+i]
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return fail(fmt.Errorf("top-up files: %w", err))
+		if err := os.Mkdir(staged[2+i], 0o755); err != nil {
+			return nil, fmt.Errorf("top-up files: %w", err)
 		}
-		written = append(written, d)
-		if _, err := qrimage.WritePNGs(frames[f], d, f.String(), qrimage.DefaultOptions()); err != nil {
-			return fail(err)
+		if _, err := qrimage.WritePNGs(frames[f], staged[2+i], f.String(), qrimage.DefaultOptions()); err != nil {
+			return nil, err
 		}
-		if err := write(paths[4+i], func(w io.Writer) error {
+		if err := write(staged[4+i], func(w io.Writer) error {
 			return qrimage.WriteGIF(w, frames[f], gifDelay, qrimage.DefaultOptions())
 		}); err != nil {
-			return fail(err)
+			return nil, err
+		}
+	}
+	for i, p := range paths {
+		if err := place(staged[i], p); err != nil {
+			return nil, err
 		}
 	}
 	return paths, nil
+}
+
+// place moves staged to path, never replacing what is there: a path that
+// already holds the same content is kept.
+func place(staged, path string) error {
+	st, err := os.Lstat(staged)
+	if err != nil {
+		return fmt.Errorf("top-up files: %w", err)
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return same(staged, path)
+	}
+	if st.IsDir() {
+		// rename(2) replaces an empty directory: none is ever left at a
+		// final name by this writer, and Lstat above saw none.
+		err = os.Rename(staged, path)
+	} else {
+		err = os.Link(staged, path)
+	}
+	if errors.Is(err, os.ErrExist) || errors.Is(err, syscall.ENOTEMPTY) {
+		return same(staged, path)
+	}
+	if err != nil {
+		return fmt.Errorf("top-up files: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// same is nil when path holds what staged holds (a file's bytes, or a
+// directory's file names and their bytes), else an error wrapping
+// os.ErrExist.
+func same(staged, path string) error {
+	differs := fmt.Errorf("top-up files: %s exists with other content; write into another directory (--dir) or remove the old files: %w", path, os.ErrExist)
+	a, err := os.Lstat(staged)
+	if err != nil {
+		return fmt.Errorf("top-up files: %w", err)
+	}
+	b, err := os.Lstat(path)
+	if err != nil {
+		return fmt.Errorf("top-up files: %w", err)
+	}
+	if a.IsDir() != b.IsDir() || !b.Mode().IsRegular() && !b.IsDir() {
+		return differs
+	}
+	if !a.IsDir() {
+		x, err := os.ReadFile(staged)
+		if err != nil {
+			return fmt.Errorf("top-up files: %w", err)
+		}
+		y, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("top-up files: %w", err)
+		}
+		if !bytes.Equal(x, y) {
+			return differs
+		}
+		return nil
+	}
+	xs, err := os.ReadDir(staged)
+	if err != nil {
+		return fmt.Errorf("top-up files: %w", err)
+	}
+	ys, err := os.ReadDir(path)
+	if err != nil {
+		return fmt.Errorf("top-up files: %w", err)
+	}
+	if len(xs) != len(ys) {
+		return differs
+	}
+	for i := range xs {
+		if xs[i].Name() != ys[i].Name() {
+			return differs
+		}
+		if err := same(filepath.Join(staged, xs[i].Name()), filepath.Join(path, ys[i].Name())); err != nil {
+			return differs
+		}
+	}
+	return nil
+}
+
+// syncDir makes a new name in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("top-up files: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("top-up files: syncing %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Terminal renders the export's frames in format for a terminal, one QR

@@ -139,6 +139,10 @@ type Keeper struct {
 	// lastNote is the last reason nothing was done though a threshold was
 	// crossed, logged once per change.
 	lastNote string
+	// own are the exports this keeper reserved and has not announced (its
+	// files could not be written): the next step tries again without
+	// waiting for the grace.
+	own map[int64]bool
 }
 
 // NewKeeper returns the keeper of t's asset; sweeper nil leaves sweeps
@@ -147,7 +151,7 @@ func NewKeeper(t *TopUps, sweeper Sweeper, log *slog.Logger) *Keeper {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Keeper{topups: t, sweeper: sweeper, log: log.With("asset", t.asset, "worker", "cold-keeper")}
+	return &Keeper{topups: t, sweeper: sweeper, log: log.With("asset", t.asset, "worker", "cold-keeper"), own: map[int64]bool{}}
 }
 
 // Did is what one Step did.
@@ -159,6 +163,10 @@ type Did struct {
 	// TopUp is the top-up exported (ID 0: none), Files its files.
 	TopUp Export
 	Files []string
+	// Announced are the top-ups whose cold.topup_exported this step
+	// emitted: its own export's, and those of exports whose writer did not
+	// announce them within the grace.
+	Announced []int64
 }
 
 // Run steps every cfg.Interval until ctx ends; errors are logged and the
@@ -176,6 +184,71 @@ func (k *Keeper) Run(ctx context.Context) error {
 	return nil
 }
 
+// publish writes x's files into the export directory (none without one)
+// and announces x.
+func (k *Keeper) publish(ctx context.Context, x Export, did *Did) ([]string, bool, error) {
+	dir := k.topups.cfg.ExportDir
+	var files []string
+	if dir != "" {
+		var err error
+		if files, err = WriteFiles(dir, x); err != nil {
+			return nil, false, fmt.Errorf("top-up %d is exported but its files were not written, so it is not announced (the keeper tries again; cryptoassets cold export --dir DIR %d writes them elsewhere): %w", x.ID, x.ID, err)
+		}
+	}
+	ok, err := k.topups.Announce(ctx, x.ID, files)
+	if err != nil {
+		return files, false, fmt.Errorf("top-up %d: its files are written but it is not announced (the keeper tries again): %w", x.ID, err)
+	}
+	delete(k.own, x.ID)
+	if ok {
+		did.Announced = append(did.Announced, x.ID)
+	}
+	return files, ok, nil
+}
+
+// recover announces the reserved top-ups nobody announced: this keeper's
+// own at once, any other (an exporter that died between its reservation
+// and its announcement, or could not write its files) once the grace has
+// passed, writing their files into the export directory first.
+func (k *Keeper) recover(ctx context.Context, did *Did) error {
+	t := k.topups
+	var xs []Export
+	for id := range k.own {
+		x, err := t.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		xs = append(xs, x)
+	}
+	late, err := t.Unannounced(ctx, t.cfg.AnnounceGrace())
+	if err != nil {
+		return fmt.Errorf("reading the top-ups not yet announced: %w", err)
+	}
+	for _, x := range late {
+		if !k.own[x.ID] {
+			xs = append(xs, x)
+		}
+	}
+	var errs []error
+	for _, x := range xs {
+		if x.State != StateReserved {
+			delete(k.own, x.ID) // cancelled or expired meanwhile: nothing to sign
+			continue
+		}
+		files, ok, err := k.publish(ctx, x, did)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !ok {
+			continue // announced meanwhile by its own writer
+		}
+		k.log.Warn("a top-up exported earlier is announced with its files: a signing ceremony is due", "batch", x.ID, "amount_sat", x.Amount,
+			"expires_at", x.ExpiresAt, "dir", t.cfg.ExportDir, "files", len(files))
+	}
+	return errors.Join(errs...)
+}
+
 // Step expires due exports, extends the cold address window, then acts on
 // the thresholds: at most one sweep live and one top-up open at a time.
 func (k *Keeper) Step(ctx context.Context) (Did, error) {
@@ -187,6 +260,9 @@ func (k *Keeper) Step(ctx context.Context) (Did, error) {
 		errs = append(errs, fmt.Errorf("expiring top-ups: %w", err))
 	}
 	did.Expired = ids
+	if err := k.recover(ctx, &did); err != nil {
+		errs = append(errs, err)
+	}
 	if err := t.cold.Extend(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("extending the cold addresses: %w", err))
 	}
@@ -256,12 +332,12 @@ func (k *Keeper) Step(ctx context.Context) (Did, error) {
 			break
 		}
 		did.TopUp = x
-		if cfg.ExportDir != "" {
-			files, err := WriteFiles(cfg.ExportDir, x)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("top-up %d is exported but its files were not written (cryptoassets cold export --dir DIR %d writes them): %w", x.ID, x.ID, err))
-			}
-			did.Files = files
+		k.own[x.ID] = true
+		files, _, err := k.publish(ctx, x, &did)
+		did.Files = files
+		if err != nil {
+			errs = append(errs, err)
+			break
 		}
 		k.log.Warn("hot wallet below its floor: a top-up is exported, a signing ceremony is due", "batch", x.ID, "amount_sat", x.Amount,
 			"fee_sat", x.Fee, "expires_at", x.ExpiresAt, "dir", cfg.ExportDir, "hot_sat", lv.Hot, "needs_sat", lv.Needs, "floor_sat", cfg.Floor)

@@ -3,8 +3,10 @@ package cold_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -167,6 +169,11 @@ func TestKeeperExportsOneTopUpBelowTheFloor(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if evs := e.exportedEvents(did.TopUp.ID); len(did.Announced) != 1 || len(evs) != 1 {
+		t.Fatalf("announced %v, %d events", did.Announced, len(evs))
+	} else {
+		everyFileExists(t, evs[0], 6)
+	}
 	for i := 0; i < 3; i++ {
 		if again := e.step(); again.TopUp.ID != 0 || again.Levels.OpenTopUp != did.TopUp.ID {
 			t.Fatalf("step %d exported again while top-up %d is open: %+v", i, did.TopUp.ID, again)
@@ -271,4 +278,202 @@ func TestKeeperSweepRechecksInItsTransaction(t *testing.T) {
 	if swept != 1 || e.count(`SELECT count(*) FROM btc.batches WHERE kind = 'sweep'`) != 1 {
 		t.Fatalf("%d keepers swept", swept)
 	}
+}
+
+// exportedEvents are the cold.topup_exported payloads naming top-up id.
+func (e *topUpEnv) exportedEvents(id int64) []map[string]any {
+	e.t.Helper()
+	rows, err := e.runner.Pool().Query(e.ctx, `SELECT payload FROM public.events WHERE type = $1 AND (payload->>'batch_id')::bigint = $2 ORDER BY seq`,
+		cold.EventTopupExported, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []map[string]any
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			e.t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// everyFileExists fails unless the event names n files and each is there.
+func everyFileExists(t *testing.T, ev map[string]any, n int) {
+	t.Helper()
+	files, _ := ev["files"].([]any)
+	if len(files) != n {
+		t.Fatalf("the event names %d files, want %d: %v", len(files), n, ev)
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f.(string)); err != nil {
+			t.Fatalf("the event names %s, which does not exist: %v", f, err)
+		}
+	}
+}
+
+// The keeper's event comes after its files: a directory it cannot write
+// leaves the export reserved and unannounced; once the directory is
+// usable its next step writes the files and emits the one event, whose
+// files all exist.
+func TestKeeperAnnouncesOnlyAfterItsFilesExist(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "exports")
+	if err := os.WriteFile(dir, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newKeeperEnv(t, cold.Config{Floor: 10_000_000, Ceiling: 100_000_000, Target: 50_000_000, ExportDir: dir, Interval: time.Hour})
+	e.fundCold(100_000_000)
+	e.fundHot("amy", 5_000_000)
+	did, err := e.keeper.Step(e.ctx)
+	if err == nil || !strings.Contains(err.Error(), "not announced") || did.TopUp.ID == 0 || len(did.Announced) != 0 {
+		t.Fatalf("a step whose files cannot be written: %+v %v", did, err)
+	}
+	if evs := e.exportedEvents(did.TopUp.ID); len(evs) != 0 {
+		t.Fatalf("%d events for an export without its files", len(evs))
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	next := e.step()
+	if next.TopUp.ID != 0 || len(next.Announced) != 1 || next.Announced[0] != did.TopUp.ID {
+		t.Fatalf("the step after the directory was fixed: %+v", next)
+	}
+	evs := e.exportedEvents(did.TopUp.ID)
+	if len(evs) != 1 || evs[0]["by"] != "keeper" || evs[0]["amount_sat"] != "45000000" {
+		t.Fatalf("events %v", evs)
+	}
+	everyFileExists(t, evs[0], 6)
+	if again := e.step(); len(again.Announced) != 0 || len(e.exportedEvents(did.TopUp.ID)) != 1 {
+		t.Fatalf("announced again: %+v", again)
+	}
+}
+
+// An export whose writer died after the reservation (cryptoassets cold
+// topup, or another serve process) is left to it for the grace, then the
+// keeper writes its files, keeping those the writer finished, and
+// announces it once, with who asked for it.
+func TestKeeperAnnouncesAnExportItsWriterLeft(t *testing.T) {
+	dir := t.TempDir()
+	cfg := cold.Config{ExportDir: dir, Interval: time.Hour}
+	e := newKeeperEnv(t, cfg)
+	if got := e.topups.Config().AnnounceGrace(); got != 2*time.Hour {
+		t.Fatalf("grace %v, want two intervals", got)
+	}
+	e.fundCold(100_000_000)
+	x, err := e.topups.Export(e.ctx, 30_000_000, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The writer got as far as the binary PSBT (its own bytes).
+	other := t.TempDir()
+	written, err := cold.WriteFiles(other, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	psbtBytes, _ := os.ReadFile(written[0])
+	if err := os.WriteFile(cold.Paths(dir, x.ID)[0], psbtBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if did := e.step(); len(did.Announced) != 0 || len(e.exportedEvents(x.ID)) != 0 {
+		t.Fatalf("announced within the grace, while its writer may still write: %+v", did)
+	}
+	if _, err := e.runner.Pool().Exec(e.ctx, `UPDATE btc.batches SET created_at = now() - interval '3 hours' WHERE id = $1`, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	did := e.step()
+	if len(did.Announced) != 1 || did.Announced[0] != x.ID {
+		t.Fatalf("after the grace: %+v", did)
+	}
+	evs := e.exportedEvents(x.ID)
+	if len(evs) != 1 || evs[0]["by"] != "carol" {
+		t.Fatalf("events %v", evs)
+	}
+	everyFileExists(t, evs[0], 6)
+	if again := e.step(); len(again.Announced) != 0 || len(e.exportedEvents(x.ID)) != 1 {
+		t.Fatalf("announced again: %+v", again)
+	}
+	// A cancelled export is never announced.
+	if _, err := e.topups.Cancel(e.ctx, x.ID, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	y, err := e.topups.Export(e.ctx, 20_000_000, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.topups.Cancel(e.ctx, y.ID, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.topups.Announce(e.ctx, y.ID, nil); err != nil || ok {
+		t.Fatalf("a cancelled export announced: %v %v", ok, err)
+	}
+}
+
+// The keeper's recovery and the exporting command announcing the same
+// export at once emit one event: both are held on the batch's row until
+// both wait there, then let go; one marks it, the other's transaction
+// conflicts, runs again and finds it announced.
+func TestConcurrentAnnouncersEmitOnce(t *testing.T) {
+	dir := t.TempDir()
+	e := newKeeperEnv(t, cold.Config{ExportDir: dir, Interval: time.Hour})
+	e.fundCold(100_000_000)
+	x, err := e.topups.Export(e.ctx, 30_000_000, "dave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := cold.WriteFiles(dir, x) // the command's files, as the keeper writes them
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.runner.Pool().Exec(e.ctx, `UPDATE btc.batches SET created_at = now() - interval '3 hours' WHERE id = $1`, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	hold, err := e.runner.Pool().Begin(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hold.Exec(e.ctx, `SELECT 1 FROM btc.batches WHERE id = $1 FOR UPDATE`, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	before := e.runner.Stats()
+	var wg sync.WaitGroup
+	var did cold.Did
+	var keeperErr, cliErr error
+	var cliAnnounced bool
+	wg.Add(2)
+	go func() { defer wg.Done(); did, keeperErr = e.keeper.Step(e.ctx) }()
+	go func() { defer wg.Done(); cliAnnounced, cliErr = e.topups.Announce(e.ctx, x.ID, files) }()
+	waiting := 0
+	for waiting < 2 && e.ctx.Err() == nil {
+		waiting = e.count(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%SET announced_at = now()%'`)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := hold.Rollback(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if waiting != 2 || keeperErr != nil || cliErr != nil {
+		t.Fatalf("%d announcers waited on the row; keeper %v, command %v", waiting, keeperErr, cliErr)
+	}
+	if retries := e.runner.Stats().Retries - before.Retries; retries == 0 {
+		t.Fatal("neither announcement conflicted: the test did not race them")
+	}
+	keeperAnnounced := len(did.Announced) == 1 && did.Announced[0] == x.ID
+	if keeperAnnounced == cliAnnounced {
+		t.Fatalf("keeper announced %v, command announced %v: want exactly one", keeperAnnounced, cliAnnounced)
+	}
+	evs := e.exportedEvents(x.ID)
+	if len(evs) != 1 || evs[0]["by"] != "dave" {
+		t.Fatalf("%d events: %v", len(evs), evs)
+	}
+	everyFileExists(t, evs[0], 6)
 }
