@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cryptoassets/cryptoassets/online/addresses"
+	"github.com/cryptoassets/cryptoassets/online/batches"
 	"github.com/cryptoassets/cryptoassets/online/broadcast"
 	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/hotwallet"
@@ -67,18 +68,8 @@ func (c *Config) defaults() {
 	if c.MaxOutputs <= 0 {
 		c.MaxOutputs = 1000
 	}
-	if c.ConfTarget <= 0 {
-		c.ConfTarget = 6
-	}
-	if c.MinRelayFeeRate <= 0 {
-		c.MinRelayFeeRate = 1000
-	}
-	if c.FallbackFeeRate <= 0 {
-		c.FallbackFeeRate = 10_000
-	}
-	if c.MaxFeeRate <= 0 {
-		c.MaxFeeRate = 500_000
-	}
+	fp := batches.FeePolicy{ConfTarget: c.ConfTarget, Fallback: c.FallbackFeeRate, MinRelay: c.MinRelayFeeRate, Max: c.MaxFeeRate}.Defaults()
+	c.ConfTarget, c.FallbackFeeRate, c.MinRelayFeeRate, c.MaxFeeRate = fp.ConfTarget, fp.Fallback, fp.MinRelay, fp.Max
 	if c.LongTermFeeRate <= 0 {
 		c.LongTermFeeRate = 10_000
 	}

@@ -23,6 +23,25 @@ type FeePolicy struct {
 	Fallback, MinRelay, Max int64
 }
 
+// Defaults is p with each unset (zero or negative) field at its default:
+// a 6-block target, a 10 sat/vB fallback, a 1 sat/vB relay floor and a
+// 500 sat/vB cap. The batcher and the cold top-ups take the same ones.
+func (p FeePolicy) Defaults() FeePolicy {
+	if p.ConfTarget <= 0 {
+		p.ConfTarget = 6
+	}
+	if p.Fallback <= 0 {
+		p.Fallback = 10_000
+	}
+	if p.MinRelay <= 0 {
+		p.MinRelay = 1000
+	}
+	if p.Max <= 0 {
+		p.Max = 500_000
+	}
+	return p
+}
+
 // FeeRate is the rate a batch is built at. A node that cannot estimate (no
 // chain.FeeEstimator, or an error, which is logged) gives the fallback.
 func FeeRate(ctx context.Context, node chain.Node, p FeePolicy, log *slog.Logger) int64 {

@@ -92,18 +92,8 @@ func (c *Config) defaults() {
 	if c.Expiry <= 0 {
 		c.Expiry = 24 * time.Hour
 	}
-	if c.ConfTarget <= 0 {
-		c.ConfTarget = 6
-	}
-	if c.MinRelayFeeRate <= 0 {
-		c.MinRelayFeeRate = 1000
-	}
-	if c.FallbackFeeRate <= 0 {
-		c.FallbackFeeRate = 10_000
-	}
-	if c.MaxFeeRate <= 0 {
-		c.MaxFeeRate = 500_000
-	}
+	fp := batches.FeePolicy{ConfTarget: c.ConfTarget, Fallback: c.FallbackFeeRate, MinRelay: c.MinRelayFeeRate, Max: c.MaxFeeRate}.Defaults()
+	c.ConfTarget, c.FallbackFeeRate, c.MinRelayFeeRate, c.MaxFeeRate = fp.ConfTarget, fp.Fallback, fp.MinRelay, fp.Max
 	if c.LongTermFeeRate <= 0 {
 		c.LongTermFeeRate = coinselect.DefaultLongTermFeeRate
 	}
