@@ -54,6 +54,22 @@ func topUpID(c *cli.Context) (int64, error) {
 	return id, nil
 }
 
+// withTopUp runs fn for the top-up the ID argument names, with the
+// asset's top-ups: the subcommands that act on one top-up.
+func withTopUp(fn func(c *cli.Context, e *env, l *ledger.Ledger, t *cold.TopUps, id int64) error) cli.ActionFunc {
+	return withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
+		id, err := topUpID(c)
+		if err != nil {
+			return err
+		}
+		t, err := topUpsFor(c, e, l)
+		if err != nil {
+			return err
+		}
+		return fn(c, e, l, t, id)
+	})
+}
+
 // coldCommands are the cold wallet's subcommands besides import.
 func coldCommands() []*cli.Command {
 	return []*cli.Command{
@@ -138,15 +154,7 @@ func coldCommands() []*cli.Command {
 			Usage:     "one top-up",
 			ArgsUsage: "ID",
 			Flags:     []cli.Flag{assetFlag, coldJSONFlag},
-			Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
-				id, err := topUpID(c)
-				if err != nil {
-					return err
-				}
-				t, err := topUpsFor(c, e, l)
-				if err != nil {
-					return err
-				}
+			Action: withTopUp(func(c *cli.Context, _ *env, _ *ledger.Ledger, t *cold.TopUps, id int64) error {
 				x, err := t.Get(c.Context, id)
 				if err != nil {
 					return err
@@ -163,15 +171,7 @@ func coldCommands() []*cli.Command {
 			Usage:     "give up an exported top-up before its import: its cold coins are released (the signed PSBT, if any, must then never be used)",
 			ArgsUsage: "ID",
 			Flags:     []cli.Flag{assetFlag, operatorFlag},
-			Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
-				id, err := topUpID(c)
-				if err != nil {
-					return err
-				}
-				t, err := topUpsFor(c, e, l)
-				if err != nil {
-					return err
-				}
+			Action: withTopUp(func(c *cli.Context, _ *env, _ *ledger.Ledger, t *cold.TopUps, id int64) error {
 				x, err := t.Cancel(c.Context, id, c.String("operator"))
 				if err != nil {
 					return err
@@ -187,20 +187,12 @@ func coldCommands() []*cli.Command {
 			Flags: []cli.Flag{assetFlag, coldDirFlag,
 				&cli.BoolFlag{Name: "terminal", Usage: "also show the QR frames in this terminal"},
 				&cli.StringFlag{Name: "format", Value: "ur", Usage: "QR encoding shown with --terminal: ur or bbqr"}},
-			Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
-				id, err := topUpID(c)
-				if err != nil {
-					return err
-				}
+			Action: withTopUp(func(c *cli.Context, e *env, l *ledger.Ledger, t *cold.TopUps, id int64) error {
 				format, err := transport.ParseFormat(c.String("format"))
 				if err != nil {
 					return fmt.Errorf("--format: %w", err)
 				}
 				dir, err := exportDir(c, e, l)
-				if err != nil {
-					return err
-				}
-				t, err := topUpsFor(c, e, l)
 				if err != nil {
 					return err
 				}
