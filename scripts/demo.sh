@@ -211,13 +211,20 @@ out=$(bin/cryptoassets withdraw --idempotency-key demo-w3 erin "$faucet" 0.9) &&
 w3=$(echo "$out" | wid)
 
 step "the keeper exports a top-up up to the target: cold coins reserved, the unsigned PSBT written as files and QR frames (cold.topup_exported: a signing ceremony is due)"
-# The event is committed with the export; the keeper logs once the files are written.
-for _ in $(seq 150); do grep -q "a signing ceremony is due" "$dir/serve.log" && break; sleep 0.2; done
-grep "a signing ceremony is due" "$dir/serve.log" | cut -c1-300
-frames=$(ls -d "$dir"/exports/topup-*-ur)
-topup=$(basename "$frames" | sed 's/^topup-\([0-9]*\)-ur$/\1/')
+# The ceremony starts from the event, as an integrator sees it: it comes
+# once the files it names are written.
+ev=
+for _ in $(seq 150); do
+  ev=$(bin/cryptoassets events list --limit 1000 | grep "$(printf '\tcold.topup_exported\t')" | tail -n 1) && [ -n "$ev" ] && break
+  sleep 0.2
+done
+[ -n "$ev" ] || { echo "no cold.topup_exported event" >&2; exit 1; }
+echo "$ev" | cut -c1-300
+topup=$(echo "$ev" | grep -o '"batch_id":[0-9]*' | cut -d: -f2)
+files=$(echo "$ev" | grep -o '"files":\[[^]]*\]' | sed 's/^"files":\[//; s/\]$//' | tr ',' '\n' | tr -d '"')
+for f in $files; do [ -e "$f" ] || { echo "the event names $f, which is not there" >&2; exit 1; }; done
+frames=$(echo "$files" | grep -- '-ur$')
 ls "$dir/exports" "$frames"
-bin/cryptoassets events list --limit 1000 | grep 'cold.topup_exported' | cut -c1-300
 bin/cryptoassets cold list
 bin/cryptoassets cold show "$topup"
 echo "meanwhile the batcher pays erin from the hot coins left:"
