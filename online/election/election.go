@@ -123,6 +123,12 @@ func (e *Election) Key() string {
 	return e.worker + "/" + e.asset
 }
 
+// Worker is the election's name: the worker column of its lease row.
+func (e *Election) Worker() string { return e.worker }
+
+// Asset is the election's asset, "" for one of every asset.
+func (e *Election) Asset() string { return e.asset }
+
 // Instance is the holder name this process campaigns with.
 func (e *Election) Instance() string { return e.cfg.Instance }
 
@@ -401,20 +407,27 @@ type Lease struct {
 	Epoch                 int64
 	AcquiredAt, ExpiresAt time.Time
 	Live                  bool // not expired by the database's clock
+	// ExpiresIn is ExpiresAt less the database's clock at the read:
+	// negative once the lease has passed.
+	ExpiresIn time.Duration
 }
 
-// Leases reads every lease, for status and tests.
+// Leases reads every lease, for status, metrics and tests; q may be a
+// transaction (status reads them in its snapshot).
 func Leases(ctx context.Context, q interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }) ([]Lease, error) {
-	rows, err := q.Query(ctx, `SELECT worker, asset, holder, epoch, acquired_at, expires_at, expires_at > clock_timestamp()
-		FROM public.worker_leases ORDER BY asset, worker`)
+	rows, err := q.Query(ctx, `SELECT worker, asset, holder, epoch, acquired_at, expires_at, expires_at > c.now,
+		(extract(epoch FROM expires_at - c.now) * 1e6)::bigint
+		FROM public.worker_leases, LATERAL (SELECT clock_timestamp() AS now) c ORDER BY asset, worker`)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Lease, error) {
 		var l Lease
-		err := r.Scan(&l.Worker, &l.Asset, &l.Holder, &l.Epoch, &l.AcquiredAt, &l.ExpiresAt, &l.Live)
+		var micros int64
+		err := r.Scan(&l.Worker, &l.Asset, &l.Holder, &l.Epoch, &l.AcquiredAt, &l.ExpiresAt, &l.Live, &micros)
+		l.ExpiresIn = time.Duration(micros) * time.Microsecond
 		return l, err
 	})
 }

@@ -313,3 +313,36 @@ func TestRestartUnderTheSameNameTakesOverAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// Leases reads each lease's state on the database's clock: live with time
+// left, or passed with how long ago.
+func TestLeasesReadExpiryOnTheDatabaseClock(t *testing.T) {
+	r := storetest.Runner(t, 2)
+	ctx := testenv.Ctx(t, time.Minute)
+	tests := []struct {
+		worker string
+		offset string // expires_at less now()
+		live   bool
+	}{{"future", "1 hour", true}, {"past", "-1 hour", false}}
+	for _, tc := range tests {
+		if _, err := r.Pool().Exec(ctx, `INSERT INTO public.worker_leases (worker, asset, holder, epoch, acquired_at, renewed_at, expires_at)
+			VALUES ($1, '', 'x', 3, now() - interval '2 hours', now() - interval '2 hours', now() + $2::interval)`, tc.worker, tc.offset); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ls, err := Leases(ctx, r.Pool())
+	if err != nil || len(ls) != len(tests) {
+		t.Fatalf("leases %+v %v", ls, err)
+	}
+	for _, l := range ls {
+		for _, tc := range tests {
+			if l.Worker != tc.worker {
+				continue
+			}
+			in := l.ExpiresIn
+			if l.Live != tc.live || l.Epoch != 3 || l.Holder != "x" || (tc.live != (in > 59*time.Minute && in <= time.Hour)) || (!tc.live && (in > -time.Hour || in < -61*time.Minute)) {
+				t.Fatalf("%s: %+v", tc.worker, l)
+			}
+		}
+	}
+}
