@@ -20,9 +20,11 @@ import (
 func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
-		Usage: "one screen per asset: node tip and follower height, deposits and withdrawals by state, broadcasts, hot and cold coins, the circuit breaker, webhooks",
+		Usage: "one screen per asset: node tip and follower height, deposits and withdrawals by state, broadcasts, hot and cold coins, the circuit breaker, which instance runs which worker, webhooks",
 		Description: "Reads the database in one read-only snapshot and asks each node for its tip; changes nothing.\n" +
-			"The audit's last result and the workers are known only to serve: see its /metrics (docs/monitoring.md).",
+			"Each election's lease (follower, payments, audit per asset; the deliverer) names the serve instance running its workers,\n" +
+			"its epoch and when the lease expires on the database's clock; an expired lease means no instance runs those workers now.\n" +
+			"The audit's last result is known only to serve: see its /metrics (docs/monitoring.md).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "asset", Aliases: []string{"a"}, Usage: "only this asset (default every configured asset)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON, for scripts"},
@@ -126,6 +128,9 @@ func printStatus(w io.Writer, rep *status.Report) error {
 		if ev := a.Audit.LastMismatchEvent; ev != nil {
 			fmt.Fprintf(tw, "  last audit.mismatch\t%s, %d mismatches\n", ev.At.UTC().Format("2006-01-02 15:04:05Z"), ev.Count)
 		}
+		for _, e := range a.Elections {
+			fmt.Fprintf(tw, "  workers %s\t%s\n", e.Name, describeElection(e))
+		}
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "events\tpublished up to %d, %d unpublished\n", rep.Events.PublishedUpTo, rep.Events.Unpublished)
@@ -139,13 +144,37 @@ func printStatus(w io.Writer, rep *status.Report) error {
 		}
 		fmt.Fprintf(tw, "webhook %s\t%s\n", h.URL, line)
 	}
+	for _, e := range rep.Elections {
+		fmt.Fprintf(tw, "workers %s\t%s\n", e.Name, describeElection(e))
+	}
 	if len(rep.Workers) == 0 {
-		fmt.Fprintf(tw, "workers\tthis command runs none; serve lists its own on /metrics (cryptoassets_worker_running)\n")
+		fmt.Fprintf(tw, "this process\truns no worker (the elections above say which serve instance runs each)\n")
 	}
 	for _, wk := range rep.Workers {
 		fmt.Fprintf(tw, "worker %s %s\t%s on %s since %s\n", wk.Name, wk.Asset, wk.Role, wk.Instance, wk.Since.Format("2006-01-02 15:04:05Z"))
 	}
 	return tw.Flush()
+}
+
+// describeElection says who holds an election and until when, on the
+// database's clock.
+func describeElection(e status.Election) string {
+	workers := ""
+	if len(e.Workers) > 0 {
+		workers = " [" + strings.Join(e.Workers, ", ") + "]"
+	}
+	switch e.State {
+	case status.ElectionNeverElected:
+		return "NEVER ELECTED: no serve process has campaigned; start one (cryptoassets serve)" + workers
+	case status.ElectionHeld:
+		return fmt.Sprintf("held by %s, epoch %d, lease expires in %s%s", e.Holder, e.Epoch, secondsText(*e.ExpiresInSeconds), workers)
+	}
+	return fmt.Sprintf("EXPIRED %s ago, NO LEADER: last held by %s, epoch %d; start or restart a serve process%s",
+		secondsText(-*e.ExpiresInSeconds), e.Holder, e.Epoch, workers)
+}
+
+func secondsText(s float64) string {
+	return (time.Duration(s*1e3) * time.Millisecond).String()
 }
 
 func states(sc status.StateCounts, order []string) string {

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,7 @@ type statusCollector struct {
 	published, unpublished                                *prometheus.Desc
 	hookDelivered, hookBacklog, hookFailures              *prometheus.Desc
 	worker                                                *prometheus.Desc
+	leader, leaseHolder, leaseEpoch, leaseExpiresIn       *prometheus.Desc
 }
 
 func newStatusCollector(r StatusReader, timeout time.Duration) *statusCollector {
@@ -77,7 +79,12 @@ func newStatusCollector(r StatusReader, timeout time.Duration) *statusCollector 
 		hookBacklog:   d("webhook_backlog_events", "Events the webhook has not acknowledged yet.", "url"),
 		hookFailures:  d("webhook_failures", "Consecutive failed deliveries to the webhook (0 after a success).", "url"),
 
-		worker: d("worker_running", "1 for each worker this process runs (process is host:pid); role is running, or leader/standby under elections.", "worker", "asset", "process", "role"),
+		worker: d("worker_running", "1 for each worker this process runs or stands by for; process is this process's election instance (election.instance, default host-pid), role is leader where it holds the worker's election, standby where another instance does.", "worker", "asset", "process", "role"),
+
+		leader:         d("election_leader", "1 while the election's lease is held (its holder runs its workers), 0 when it has expired or no instance was ever elected: no leader now. From the lease table, the same on every instance.", "election", "asset"),
+		leaseHolder:    d("election_lease_holder", "1 for the instance (election.instance) named in the election's lease row, held or expired.", "election", "asset", "holder"),
+		leaseEpoch:     d("election_lease_epoch", "The epoch of the election's lease, raised by every takeover.", "election", "asset"),
+		leaseExpiresIn: d("election_lease_expires_in_seconds", "The lease's expiry less the database's clock: negative once it has passed (how long there has been no leader).", "election", "asset"),
 	}
 }
 
@@ -85,7 +92,8 @@ func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.up, c.readSeconds, c.readFailures, c.nodeUp, c.nodeHeight, c.followerHeight, c.lag,
 		c.deposits, c.depositsSat, c.withdrawals, c.withdrawalsSat, c.open, c.broken, c.oldestOpen,
 		c.balance, c.unconfirmed, c.coins, c.reserved, c.floor, c.ceiling, c.breaker, c.auditKnown, c.auditMismatches, c.auditSettled, c.auditAt,
-		c.published, c.unpublished, c.hookDelivered, c.hookBacklog, c.hookFailures, c.worker} {
+		c.published, c.unpublished, c.hookDelivered, c.hookBacklog, c.hookFailures, c.worker,
+		c.leader, c.leaseHolder, c.leaseEpoch, c.leaseExpiresIn} {
 		ch <- d
 	}
 }
@@ -200,5 +208,18 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, w := range rep.Workers {
 		gauge(c.worker, 1, w.Name, w.Asset, w.Instance, w.Role)
+	}
+	els := slices.Clone(rep.Elections)
+	for _, a := range rep.Assets {
+		els = append(els, a.Elections...)
+	}
+	for _, e := range els {
+		gauge(c.leader, b(e.State == status.ElectionHeld), e.Name, e.Asset)
+		if e.State == status.ElectionNeverElected {
+			continue
+		}
+		gauge(c.leaseHolder, 1, e.Name, e.Asset, e.Holder)
+		gauge(c.leaseEpoch, float64(e.Epoch), e.Name, e.Asset)
+		gauge(c.leaseExpiresIn, *e.ExpiresInSeconds, e.Name, e.Asset)
 	}
 }

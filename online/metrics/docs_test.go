@@ -20,7 +20,7 @@ func (noStats) Stats() store.RunnerStats { return store.RunnerStats{} }
 // exports.
 func described(t *testing.T) []string {
 	m := New(Options{})
-	cs := []prometheus.Collector{m.requests, m.latency, newRunnerCollector(noStats{}), newStatusCollector(nil, 0)}
+	cs := []prometheus.Collector{m.requests, m.latency, newRunnerCollector(noStats{}), newElectionCollector(nil), newStatusCollector(nil, 0)}
 	fq := regexp.MustCompile(`fqName: "([a-z_]+)"`)
 	var out []string
 	for _, c := range cs {

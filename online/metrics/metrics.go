@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cryptoassets/cryptoassets/online/election"
 	"github.com/cryptoassets/cryptoassets/online/status"
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
@@ -24,10 +25,21 @@ type RunnerStats interface {
 	Stats() store.RunnerStats
 }
 
+// Election is one election this process campaigns in;
+// *election.Election implements it.
+type Election interface {
+	Worker() string
+	Asset() string
+	Stats() election.Stats
+}
+
 // Options say what the metrics read.
 type Options struct {
 	Status StatusReader
 	Runner RunnerStats
+	// Elections are this process's elections, whose counters (terms,
+	// fence refusals) are exported.
+	Elections []Election
 	// Timeout bounds the status read of one scrape (default 5s).
 	Timeout time.Duration
 }
@@ -57,6 +69,9 @@ func New(opt Options) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if opt.Runner != nil {
 		m.reg.MustRegister(newRunnerCollector(opt.Runner))
+	}
+	if len(opt.Elections) > 0 {
+		m.reg.MustRegister(newElectionCollector(opt.Elections))
 	}
 	if opt.Status != nil {
 		m.reg.MustRegister(newStatusCollector(opt.Status, opt.Timeout))
@@ -111,4 +126,34 @@ func (c *runnerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.retries, prometheus.CounterValue, float64(s.Retries))
 	ch <- prometheus.MustNewConstMetric(c.giveUps, prometheus.CounterValue, float64(s.GiveUps))
 	ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(s.Commits))
+}
+
+// electionCollector reads this process's elections' counters at scrape
+// time.
+type electionCollector struct {
+	els             []Election
+	terms, refusals *prometheus.Desc
+}
+
+func newElectionCollector(els []Election) *electionCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(ns, "election", name), help, []string{"election", "asset"}, nil)
+	}
+	return &electionCollector{els: els,
+		terms:    d("terms_total", "Times this process was elected leader of the election (took its lease)."),
+		refusals: d("fence_refusals_total", "Transactions of the election's workers in this process that its fence refused: written after the lease was lost or taken over, and not committed."),
+	}
+}
+
+func (c *electionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.terms
+	ch <- c.refusals
+}
+
+func (c *electionCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, e := range c.els {
+		s := e.Stats()
+		ch <- prometheus.MustNewConstMetric(c.terms, prometheus.CounterValue, float64(s.Terms), e.Worker(), e.Asset())
+		ch <- prometheus.MustNewConstMetric(c.refusals, prometheus.CounterValue, float64(s.Refusals), e.Worker(), e.Asset())
+	}
 }

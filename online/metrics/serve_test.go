@@ -259,6 +259,16 @@ func TestMetricsMoveWithDepositsAndAWithdrawal(t *testing.T) {
 			t.Fatalf("worker %s is not listed: %v", w, before)
 		}
 	}
+	// The follower runs: this instance holds its election, elected once.
+	for _, key := range []string{
+		`cryptoassets_election_leader{asset="btc",election="follower"}`,
+		`cryptoassets_election_lease_holder{asset="btc",election="follower",holder="` + h.s.Instance + `"}`,
+		`cryptoassets_election_terms_total{asset="btc",election="follower"}`,
+	} {
+		if v := before.must(t, key); v != 1 {
+			t.Fatalf("%s = %v, want 1", key, v)
+		}
+	}
 
 	h.api(http.MethodPost, "/v1/btc/accounts", `{"name":"alice"}`, "acct", http.StatusCreated, nil)
 	h.api(http.MethodGet, "/v1/btc/accounts/nobody", "", "", http.StatusNotFound, nil)

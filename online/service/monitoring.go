@@ -13,7 +13,7 @@ import (
 // audits may miss assets (their node is then not asked, their audit not
 // known); workers may be nil (a command that runs none).
 func Status(cfg *config.Config, runner *store.Runner, nodes map[string]status.Node, audits map[string]status.Auditor, workers status.WorkerSource) (*status.Reader, error) {
-	sc := status.Config{Pool: runner.Pool(), Migrations: migrations.FS, Workers: workers}
+	sc := status.Config{Pool: runner.Pool(), Migrations: migrations.FS, Workers: workers, Elections: Elections(cfg)}
 	for _, name := range cfg.AssetNames() {
 		a := cfg.Assets[name]
 		ac := status.AssetConfig{Name: name, Network: a.Network,
@@ -30,6 +30,32 @@ func Status(cfg *config.Config, runner *store.Runner, nodes map[string]status.No
 		sc.Webhooks = append(sc.Webhooks, w.URL)
 	}
 	return status.New(sc)
+}
+
+// Elections are the elections cfg has and the workers each one's leader
+// runs, as NewWorkers builds them: per asset the follower, the payments
+// (resolver, the batcher with a hot keystore, the cold keeper with a cold
+// wallet) and the audit; the deliverer when webhooks are configured.
+func Elections(cfg *config.Config) []status.ElectionSpec {
+	var out []status.ElectionSpec
+	for _, name := range cfg.AssetNames() {
+		a := cfg.Assets[name]
+		pay := []string{"resolver"}
+		if a.HotKeystore != "" {
+			pay = append(pay, "batcher")
+		}
+		if a.ColdWalletDescriptor != "" {
+			pay = append(pay, "cold-keeper")
+		}
+		out = append(out,
+			status.ElectionSpec{Name: ElectionFollower, Asset: name, Workers: []string{"follower"}},
+			status.ElectionSpec{Name: ElectionPayments, Asset: name, Workers: pay},
+			status.ElectionSpec{Name: ElectionAudit, Asset: name, Workers: []string{"audit"}})
+	}
+	if len(cfg.Webhooks) > 0 {
+		out = append(out, status.ElectionSpec{Name: ElectionDeliverer, Workers: []string{"deliverer"}})
+	}
+	return out
 }
 
 // positive is n when set (above 0: 0 turns that side of the keeper off).
@@ -61,7 +87,11 @@ func NewMonitoring(cfg *config.Config, runner *store.Runner, w *Workers) (*Monit
 	if err != nil {
 		return nil, err
 	}
-	return &Monitoring{Status: r, Metrics: metrics.New(metrics.Options{Status: r, Runner: runner})}, nil
+	els := make([]metrics.Election, 0, len(w.Elections))
+	for _, el := range w.Elections {
+		els = append(els, el)
+	}
+	return &Monitoring{Status: r, Metrics: metrics.New(metrics.Options{Status: r, Runner: runner, Elections: els})}, nil
 }
 
 // Ops are the operators' endpoints over m.

@@ -2,7 +2,9 @@
 // node's tip beside the follower's height, deposits and withdrawals by
 // state, open and broken broadcasts, the hot and cold coins against the
 // configured floor and ceiling, the circuit breaker, the last audit, and
-// the webhooks' cursors and backlog. The metrics collector reads it at
+// the webhooks' cursors and backlog, and the elections' lease rows (which
+// instance holds each, at what epoch, until when on the database's clock,
+// so the whole cluster shows from any host). The metrics collector reads it at
 // every scrape, `cryptoassets status` prints it, and /readyz asks it what
 // is not ready.
 //

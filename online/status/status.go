@@ -49,6 +49,10 @@ type Config struct {
 	Migrations fs.FS
 	// Workers lists what this process runs; nil: none (a CLI command).
 	Workers WorkerSource
+	// Elections are the elections the configuration has, reported with
+	// their lease rows (and so named even before any serve campaigned).
+	// Lease rows beyond them are reported too.
+	Elections []ElectionSpec
 	// Instance names this process in the report (default host:pid).
 	Instance string
 	// NodeTimeout bounds each node call (default 3s).
@@ -113,6 +117,9 @@ type Report struct {
 	Assets   []Asset   `json:"assets"`
 	Events   Events    `json:"events"`
 	Webhooks []Webhook `json:"webhooks"`
+	// Elections are the elections of every asset (the deliverer's), from
+	// their lease rows: who holds each across the cluster.
+	Elections []Election `json:"elections"`
 	// Workers are the workers this process runs (serve); empty for a CLI
 	// command, which runs none.
 	Workers []Worker `json:"workers"`
@@ -134,6 +141,9 @@ type Asset struct {
 	Cold        Wallet       `json:"cold"`
 	Breaker     Breaker      `json:"breaker"`
 	Audit       AuditSummary `json:"audit"`
+	// Elections are the asset's elections (follower, payments, audit) from
+	// their lease rows: which instance runs which worker.
+	Elections []Election `json:"elections"`
 }
 
 // NodeTip is the node's best block, or why it is unknown.
@@ -267,7 +277,8 @@ func (r *Reader) Read(ctx context.Context) (*Report, error) {
 	return r.read(ctx, r.AssetNames())
 }
 
-// ReadAsset reads one asset (and the webhooks and workers).
+// ReadAsset reads one asset (and the webhooks, the deliverer's election and
+// the workers).
 func (r *Reader) ReadAsset(ctx context.Context, name string) (*Report, error) {
 	if _, ok := r.assets[name]; !ok {
 		return nil, fmt.Errorf("%w %q: this configuration has %v", ErrUnknownAsset, name, r.AssetNames())
@@ -276,7 +287,7 @@ func (r *Reader) ReadAsset(ctx context.Context, name string) (*Report, error) {
 }
 
 func (r *Reader) read(ctx context.Context, names []string) (*Report, error) {
-	rep := &Report{At: time.Now().UTC(), Instance: r.cfg.Instance, Assets: []Asset{}, Webhooks: []Webhook{}, Workers: []Worker{}}
+	rep := &Report{At: time.Now().UTC(), Instance: r.cfg.Instance, Assets: []Asset{}, Webhooks: []Webhook{}, Elections: []Election{}, Workers: []Worker{}}
 	// The nodes are asked first, outside the snapshot, and together.
 	tips := make([]NodeTip, len(names))
 	var wg sync.WaitGroup
@@ -296,6 +307,7 @@ func (r *Reader) read(ctx context.Context, names []string) (*Report, error) {
 			return nil, fmt.Errorf("status: asset %s: %w", n, err)
 		}
 		a.Node = tips[i]
+		a.Elections = []Election{}
 		if a.Node.Height != nil && a.Follower.Height != nil {
 			lag := *a.Node.Height - *a.Follower.Height
 			a.LagBlocks = &lag
@@ -304,6 +316,9 @@ func (r *Reader) read(ctx context.Context, names []string) (*Report, error) {
 	}
 	if err := r.readEvents(ctx, tx, rep); err != nil {
 		return nil, fmt.Errorf("status: events: %w", err)
+	}
+	if err := r.readElections(ctx, tx, names, rep); err != nil {
+		return nil, fmt.Errorf("status: elections: %w", err)
 	}
 	if r.cfg.Workers != nil {
 		rep.Workers = r.cfg.Workers.Workers()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
+	"github.com/cryptoassets/cryptoassets/internal/electiontest"
+	"github.com/cryptoassets/cryptoassets/internal/jsontest"
 	"github.com/cryptoassets/cryptoassets/internal/storetest"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 	"github.com/cryptoassets/cryptoassets/migrations"
@@ -317,7 +320,8 @@ func TestRegistryListsRunningWorkers(t *testing.T) {
 // Every field of the report is in its JSON, omitempty ones aside.
 func TestReportJSONHasEveryField(t *testing.T) {
 	runner := storetest.Runner(t, 2, "btc")
-	r, err := status.New(status.Config{Pool: runner.Pool(), Assets: []status.AssetConfig{{Name: "btc", Network: "regtest"}}, Workers: status.NewRegistry("x")})
+	r, err := status.New(status.Config{Pool: runner.Pool(), Assets: []status.AssetConfig{{Name: "btc", Network: "regtest"}}, Workers: status.NewRegistry("x"),
+		Elections: []status.ElectionSpec{{Name: "follower", Asset: "btc", Workers: []string{"follower"}}, {Name: "deliverer"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,47 +337,9 @@ func TestReportJSONHasEveryField(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if missing := MissingFields(reflect.TypeOf(status.Report{}), m, ""); len(missing) > 0 {
+	if missing := jsontest.MissingFields(reflect.TypeOf(status.Report{}), m, ""); len(missing) > 0 {
 		t.Fatalf("JSON lacks %v:\n%s", missing, b)
 	}
-}
-
-// MissingFields lists the JSON keys of type t (not omitempty) absent from
-// v, descending into structs and the first element of slices.
-func MissingFields(t reflect.Type, v any, path string) []string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	var out []string
-	switch t.Kind() {
-	case reflect.Struct:
-		if t == reflect.TypeOf(time.Time{}) {
-			return nil
-		}
-		m, _ := v.(map[string]any)
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "" || name == "-" {
-				continue
-			}
-			sub, ok := m[name]
-			if !ok {
-				if !strings.Contains(opts, "omitempty") {
-					out = append(out, path+name)
-				}
-				continue
-			}
-			if sub != nil {
-				out = append(out, MissingFields(f.Type, sub, path+name+".")...)
-			}
-		}
-	case reflect.Slice:
-		if s, _ := v.([]any); len(s) > 0 {
-			out = append(out, MissingFields(t.Elem(), s[0], path+"0.")...)
-		}
-	}
-	return out
 }
 
 // lastResult hands the reader an audit result as serve's audit worker
@@ -414,5 +380,106 @@ func TestAuditSummary(t *testing.T) {
 				t.Fatalf("audit %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// electionOf is the election key of rep, of its one asset or global.
+func electionOf(t *testing.T, rep *status.Report, key string) status.Election {
+	t.Helper()
+	els := slices.Clone(rep.Elections)
+	for _, a := range rep.Assets {
+		els = append(els, a.Elections...)
+	}
+	for _, e := range els {
+		if e.Key() == key {
+			return e
+		}
+	}
+	t.Fatalf("no election %s in %+v", key, els)
+	return status.Election{}
+}
+
+// The elections of two instances, as the lease table has them: each
+// election names its holder and epoch while the holder renews; when alpha
+// stops, beta (its standby) takes the follower over at the next epoch;
+// when beta stops too, both leases read expired: no leader. An election
+// nobody campaigned in reads never elected, and a lease row the
+// configuration does not name is still shown.
+func TestElectionsShowWhichInstanceHoldsEachLease(t *testing.T) {
+	runner := storetest.Runner(t, 8, "btc")
+	ctx := testenv.Ctx(t, 2*time.Minute)
+	r, err := status.New(status.Config{Pool: runner.Pool(), Assets: []status.AssetConfig{{Name: "btc", Network: "regtest"}},
+		Elections: []status.ElectionSpec{
+			{Name: "follower", Asset: "btc", Workers: []string{"follower"}},
+			{Name: "payments", Asset: "btc", Workers: []string{"resolver", "batcher"}},
+			{Name: "deliverer", Workers: []string{"deliverer"}},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() *status.Report {
+		t.Helper()
+		rep, err := r.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	alphaF, stopAlpha := electiontest.Campaign(t, runner, "follower", "btc", "alpha")
+	testenv.WaitFor(t, "alpha leading follower/btc", func() bool { return alphaF.Epoch() != 0 })
+	_, stopBetaP := electiontest.Campaign(t, runner, "payments", "btc", "beta")
+	betaF, stopBetaF := electiontest.Campaign(t, runner, "follower", "btc", "beta")
+	_, stopAudit := electiontest.Campaign(t, runner, "audit", "btc", "gamma")
+	testenv.WaitFor(t, "beta holding payments/btc, gamma audit/btc", func() bool {
+		rep := read()
+		return electionOf(t, rep, "payments/btc").State == status.ElectionHeld && electionOf(t, rep, "audit/btc").State == status.ElectionHeld
+	})
+	rep := read()
+	tests := []struct {
+		key, state, holder string
+		epoch              int64
+		workers            []string
+	}{
+		{"follower/btc", status.ElectionHeld, "alpha", 1, []string{"follower"}},
+		{"payments/btc", status.ElectionHeld, "beta", 1, []string{"resolver", "batcher"}},
+		{"audit/btc", status.ElectionHeld, "gamma", 1, []string{}},
+		{"deliverer", status.ElectionNeverElected, "", 0, []string{"deliverer"}},
+	}
+	for _, tc := range tests {
+		e := electionOf(t, rep, tc.key)
+		if e.State != tc.state || e.Holder != tc.holder || e.Epoch != tc.epoch || !slices.Equal(e.Workers, tc.workers) {
+			t.Fatalf("%s: %+v, want %s by %q at epoch %d running %v", tc.key, e, tc.state, tc.holder, tc.epoch, tc.workers)
+		}
+		if held := tc.state == status.ElectionHeld; held != (e.ExpiresInSeconds != nil && *e.ExpiresInSeconds > 0) {
+			t.Fatalf("%s %s expires in %v", tc.key, e.State, e.ExpiresInSeconds)
+		}
+	}
+	if betaF.Epoch() != 0 {
+		t.Fatal("beta leads follower/btc beside alpha")
+	}
+	if len(rep.Assets[0].Elections) != 3 || len(rep.Elections) != 1 {
+		t.Fatalf("asset elections %+v, global %+v", rep.Assets[0].Elections, rep.Elections)
+	}
+
+	// alpha stops: its standby takes the follower over.
+	stopAlpha()
+	testenv.WaitFor(t, "beta holding follower/btc", func() bool {
+		e := electionOf(t, read(), "follower/btc")
+		return e.State == status.ElectionHeld && e.Holder == "beta"
+	})
+	if e := electionOf(t, read(), "follower/btc"); e.Epoch != 2 {
+		t.Fatalf("beta took follower/btc over at epoch %d, want 2", e.Epoch)
+	}
+
+	// beta stops: nobody holds its elections any more.
+	stopBetaF()
+	stopBetaP()
+	stopAudit()
+	rep = read()
+	for _, key := range []string{"follower/btc", "payments/btc", "audit/btc"} {
+		e := electionOf(t, rep, key)
+		if e.State != status.ElectionExpired || e.ExpiresInSeconds == nil || *e.ExpiresInSeconds > 0 || e.Holder == "" {
+			t.Fatalf("%s after its holder stopped: %+v", key, e)
+		}
 	}
 }
