@@ -383,30 +383,43 @@ func TestAuditSummary(t *testing.T) {
 	}
 }
 
-// electionOf is the election key of rep, of its one asset or global.
-func electionOf(t *testing.T, rep *status.Report, key string) status.Election {
-	t.Helper()
+// findElection is the election key of rep, of an asset or global.
+func findElection(rep *status.Report, key string) (status.Election, bool) {
 	els := slices.Clone(rep.Elections)
 	for _, a := range rep.Assets {
 		els = append(els, a.Elections...)
 	}
 	for _, e := range els {
 		if e.Key() == key {
-			return e
+			return e, true
 		}
 	}
-	t.Fatalf("no election %s in %+v", key, els)
-	return status.Election{}
+	return status.Election{}, false
 }
 
-// The elections of two instances, as the lease table has them: each
+func electionOf(t *testing.T, rep *status.Report, key string) status.Election {
+	t.Helper()
+	e, ok := findElection(rep, key)
+	if !ok {
+		t.Fatalf("no election %s in %+v %+v", key, rep.Assets, rep.Elections)
+	}
+	return e
+}
+
+// The elections of three instances, as the lease table has them: each
 // election names its holder and epoch while the holder renews; when alpha
 // stops, beta (its standby) takes the follower over at the next epoch;
-// when beta stops too, both leases read expired: no leader. An election
-// nobody campaigned in reads never elected, and a lease row the
-// configuration does not name is still shown.
+// gamma, cut off from the database like a killed process, leaves its lease
+// to pass, and it reads expired; when beta stops too, every lease reads
+// expired (no leader), naming its last holder. An election nobody
+// campaigned in reads never elected, and a lease row the configuration
+// does not name is still shown.
 func TestElectionsShowWhichInstanceHoldsEachLease(t *testing.T) {
-	runner := storetest.Runner(t, 8, "btc")
+	dsn := testenv.NewDatabase(t)
+	runner := storetest.RunnerOn(t, dsn, 8, "btc")
+	// gamma has a database pool of its own, to lose it as a killed
+	// process would.
+	gammaRunner := storetest.RunnerOn(t, dsn, 2, "btc")
 	ctx := testenv.Ctx(t, 2*time.Minute)
 	r, err := status.New(status.Config{Pool: runner.Pool(), Assets: []status.AssetConfig{{Name: "btc", Network: "regtest"}},
 		Elections: []status.ElectionSpec{
@@ -429,10 +442,11 @@ func TestElectionsShowWhichInstanceHoldsEachLease(t *testing.T) {
 	testenv.WaitFor(t, "alpha leading follower/btc", func() bool { return alphaF.Epoch() != 0 })
 	_, stopBetaP := electiontest.Campaign(t, runner, "payments", "btc", "beta")
 	betaF, stopBetaF := electiontest.Campaign(t, runner, "follower", "btc", "beta")
-	_, stopAudit := electiontest.Campaign(t, runner, "audit", "btc", "gamma")
+	electiontest.Campaign(t, gammaRunner, "audit", "btc", "gamma")
 	testenv.WaitFor(t, "beta holding payments/btc, gamma audit/btc", func() bool {
 		rep := read()
-		return electionOf(t, rep, "payments/btc").State == status.ElectionHeld && electionOf(t, rep, "audit/btc").State == status.ElectionHeld
+		a, ok := findElection(rep, "audit/btc")
+		return ok && a.State == status.ElectionHeld && electionOf(t, rep, "payments/btc").State == status.ElectionHeld
 	})
 	rep := read()
 	tests := []struct {
@@ -471,15 +485,22 @@ func TestElectionsShowWhichInstanceHoldsEachLease(t *testing.T) {
 		t.Fatalf("beta took follower/btc over at epoch %d, want 2", e.Epoch)
 	}
 
-	// beta stops: nobody holds its elections any more.
+	// gamma is cut off from the database, as a killed process is: it
+	// neither renews nor releases its lease, which passes by itself.
+	gammaRunner.Pool().Close()
+	testenv.WaitFor(t, "audit/btc expired", func() bool { return electionOf(t, read(), "audit/btc").State == status.ElectionExpired })
+
+	// beta stops (releasing its leases): nobody holds an election any more.
 	stopBetaF()
 	stopBetaP()
-	stopAudit()
 	rep = read()
-	for _, key := range []string{"follower/btc", "payments/btc", "audit/btc"} {
-		e := electionOf(t, rep, key)
-		if e.State != status.ElectionExpired || e.ExpiresInSeconds == nil || *e.ExpiresInSeconds > 0 || e.Holder == "" {
-			t.Fatalf("%s after its holder stopped: %+v", key, e)
+	for _, tc := range []struct {
+		key, holder string
+		epoch       int64
+	}{{"follower/btc", "beta", 2}, {"payments/btc", "beta", 1}, {"audit/btc", "gamma", 1}} {
+		e := electionOf(t, rep, tc.key)
+		if e.State != status.ElectionExpired || e.ExpiresInSeconds == nil || *e.ExpiresInSeconds > 0 || e.Holder != tc.holder || e.Epoch != tc.epoch {
+			t.Fatalf("%s after its holder stopped: %+v, want expired, last held by %s at epoch %d", tc.key, e, tc.holder, tc.epoch)
 		}
 	}
 }
