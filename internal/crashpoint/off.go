@@ -7,3 +7,6 @@ const Enabled = false
 
 // Hit does nothing: this binary was built without the crashpoints tag.
 func Hit(string) {}
+
+// Pause does nothing: this binary was built without the crashpoints tag.
+func Pause(string) {}

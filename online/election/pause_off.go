@@ -1,5 +1,0 @@
-//go:build !crashpoints
-
-package election
-
-func pause(string) {}
