@@ -129,6 +129,15 @@ func (e *Election) Worker() string { return e.worker }
 // Asset is the election's asset, "" for one of every asset.
 func (e *Election) Asset() string { return e.asset }
 
+// Campaigning says Run was called: from then on the fence checks every
+// transaction (before it, a fenced runner's writes pass unchecked, as the
+// workers' registration while they are built does).
+func (e *Election) Campaigning() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.started
+}
+
 // Instance is the holder name this process campaigns with.
 func (e *Election) Instance() string { return e.cfg.Instance }
 
