@@ -13,7 +13,8 @@ import (
 // audits may miss assets (their node is then not asked, their audit not
 // known); workers may be nil (a command that runs none).
 func Status(cfg *config.Config, runner *store.Runner, nodes map[string]status.Node, audits map[string]status.Auditor, workers status.WorkerSource) (*status.Reader, error) {
-	sc := status.Config{Pool: runner.Pool(), Migrations: migrations.FS, Workers: workers, Elections: Elections(cfg)}
+	sc := status.Config{Pool: runner.Pool(), Migrations: migrations.FS, Workers: workers, Elections: Elections(cfg),
+		Instance: ElectionConfig(cfg, nil).Instance}
 	for _, name := range cfg.AssetNames() {
 		a := cfg.Assets[name]
 		ac := status.AssetConfig{Name: name, Network: a.Network,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cryptoassets/cryptoassets/online/audit"
+	"github.com/cryptoassets/cryptoassets/online/election"
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
 
@@ -53,7 +53,8 @@ type Config struct {
 	// their lease rows (and so named even before any serve campaigned).
 	// Lease rows beyond them are reported too.
 	Elections []ElectionSpec
-	// Instance names this process in the report (default host:pid).
+	// Instance names this process in the report, as its elections name it
+	// (election.instance; default election.DefaultInstance, host-pid).
 	Instance string
 	// NodeTimeout bounds each node call (default 3s).
 	NodeTimeout time.Duration
@@ -77,7 +78,7 @@ func New(cfg Config) (*Reader, error) {
 		cfg.NodeTimeout = 3 * time.Second
 	}
 	if cfg.Instance == "" {
-		cfg.Instance = DefaultInstance()
+		cfg.Instance = election.DefaultInstance()
 	}
 	r := &Reader{cfg: cfg, assets: map[string]AssetConfig{}}
 	for _, a := range cfg.Assets {
@@ -87,15 +88,6 @@ func New(cfg Config) (*Reader, error) {
 		r.assets[a.Name] = a
 	}
 	return r, nil
-}
-
-// DefaultInstance names this process: host:pid.
-func DefaultInstance() string {
-	host, err := os.Hostname()
-	if err != nil {
-		host = "unknown"
-	}
-	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
 // Instance is the name of this process in reports.
