@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -10,7 +8,6 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcutil"
-	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
@@ -18,21 +15,18 @@ import (
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 	"github.com/cryptoassets/cryptoassets/internal/storetest"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
-	"github.com/cryptoassets/cryptoassets/online/addresses"
 	"github.com/cryptoassets/cryptoassets/online/batcher"
-	"github.com/cryptoassets/cryptoassets/online/broadcast"
+	"github.com/cryptoassets/cryptoassets/online/batcher/batchertest"
 	"github.com/cryptoassets/cryptoassets/online/chain"
-	"github.com/cryptoassets/cryptoassets/online/deposits"
-	"github.com/cryptoassets/cryptoassets/online/hotwallet"
-	"github.com/cryptoassets/cryptoassets/online/ledger"
-	"github.com/cryptoassets/cryptoassets/online/store"
-	"github.com/cryptoassets/cryptoassets/online/withdrawals"
 	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-var regtest = &chaincfg.RegressionNetParams
+var regtest = batchertest.Regtest
+
+// outside is an address of nobody in this service.
+var outside = batchertest.Outside
 
 // flatFee is the withdrawal fee the env's customers pay (to network_fees).
 const flatFee = 1_000
@@ -42,145 +36,32 @@ const flatFee = 1_000
 const minDeposit = 10_000
 
 // env is a whole money-out stack on a real regtest node and a real
-// PostgreSQL (the shape of online/batcher's tests), with an auditor.
+// PostgreSQL (batchertest.Stack with the batcher on top), with an auditor.
 type env struct {
-	t        *testing.T
-	ctx      context.Context
-	node     *devenv.Btcd
-	chain    *chain.RPCNode
-	faucet   *devenv.Faucet
-	runner   *store.Runner
-	ledger   *ledger.Ledger
-	master   *hdkeys.Master
-	issuer   *addresses.Issuer
-	follower *deposits.Follower
-	w        *withdrawals.Service
-	bc       *broadcast.Broadcaster
-	b        *batcher.Batcher
-	a        *Auditor
+	t *testing.T
+	*batchertest.Stack
+	b *batcher.Batcher
+	a *Auditor
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, ctx: testenv.Ctx(t, 5*time.Minute)}
-	e.node = testenv.NewNode(t, devenv.BtcdOptions{})
-	e.chain = chain.NewRPCNode(e.node.Client)
-	e.faucet = devenv.NewFaucet(e.chain)
-	e.runner = storetest.Runner(t, 8, "btc")
+	e := &env{t: t, Stack: batchertest.New(t, batchertest.Options{MinDeposit: minDeposit, FeeSat: flatFee})}
 	var err error
-	if e.ledger, err = ledger.New(e.runner, "btc"); err != nil {
+	if e.b, err = batcher.New(e.Ledger, e.Chain, e.Issuer, e.Signer, e.BC, batcher.Config{Confirmations: 1, CoinConfirmations: 1, ThresholdCount: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if e.master, err = hdkeys.NewMaster(bytes.Repeat([]byte{7}, 64), regtest); err != nil {
+	if e.a, err = New(e.Runner, "btc", e.Chain, nil); err != nil {
 		t.Fatal(err)
 	}
-	acct, err := e.master.Account(hdkeys.P2WPKH, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := hotwallet.New(e.master, acct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(signer.Close)
-	key, err := addresses.ParseKey(acct.Descriptor(), regtest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.issuer, err = addresses.NewIssuer(e.ctx, e.ledger, key); err != nil {
-		t.Fatal(err)
-	}
-	tip, _, err := e.chain.Tip(e.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.follower = deposits.NewFollower(e.ledger, e.chain, deposits.Config{Confirmations: 1, StartHeight: tip, MinDeposit: minDeposit}, nil)
-	if e.bc, err = broadcast.New(e.runner, "btc", e.chain, nil); err != nil {
-		t.Fatal(err)
-	}
-	if e.w, err = withdrawals.New(e.ledger, withdrawals.Config{Params: regtest, FeeSat: flatFee}); err != nil {
-		t.Fatal(err)
-	}
-	if e.b, err = batcher.New(e.ledger, e.chain, e.issuer, signer, e.bc, batcher.Config{Confirmations: 1, CoinConfirmations: 1, ThresholdCount: 1}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if e.a, err = New(e.runner, "btc", e.chain, nil); err != nil {
-		t.Fatal(err)
-	}
-	e.sync()
 	return e
-}
-
-func (e *env) sync() {
-	e.t.Helper()
-	if err := e.follower.SyncToTip(e.ctx); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-func (e *env) mine(n int) {
-	e.t.Helper()
-	if _, err := e.node.Generate(e.ctx, n); err != nil {
-		e.t.Fatal(err)
-	}
-	e.sync()
 }
 
 func (e *env) step() {
 	e.t.Helper()
-	if err := e.b.Step(e.ctx); err != nil {
+	if err := e.b.Step(e.Ctx); err != nil {
 		e.t.Fatal(err)
 	}
-}
-
-func (e *env) address(account string) string {
-	e.t.Helper()
-	if _, err := e.ledger.CreateAccount(e.ctx, account); err != nil && !errors.Is(err, ledger.ErrAccountExists) {
-		e.t.Fatal(err)
-	}
-	addrs, err := e.issuer.NewAddresses(e.ctx, account, "", 1)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return addrs[0].Address
-}
-
-// pay pays each amount to a new address of account, in one transaction,
-// not mined.
-func (e *env) pay(account string, amounts ...int64) {
-	e.t.Helper()
-	var pays []devenv.Payment
-	for _, a := range amounts {
-		pays = append(pays, devenv.Payment{Address: e.address(account), Amount: a})
-	}
-	if _, err := e.faucet.Pay(e.ctx, pays...); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-func (e *env) request(account, address string, amount int64) withdrawals.Withdrawal {
-	e.t.Helper()
-	w, err := e.w.Request(e.ctx, withdrawals.Request{Account: account, Address: address, Amount: amount})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return w
-}
-
-func (e *env) exec(q string, args ...any) {
-	e.t.Helper()
-	if _, err := e.runner.Pool().Exec(e.ctx, q, args...); err != nil {
-		e.t.Fatalf("%s: %v", q, err)
-	}
-}
-
-func (e *env) count(q string, args ...any) int {
-	e.t.Helper()
-	var n int
-	if err := e.runner.Pool().QueryRow(e.ctx, q, args...).Scan(&n); err != nil {
-		e.t.Fatalf("%s: %v", q, err)
-	}
-	return n
 }
 
 // rescan runs `cryptoassets rescan --from-height H` (in process), H read
@@ -188,17 +69,17 @@ func (e *env) count(q string, args ...any) int {
 func (e *env) rescan(heightQuery string) {
 	e.t.Helper()
 	var h int32
-	if err := e.runner.Pool().QueryRow(e.ctx, heightQuery).Scan(&h); err != nil {
+	if err := e.Runner.Pool().QueryRow(e.Ctx, heightQuery).Scan(&h); err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.follower.Rescan(e.ctx, h, nil); err != nil {
+	if _, err := e.Follower.Rescan(e.Ctx, h, nil); err != nil {
 		e.t.Fatal(err)
 	}
 }
 
 func (e *env) audit() *Result {
 	e.t.Helper()
-	r, err := e.a.Audit(e.ctx, Options{FromHeight: -1})
+	r, err := e.a.Audit(e.Ctx, Options{FromHeight: -1})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -220,7 +101,7 @@ func subjects(r *Result) []string {
 
 func (e *env) requireClean(r *Result) {
 	e.t.Helper()
-	if err := e.a.Verify(e.ctx); err != nil {
+	if err := e.a.Verify(e.Ctx); err != nil {
 		e.t.Fatal(err)
 	}
 	if !r.OK() {
@@ -230,19 +111,9 @@ func (e *env) requireClean(r *Result) {
 		}
 		e.t.Fatalf("the audit found %d mismatches:\n  %s", len(r.Mismatches), strings.Join(d, "\n  "))
 	}
-	if err := e.ledger.Check(e.ctx); err != nil {
+	if err := e.Ledger.Check(e.Ctx); err != nil {
 		e.t.Fatal(err)
 	}
-}
-
-// outside is an address of nobody in this service.
-func outside(t *testing.T, i byte) string {
-	t.Helper()
-	a, err := btcutil.NewAddressWitnessPubKeyHash(bytes.Repeat([]byte{i}, 20), regtest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.EncodeAddress()
 }
 
 // busy builds a history with every kind of posting: credited deposits, a
@@ -251,36 +122,36 @@ func outside(t *testing.T, i byte) string {
 // txid of the confirmed batch.
 func (e *env) busy() chainhash.Hash {
 	e.t.Helper()
-	e.pay("alice", 3_000_000, 1_000_000)
-	e.pay("bob", 2_000_000)
-	e.mine(1)
-	e.pay("alice", 5_000) // below minDeposit: an ignored output, surplus
-	e.mine(1)
+	e.Pay("alice", 3_000_000, 1_000_000)
+	e.Pay("bob", 2_000_000)
+	e.Mine(1)
+	e.Pay("alice", 5_000) // below minDeposit: an ignored output, surplus
+	e.Mine(1)
 
 	// A confirmed batch, booked.
-	e.request("alice", outside(e.t, 1), 1_200_000)
+	e.Request("alice", outside(e.t, 1), 1_200_000)
 	e.step()
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	var confirmed []byte
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT txid FROM btc.batches WHERE state = 'confirmed'`).Scan(&confirmed); err != nil {
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT txid FROM btc.batches WHERE state = 'confirmed'`).Scan(&confirmed); err != nil {
 		e.t.Fatalf("no confirmed batch: %v", err)
 	}
 	// A cancelled withdrawal (refunded with its fee) and an internal one.
-	c := e.request("bob", outside(e.t, 2), 100_000)
-	if _, err := e.w.Cancel(e.ctx, c.ID); err != nil {
+	c := e.Request("bob", outside(e.t, 2), 100_000)
+	if _, err := e.W.Cancel(e.Ctx, c.ID); err != nil {
 		e.t.Fatal(err)
 	}
-	if w := e.request("bob", e.address("carol"), 50_000); !w.Internal {
+	if w := e.Request("bob", e.Address("carol"), 50_000); !w.Internal {
 		e.t.Fatalf("a withdrawal to carol's address is not internal: %+v", w)
 	}
 	// A batch in flight: in the mempool, seen by the follower.
-	e.request("bob", outside(e.t, 3), 700_000)
+	e.Request("bob", outside(e.t, 3), 700_000)
 	e.step()
-	e.sync()
+	e.Sync()
 	// A deposit seen in the mempool.
-	e.pay("dave", 400_000)
-	e.sync()
+	e.Pay("dave", 400_000)
+	e.Sync()
 	return chainhash.Hash(confirmed)
 }
 
@@ -320,17 +191,17 @@ func TestAuditPassesOnABusyHistory(t *testing.T) {
 	// nothing is a mismatch (Bitcoin Core's gettxout counts the mempool
 	// spend, and the coin is then reported as spent by a transaction of
 	// ours in the mempool; btcd's does not).
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	e.requireClean(e.audit())
-	e.request("alice", outside(e.t, 4), 300_000)
+	e.Request("alice", outside(e.t, 4), 300_000)
 	e.step()
-	if n := e.count(`SELECT count(*) FROM btc.batches WHERE state = 'broadcast' AND block_hash IS NULL`); n != 1 {
+	if n := e.Count(`SELECT count(*) FROM btc.batches WHERE state = 'broadcast' AND block_hash IS NULL`); n != 1 {
 		t.Fatalf("%d batches broadcast and unmined, want 1", n)
 	}
 	e.requireClean(e.audit())
-	e.sync()
-	e.mine(1)
+	e.Sync()
+	e.Mine(1)
 	e.step()
 	e.requireClean(e.audit())
 }
@@ -348,20 +219,20 @@ func TestAuditNamesEachTampering(t *testing.T) {
 	var unspent, spent wire.OutPoint
 	var txid []byte
 	var vout int32
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT c.txid, c.vout FROM btc.coins c JOIN btc.deposits d ON d.txid = c.txid AND d.vout = c.vout
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT c.txid, c.vout FROM btc.coins c JOIN btc.deposits d ON d.txid = c.txid AND d.vout = c.vout
 		WHERE d.state = 'credited' AND c.spent_by IS NULL ORDER BY c.amount DESC LIMIT 1`).Scan(&txid, &vout); err != nil {
 		t.Fatal(err)
 	}
 	unspent = wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT txid, vout FROM btc.coins WHERE spent_by = $1 LIMIT 1`, batchTxid[:]).Scan(&txid, &vout); err != nil {
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT txid, vout FROM btc.coins WHERE spent_by = $1 LIMIT 1`, batchTxid[:]).Scan(&txid, &vout); err != nil {
 		t.Fatal(err)
 	}
 	spent = wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
-	e.exec(`CREATE TABLE public.saved_coins (LIKE btc.coins)`)
+	e.Exec(`CREATE TABLE public.saved_coins (LIKE btc.coins)`)
 
 	stray := func(from, to string, sat int64) func() {
 		return func() {
-			e.exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
+			e.Exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
 				INSERT INTO btc.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
 				SELECT t.id, a.id, 0, v.d, 0 FROM t, (VALUES ($1::text, $3::bigint), ($2::text, -$3::bigint)) AS v(name, d)
 				JOIN btc.accounts a ON a.name = v.name`, from, to, sat)
@@ -377,7 +248,7 @@ func TestAuditNamesEachTampering(t *testing.T) {
 		{
 			name: "coin row deleted",
 			tamper: func() {
-				e.exec(`WITH d AS (DELETE FROM btc.coins WHERE txid = $1 AND vout = $2 RETURNING *) INSERT INTO public.saved_coins SELECT * FROM d`, unspent.Hash[:], int32(unspent.Index))
+				e.Exec(`WITH d AS (DELETE FROM btc.coins WHERE txid = $1 AND vout = $2 RETURNING *) INSERT INTO public.saved_coins SELECT * FROM d`, unspent.Hash[:], int32(unspent.Index))
 			},
 			undo: func() { e.rescan(`SELECT block_height FROM public.saved_coins`) }, // the runbook's command
 			want: []string{DepositWithoutCoin + " " + unspent.String(), HotWalletCoins + " hot_wallet total", OutputNotInCoins + " " + unspent.String()},
@@ -385,8 +256,8 @@ func TestAuditNamesEachTampering(t *testing.T) {
 		{
 			name: "spent coin marked unspent",
 			tamper: func() {
-				e.exec(`WITH d AS (SELECT * FROM btc.coins WHERE txid = $1 AND vout = $2) INSERT INTO public.saved_coins SELECT * FROM d`, spent.Hash[:], int32(spent.Index))
-				e.exec(`UPDATE btc.coins SET spent_by = NULL, spent_block = NULL, spent_height = NULL WHERE txid = $1 AND vout = $2`, spent.Hash[:], int32(spent.Index))
+				e.Exec(`WITH d AS (SELECT * FROM btc.coins WHERE txid = $1 AND vout = $2) INSERT INTO public.saved_coins SELECT * FROM d`, spent.Hash[:], int32(spent.Index))
+				e.Exec(`UPDATE btc.coins SET spent_by = NULL, spent_block = NULL, spent_height = NULL WHERE txid = $1 AND vout = $2`, spent.Hash[:], int32(spent.Index))
 			},
 			undo: func() { e.rescan(`SELECT spent_height FROM public.saved_coins`) },
 			want: []string{CoinSpentOnNode + " " + spent.String(), HotWalletCoins + " hot_wallet total"},
@@ -408,7 +279,7 @@ func TestAuditNamesEachTampering(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e.exec(`DELETE FROM public.saved_coins`)
+			e.Exec(`DELETE FROM public.saved_coins`)
 			c.tamper()
 			r := e.audit()
 			if got := subjects(r); !slices.Equal(got, c.want) {
@@ -432,7 +303,7 @@ func TestAuditNamesEachTampering(t *testing.T) {
 func TestAuditNamesACoinSpentBehindTheServicesBack(t *testing.T) {
 	e := newEnv(t)
 	e.busy()
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	e.requireClean(e.audit())
 
@@ -441,18 +312,18 @@ func TestAuditNamesACoinSpentBehindTheServicesBack(t *testing.T) {
 	var amount int64
 	var branch int16
 	var idx int32
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT c.txid, c.vout, c.amount, c.script, a.branch, a.idx FROM btc.coins c
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT c.txid, c.vout, c.amount, c.script, a.branch, a.idx FROM btc.coins c
 		JOIN btc.addresses a ON a.id = c.address_id JOIN btc.deposits d ON d.txid = c.txid AND d.vout = c.vout
 		WHERE d.state = 'credited' AND c.spent_by IS NULL AND c.reserved_by IS NULL ORDER BY c.amount DESC LIMIT 1`).
 		Scan(&txid, &vout, &amount, &script, &branch, &idx); err != nil {
 		t.Fatal(err)
 	}
 	op := wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
-	acct, err := e.master.Account(hdkeys.P2WPKH, 0)
+	acct, err := e.Master.Account(hdkeys.P2WPKH, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, err := e.master.PrivKey(append(slices.Clone(acct.Origin.Path), uint32(branch), uint32(idx)))
+	priv, err := e.Master.PrivKey(append(slices.Clone(acct.Origin.Path), uint32(branch), uint32(idx)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,11 +344,11 @@ func TestAuditNamesACoinSpentBehindTheServicesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx.TxIn[0].Witness = wit
-	if _, err := e.chain.Broadcast(e.ctx, tx); err != nil {
+	if _, err := e.Chain.Broadcast(e.Ctx, tx); err != nil {
 		t.Fatal(err)
 	}
 
-	e.sync()
+	e.Sync()
 	want := []string{CoinSpentByUnknown + " " + op.String(), HotWalletCoins + " hot_wallet total"}
 	r := e.audit()
 	if got := subjects(r); !slices.Equal(got, want) {
@@ -489,17 +360,17 @@ func TestAuditNamesACoinSpentBehindTheServicesBack(t *testing.T) {
 	// Mined, before the follower reads the block: the node says the coin
 	// is spent, our tables say it is spent in the mempool; the result is
 	// not settled (serve waits for the follower before raising an alert).
-	if _, err := e.node.Generate(e.ctx, 1); err != nil {
+	if _, err := e.Node.Generate(e.Ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	r, err = e.a.Audit(e.ctx, Options{FromHeight: -1})
+	r, err = e.a.Audit(e.Ctx, Options{FromHeight: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Settled || r.Unsettled == "" {
 		t.Fatalf("settled %v (%q) with the follower a block behind", r.Settled, r.Unsettled)
 	}
-	e.sync()
+	e.Sync()
 	if got := subjects(e.audit()); !slices.Equal(got, want) {
 		t.Fatalf("with the spend mined: %q, want %q", got, want)
 	}
@@ -510,16 +381,16 @@ func TestAuditNamesACoinSpentBehindTheServicesBack(t *testing.T) {
 // raised again; an unsettled result (the follower behind) raises nothing.
 func TestWorkerEmitsAuditMismatchOncePerDistinctSet(t *testing.T) {
 	e := newEnv(t)
-	e.pay("alice", 1_000_000)
-	e.mine(1)
+	e.Pay("alice", 1_000_000)
+	e.Mine(1)
 	w := NewWorker(e.a, time.Minute)
 	w.settleWait = 10 * time.Millisecond
 	events := func() int {
-		return e.count(`SELECT count(*) FROM public.events WHERE type = $1`, EventMismatch)
+		return e.Count(`SELECT count(*) FROM public.events WHERE type = $1`, EventMismatch)
 	}
 	step := func(want int) {
 		t.Helper()
-		if err := w.Step(e.ctx); err != nil {
+		if err := w.Step(e.Ctx); err != nil {
 			t.Fatal(err)
 		}
 		if got := events(); got != want {
@@ -527,7 +398,7 @@ func TestWorkerEmitsAuditMismatchOncePerDistinctSet(t *testing.T) {
 		}
 	}
 	stray := func(from, to string, sat int64) {
-		e.exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
+		e.Exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
 			INSERT INTO btc.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
 			SELECT t.id, a.id, 0, v.d, 0 FROM t, (VALUES ($1::text, $3::bigint), ($2::text, -$3::bigint)) AS v(name, d)
 			JOIN btc.accounts a ON a.name = v.name`, from, to, sat)
@@ -544,7 +415,7 @@ func TestWorkerEmitsAuditMismatchOncePerDistinctSet(t *testing.T) {
 		t.Fatalf("last result: %+v", last)
 	}
 	var payload string
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT payload::text FROM public.events WHERE type = $1 ORDER BY seq DESC LIMIT 1`, EventMismatch).Scan(&payload); err != nil {
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT payload::text FROM public.events WHERE type = $1 ORDER BY seq DESC LIMIT 1`, EventMismatch).Scan(&payload); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{`"account_balance network_fees available"`, `"account_balance withdrawals_pending available"`, `"count": 4`} {
@@ -557,14 +428,14 @@ func TestWorkerEmitsAuditMismatchOncePerDistinctSet(t *testing.T) {
 	step(2)
 	// The follower a block behind while a mismatch exists: nothing raised.
 	stray("internal:withdrawals_pending", "alice", 500)
-	if _, err := e.node.Generate(e.ctx, 1); err != nil {
+	if _, err := e.Node.Generate(e.Ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	step(2)
 	if last := w.Auditor.LastResult(); last.Settled {
 		t.Fatal("the last result is settled with the follower behind")
 	}
-	e.sync()
+	e.Sync()
 	step(3)
 }
 

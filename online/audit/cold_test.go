@@ -42,17 +42,17 @@ func inFlightKinds(r *Result) []string {
 // a top-up go through (reserved, in the mempool and seen, booked) passes.
 func coldCycle(t *testing.T) *coldEnv {
 	e := &coldEnv{env: newEnv(t)}
-	e.pay("alice", 5_000_000)
-	e.mine(1)
-	e.cold = batchertest.NewCold(t, e.ctx, e.ledger, e.chain, regtest, e.issuer, e.bc, 9)
+	e.Pay("alice", 5_000_000)
+	e.Mine(1)
+	e.cold = batchertest.NewCold(t, e.Ctx, e.Ledger, e.Chain, regtest, e.Issuer, e.BC, 9)
 	e.requireClean(e.audit())
 
 	const x, y = 3_000_000, 1_000_000
 	var err error
-	if e.sweep, err = e.b.Sweep(e.ctx, x, e.cold.Dest()); err != nil {
+	if e.sweep, err = e.b.Sweep(e.Ctx, x, e.cold.Dest()); err != nil {
 		t.Fatal(err)
 	}
-	e.sync()
+	e.Sync()
 	r := e.audit()
 	e.requireClean(r)
 	if got := inFlightKinds(r); !slices.Equal(got, []string{"sweep"}) {
@@ -63,7 +63,7 @@ func coldCycle(t *testing.T) *coldEnv {
 	if r.Reserves.ColdCoins != x || r.Reserves.InFlight != r.InFlight[0].FeeSat {
 		t.Fatalf("reserves with the sweep in flight: %+v (in flight %+v)", r.Reserves, r.InFlight)
 	}
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	r = e.audit()
 	e.requireClean(r)
@@ -74,29 +74,29 @@ func coldCycle(t *testing.T) *coldEnv {
 	e.topup = e.cold.Export(y)
 	e.requireClean(e.audit()) // reserved: nothing moved yet
 	e.topupTxid = e.cold.Import(e.topup)
-	e.sync()
+	e.Sync()
 	r = e.audit()
 	e.requireClean(r)
 	if got := inFlightKinds(r); !slices.Equal(got, []string{"topup"}) {
 		t.Fatalf("in flight %v, want the top-up", got)
 	}
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	e.requireClean(e.audit())
 
 	// A payment to a cold address by hand: cold surplus, no posting.
 	var addr string
-	if err := e.runner.InTx(e.ctx, "test-cold-address", func(tx *store.Tx) error {
+	if err := e.Runner.InTx(e.Ctx, "test-cold-address", func(tx *store.Tx) error {
 		ch, err := e.cold.NextTx(tx, 0)
 		addr = ch.Address
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.faucet.Pay(e.ctx, devenv.Payment{Address: addr, Amount: handPaid}); err != nil {
+	if _, err := e.Faucet.Pay(e.Ctx, devenv.Payment{Address: addr, Amount: handPaid}); err != nil {
 		t.Fatal(err)
 	}
-	e.mine(1)
+	e.Mine(1)
 	return e
 }
 
@@ -108,7 +108,7 @@ func TestAuditPassesThroughASweepAndATopUp(t *testing.T) {
 	r := e.audit()
 	e.requireClean(r)
 	var coldUnspent, hotUnspent int64
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT coalesce(sum(amount) FILTER (WHERE wallet_id = 2), 0)::bigint, coalesce(sum(amount) FILTER (WHERE wallet_id = 1), 0)::bigint
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT coalesce(sum(amount) FILTER (WHERE wallet_id = 2), 0)::bigint, coalesce(sum(amount) FILTER (WHERE wallet_id = 1), 0)::bigint
 		FROM btc.coins WHERE spent_by IS NULL`).Scan(&coldUnspent, &hotUnspent); err != nil {
 		t.Fatal(err)
 	}
@@ -134,18 +134,18 @@ func TestAuditNamesColdTampering(t *testing.T) {
 	var spent, change wire.OutPoint
 	var txid []byte
 	var vout int32
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT txid, vout FROM btc.coins WHERE wallet_id = 2 AND spent_by = $1 LIMIT 1`, e.topupTxid[:]).Scan(&txid, &vout); err != nil {
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT txid, vout FROM btc.coins WHERE wallet_id = 2 AND spent_by = $1 LIMIT 1`, e.topupTxid[:]).Scan(&txid, &vout); err != nil {
 		t.Fatal(err)
 	}
 	spent = wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT txid, vout FROM btc.coins WHERE wallet_id = 2 AND txid = $1`, e.topupTxid[:]).Scan(&txid, &vout); err != nil {
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT txid, vout FROM btc.coins WHERE wallet_id = 2 AND txid = $1`, e.topupTxid[:]).Scan(&txid, &vout); err != nil {
 		t.Fatalf("the top-up's cold change: %v", err)
 	}
 	change = wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
-	e.exec(`CREATE TABLE public.saved_coins (LIKE btc.coins)`)
+	e.Exec(`CREATE TABLE public.saved_coins (LIKE btc.coins)`)
 	stray := func(from, to string, sat int64) func() {
 		return func() {
-			e.exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
+			e.Exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
 				INSERT INTO btc.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
 				SELECT t.id, a.id, 0, v.d, 0 FROM t, (VALUES ($1::text, $3::bigint), ($2::text, -$3::bigint)) AS v(name, d)
 				JOIN btc.accounts a ON a.name = v.name`, from, to, sat)
@@ -161,8 +161,8 @@ func TestAuditNamesColdTampering(t *testing.T) {
 		{
 			name: "a cold coin the top-up spent marked unspent",
 			tamper: func() {
-				e.exec(`INSERT INTO public.saved_coins SELECT * FROM btc.coins WHERE txid = $1 AND vout = $2`, spent.Hash[:], int32(spent.Index))
-				e.exec(`UPDATE btc.coins SET spent_by = NULL, spent_block = NULL, spent_height = NULL WHERE txid = $1 AND vout = $2`, spent.Hash[:], int32(spent.Index))
+				e.Exec(`INSERT INTO public.saved_coins SELECT * FROM btc.coins WHERE txid = $1 AND vout = $2`, spent.Hash[:], int32(spent.Index))
+				e.Exec(`UPDATE btc.coins SET spent_by = NULL, spent_block = NULL, spent_height = NULL WHERE txid = $1 AND vout = $2`, spent.Hash[:], int32(spent.Index))
 			},
 			undo: func() { e.rescan(`SELECT spent_height FROM public.saved_coins`) },
 			want: []string{CoinSpentOnNode + " " + spent.String(), coldTotal},
@@ -170,7 +170,7 @@ func TestAuditNamesColdTampering(t *testing.T) {
 		{
 			name: "the top-up's cold change deleted",
 			tamper: func() {
-				e.exec(`WITH d AS (DELETE FROM btc.coins WHERE txid = $1 AND vout = $2 RETURNING *) INSERT INTO public.saved_coins SELECT * FROM d`, change.Hash[:], int32(change.Index))
+				e.Exec(`WITH d AS (DELETE FROM btc.coins WHERE txid = $1 AND vout = $2 RETURNING *) INSERT INTO public.saved_coins SELECT * FROM d`, change.Hash[:], int32(change.Index))
 			},
 			undo: func() { e.rescan(`SELECT block_height FROM public.saved_coins`) },
 			want: []string{coldTotal, OutputNotInCoins + " " + change.String()},
@@ -178,10 +178,10 @@ func TestAuditNamesColdTampering(t *testing.T) {
 		{
 			name: "a cold coin's amount raised",
 			tamper: func() {
-				e.exec(`UPDATE btc.coins SET amount = amount + 1000 WHERE txid = $1 AND vout = $2`, change.Hash[:], int32(change.Index))
+				e.Exec(`UPDATE btc.coins SET amount = amount + 1000 WHERE txid = $1 AND vout = $2`, change.Hash[:], int32(change.Index))
 			},
 			undo: func() {
-				e.exec(`UPDATE btc.coins SET amount = amount - 1000 WHERE txid = $1 AND vout = $2`, change.Hash[:], int32(change.Index))
+				e.Exec(`UPDATE btc.coins SET amount = amount - 1000 WHERE txid = $1 AND vout = $2`, change.Hash[:], int32(change.Index))
 			},
 			want: []string{coldTotal, OutputNotInCoins + " " + change.String()},
 		},
@@ -195,16 +195,16 @@ func TestAuditNamesColdTampering(t *testing.T) {
 		{
 			name: "a booked sweep's amount changed",
 			tamper: func() {
-				e.exec(`UPDATE btc.batches SET transfer_amount = transfer_amount - 5000 WHERE id = $1`, e.sweep)
+				e.Exec(`UPDATE btc.batches SET transfer_amount = transfer_amount - 5000 WHERE id = $1`, e.sweep)
 			},
 			undo: func() {
-				e.exec(`UPDATE btc.batches SET transfer_amount = transfer_amount + 5000 WHERE id = $1`, e.sweep)
+				e.Exec(`UPDATE btc.batches SET transfer_amount = transfer_amount + 5000 WHERE id = $1`, e.sweep)
 			},
 			want: []string{AccountBalance + " cold_wallet available", AccountBalance + " hot_wallet available"},
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e.exec(`DELETE FROM public.saved_coins`)
+			e.Exec(`DELETE FROM public.saved_coins`)
 			c.tamper()
 			r := e.audit()
 			if got := subjects(r); !slices.Equal(got, c.want) {
@@ -229,7 +229,7 @@ func TestAuditNamesAColdCoinSpentWithTheColdKeyElsewhere(t *testing.T) {
 	var amount int64
 	var branch int16
 	var idx int32
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT c.txid, c.vout, c.amount, c.script, a.branch, a.idx FROM btc.coins c
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT c.txid, c.vout, c.amount, c.script, a.branch, a.idx FROM btc.coins c
 		JOIN btc.addresses a ON a.id = c.address_id WHERE c.wallet_id = 2 AND c.txid = $1`, e.topupTxid[:]).
 		Scan(&txid, &vout, &amount, &script, &branch, &idx); err != nil {
 		t.Fatal(err)
@@ -257,15 +257,15 @@ func TestAuditNamesAColdCoinSpentWithTheColdKeyElsewhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.chain.Broadcast(e.ctx, tx); err != nil {
+	if _, err := e.Chain.Broadcast(e.Ctx, tx); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{CoinSpentByUnknown + " " + op.String(), ColdWalletCoins + " cold_wallet total"}
-	e.sync()
+	e.Sync()
 	if got := subjects(e.audit()); !slices.Equal(got, want) {
 		t.Fatalf("in the mempool: mismatches %q, want %q", got, want)
 	}
-	e.mine(1)
+	e.Mine(1)
 	r := e.audit()
 	if got := subjects(r); !slices.Equal(got, want) {
 		t.Fatalf("mined: mismatches %q, want %q", got, want)

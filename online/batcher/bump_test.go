@@ -22,7 +22,7 @@ type batchRow struct {
 
 func (e *env) batches() []batchRow {
 	e.t.Helper()
-	rows, err := e.runner.Pool().Query(e.ctx, `SELECT id, state, txid, fee, fee_rate FROM btc.batches ORDER BY id`)
+	rows, err := e.Runner.Pool().Query(e.Ctx, `SELECT id, state, txid, fee, fee_rate FROM btc.batches ORDER BY id`)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func (e *env) batches() []batchRow {
 
 func (e *env) inMempool(txid chainhash.Hash) bool {
 	e.t.Helper()
-	ids, err := e.chain.MempoolTxids(e.ctx)
+	ids, err := e.Chain.MempoolTxids(e.Ctx)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func (e *env) inMempool(txid chainhash.Hash) bool {
 func (e *env) networkFees() int64 {
 	e.t.Helper()
 	var v int64
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT coalesce(sum(b.available), 0)::bigint FROM btc.balances b JOIN btc.accounts a ON a.id = b.account_id WHERE a.kind = 'network_fees'`).Scan(&v); err != nil {
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT coalesce(sum(b.available), 0)::bigint FROM btc.balances b JOIN btc.accounts a ON a.id = b.account_id WHERE a.kind = 'network_fees'`).Scan(&v); err != nil {
 		e.t.Fatal(err)
 	}
 	return v
@@ -70,9 +70,9 @@ func (e *env) networkFees() int64 {
 // refused with the reason and change nothing.
 func TestOperatorFeeBumpReplacesTheBatchAndBooksTheFeeThatConfirmed(t *testing.T) {
 	e := newEnv(t, Config{DeadlineBlocks: -1, MaxFee: 100_000})
-	e.fund("fay", 2_000_000)
+	e.Fund("fay", 2_000_000)
 	dest := outside(t, 41)
-	w := e.request("fay", dest, 800_000)
+	w := e.Request("fay", dest, 800_000)
 	e.step()
 	bs := e.batches()
 	if len(bs) != 1 || bs[0].state != Broadcast {
@@ -91,16 +91,16 @@ func TestOperatorFeeBumpReplacesTheBatchAndBooksTheFeeThatConfirmed(t *testing.T
 		{"an unknown transaction", chainhash.Hash{1}, first.rate * 2, ErrNotBumpable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := e.b.RequestBump(e.ctx, tc.txid, tc.rate, "op"); !errors.Is(err, tc.want) {
+			if _, err := e.b.RequestBump(e.Ctx, tc.txid, tc.rate, "op"); !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
-			if n := e.count(`SELECT count(*) FROM btc.batches WHERE bump_fee_rate IS NOT NULL`); n != 0 {
+			if n := e.Count(`SELECT count(*) FROM btc.batches WHERE bump_fee_rate IS NOT NULL`); n != 0 {
 				t.Fatal("a refused bump was recorded")
 			}
 		})
 	}
 	bumped := first.rate*2 + 1000
-	if _, err := e.b.RequestBump(e.ctx, first.txid, bumped, "op"); err != nil {
+	if _, err := e.b.RequestBump(e.Ctx, first.txid, bumped, "op"); err != nil {
 		t.Fatal(err)
 	}
 	e.step()
@@ -112,30 +112,30 @@ func TestOperatorFeeBumpReplacesTheBatchAndBooksTheFeeThatConfirmed(t *testing.T
 	if e.inMempool(first.txid) || !e.inMempool(second.txid) {
 		t.Fatalf("mempool: first %v, second %v; want the replacement only", e.inMempool(first.txid), e.inMempool(second.txid))
 	}
-	if got := e.withdrawal(w.ID); got.State != withdrawals.Broadcast || *got.BatchID != second.id {
+	if got := e.Withdrawal(w.ID); got.State != withdrawals.Broadcast || *got.BatchID != second.id {
 		t.Fatalf("withdrawal after the bump: %+v", got)
 	}
 	feesBefore := e.networkFees()
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	e.step()
 	bs = e.batches()
 	if bs[0].state != Replaced || bs[1].state != Confirmed {
 		t.Fatalf("after the block: %+v", bs)
 	}
-	if got := e.withdrawal(w.ID); got.State != withdrawals.Confirmed || *got.BatchID != second.id {
+	if got := e.Withdrawal(w.ID); got.State != withdrawals.Confirmed || *got.BatchID != second.id {
 		t.Fatalf("withdrawal: %+v", got)
 	}
 	if got := feesBefore - e.networkFees(); got != second.fee {
 		t.Fatalf("network fees booked %d, the confirmed version paid %d", got, second.fee)
 	}
-	if c, m := e.paidOnChain(dest, w.Amount); c != 1 || m != 0 {
+	if c, m := e.PaidOnChain(dest, w.Amount); c != 1 || m != 0 {
 		t.Fatalf("paid %d times on the chain, %d in the mempool", c, m)
 	}
-	if _, err := e.b.RequestBump(e.ctx, second.txid, bumped*2, "op"); !errors.Is(err, ErrNotBumpable) {
+	if _, err := e.b.RequestBump(e.Ctx, second.txid, bumped*2, "op"); !errors.Is(err, ErrNotBumpable) {
 		t.Fatalf("bumping a confirmed batch: %v", err)
 	}
-	if n := e.count(`SELECT count(*) FROM public.events WHERE type = $1`, EventBatchBumped); n != 1 {
+	if n := e.Count(`SELECT count(*) FROM public.events WHERE type = $1`, EventBatchBumped); n != 1 {
 		t.Fatalf("%d batch.bumped events", n)
 	}
 	e.invariants()
@@ -152,23 +152,23 @@ func TestAutomaticBumpRaisesTheRateEachBlockWithinTheBudget(t *testing.T) {
 	e := newEnv(t, Config{DeadlineBlocks: 2, MaxFee: 20_000})
 	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
 	otherChain := chain.NewRPCNode(other.Client)
-	e.peer(other, true)
-	e.waitFor("the second node to sync", func() bool { return sameTip(e, e.chain, otherChain) })
-	e.fund("gus", 3_000_000)
-	e.waitFor("sync", func() bool { return sameTip(e, e.chain, otherChain) })
+	e.Peer(other, true)
+	e.WaitFor("the second node to sync", func() bool { return e.SameTip(e.Chain, otherChain) })
+	e.Fund("gus", 3_000_000)
+	e.WaitFor("sync", func() bool { return e.SameTip(e.Chain, otherChain) })
 	dest := outside(t, 51)
-	w := e.request("gus", dest, 1_000_000)
-	e.peer(other, false)
+	w := e.Request("gus", dest, 1_000_000)
+	e.Peer(other, false)
 	e.step()
 	// Blocks without the batch: mined by the other node, which never saw it.
 	for round := 1; round <= 5; round++ {
-		if _, err := other.Generate(e.ctx, 1); err != nil {
+		if _, err := other.Generate(e.Ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		e.peer(other, true)
-		e.waitFor("the other node's block", func() bool { return sameTip(e, e.chain, otherChain) })
-		e.peer(other, false)
-		e.sync()
+		e.Peer(other, true)
+		e.WaitFor("the other node's block", func() bool { return e.SameTip(e.Chain, otherChain) })
+		e.Peer(other, false)
+		e.Sync()
 		e.step()
 	}
 	bs := e.batches()
@@ -190,19 +190,19 @@ func TestAutomaticBumpRaisesTheRateEachBlockWithinTheBudget(t *testing.T) {
 		t.Fatalf("the last version pays %d, short of the 20000 sat budget the line ends at by the deadline", last.fee)
 	}
 	// An operator cannot take the chain past the budget either.
-	if _, err := e.b.RequestBump(e.ctx, last.txid, last.rate*2, "op"); !errors.Is(err, ErrCannotBump) {
+	if _, err := e.b.RequestBump(e.Ctx, last.txid, last.rate*2, "op"); !errors.Is(err, ErrCannotBump) {
 		t.Fatalf("a bump over the budget: %v", err)
 	}
 	if !e.inMempool(last.txid) {
 		t.Fatal("the newest version is not in the mempool")
 	}
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	e.step()
-	if got := e.withdrawal(w.ID); got.State != withdrawals.Confirmed {
+	if got := e.Withdrawal(w.ID); got.State != withdrawals.Confirmed {
 		t.Fatalf("withdrawal: %s", got.State)
 	}
-	if c, _ := e.paidOnChain(dest, w.Amount); c != 1 {
+	if c, _ := e.PaidOnChain(dest, w.Amount); c != 1 {
 		t.Fatalf("paid %d times on the chain", c)
 	}
 	e.invariants()

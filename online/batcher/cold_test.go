@@ -15,7 +15,7 @@ type coldWallet struct {
 
 func (e *env) newCold() *coldWallet {
 	e.t.Helper()
-	return &coldWallet{e: e, Cold: batchertest.NewCold(e.t, e.ctx, e.ledger, e.chain, regtest, e.issuer, e.bc, 9)}
+	return &coldWallet{e: e, Cold: batchertest.NewCold(e.t, e.Ctx, e.Ledger, e.Chain, regtest, e.Issuer, e.BC, 9)}
 }
 
 // dest is the SweepDest the cold keeper passes: a fresh receive address.
@@ -31,7 +31,7 @@ func (c *coldWallet) importSigned(id int64) chainhash.Hash { return c.Import(id)
 func (e *env) balance(kind string) int64 {
 	e.t.Helper()
 	var v int64
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT coalesce(sum(b.available + b.pending), 0)::bigint FROM btc.balances b
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT coalesce(sum(b.available + b.pending), 0)::bigint FROM btc.balances b
 		JOIN btc.accounts a ON a.id = b.account_id WHERE a.kind = $1`, kind).Scan(&v); err != nil {
 		e.t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func (e *env) balance(kind string) int64 {
 func (e *env) unspentCold() int64 {
 	e.t.Helper()
 	var v int64
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT coalesce(sum(amount), 0)::bigint FROM btc.coins WHERE wallet_id = 2 AND spent_by IS NULL`).Scan(&v); err != nil {
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT coalesce(sum(amount), 0)::bigint FROM btc.coins WHERE wallet_id = 2 AND spent_by IS NULL`).Scan(&v); err != nil {
 		e.t.Fatal(err)
 	}
 	return v
@@ -64,7 +64,7 @@ func (e *env) batch(id int64) batchInfo {
 	e.t.Helper()
 	var b batchInfo
 	var txid []byte
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT bt.kind, bt.state, bt.txid, bt.fee, coalesce(bt.transfer_amount, 0), coalesce(a.address, ''),
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT bt.kind, bt.state, bt.txid, bt.fee, coalesce(bt.transfer_amount, 0), coalesce(a.address, ''),
 			bt.ledger_tx_id, bt.confirmations, (SELECT count(*) FROM btc.coins c WHERE c.reserved_by = bt.id), coalesce(bt.transfer_address_id, 0),
 			coalesce(bt.transfer_vout, -1)
 		FROM btc.batches bt LEFT JOIN btc.addresses a ON a.id = bt.transfer_address_id WHERE bt.id = $1`, id).

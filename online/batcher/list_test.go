@@ -16,18 +16,18 @@ import (
 // transaction's own bytes: each payment's vout pays that withdrawal.
 func TestReaderListsAndShowsBatchesTheBatcherBuilt(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.fund("alice", 2_000_000)
-	w1 := e.request("alice", outside(t, 11), 400_000)
-	w2 := e.request("alice", outside(t, 12), 300_000)
+	e.Fund("alice", 2_000_000)
+	w1 := e.Request("alice", outside(t, 11), 400_000)
+	w2 := e.Request("alice", outside(t, 12), 300_000)
 	e.step()
-	e.mine(1)
+	e.Mine(1)
 	e.step()
-	w3 := e.request("alice", outside(t, 13), 200_000)
+	w3 := e.Request("alice", outside(t, 13), 200_000)
 	e.step()
 
-	r := NewReader(e.runner, "btc")
+	r := NewReader(e.Runner, "btc")
 	var ids []int64
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT array_agg(id ORDER BY id) FROM btc.batches`).Scan(&ids); err != nil {
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT array_agg(id ORDER BY id) FROM btc.batches`).Scan(&ids); err != nil {
 		t.Fatal(err)
 	}
 	if len(ids) != 2 {
@@ -50,7 +50,7 @@ func TestReaderListsAndShowsBatchesTheBatcherBuilt(t *testing.T) {
 		{"an unknown state", ListFilter{State: "paid"}, nil, `batch state "paid": use one of reserved, broadcasting, broadcast, confirmed, rejected, abandoned, dead`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := r.List(e.ctx, c.f)
+			got, err := r.List(e.Ctx, c.f)
 			if c.wantErr != "" {
 				if err == nil || err.Error() != c.wantErr {
 					t.Fatalf("error %v, want %q", err, c.wantErr)
@@ -70,7 +70,7 @@ func TestReaderListsAndShowsBatchesTheBatcherBuilt(t *testing.T) {
 		})
 	}
 
-	sums, err := r.List(e.ctx, ListFilter{})
+	sums, err := r.List(e.Ctx, ListFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +81,8 @@ func TestReaderListsAndShowsBatchesTheBatcherBuilt(t *testing.T) {
 		t.Fatalf("broadcast batch summary %+v", s)
 	}
 
-	e.mine(2) // the first batch's confirmations move with the chain
-	b, err := r.Get(e.ctx, first)
+	e.Mine(2) // the first batch's confirmations move with the chain
+	b, err := r.Get(e.Ctx, first)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestReaderListsAndShowsBatchesTheBatcherBuilt(t *testing.T) {
 		t.Fatalf("first batch %+v, broadcast %+v", b, b.Broadcast)
 	}
 	var raw []byte
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT raw_tx FROM btc.broadcasts WHERE id = $1`, b.Broadcast.ID).Scan(&raw); err != nil {
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT raw_tx FROM btc.broadcasts WHERE id = $1`, b.Broadcast.ID).Scan(&raw); err != nil {
 		t.Fatal(err)
 	}
 	tx, err := btcutil.NewTxFromBytes(raw)
@@ -130,7 +130,7 @@ func TestReaderListsAndShowsBatchesTheBatcherBuilt(t *testing.T) {
 	// What integrators read (withdrawals.Payment, the API's txid and vout)
 	// is the same output, at the same depth.
 	for _, p := range b.Payments {
-		got, err := e.w.Payment(e.ctx, p.WithdrawalID)
+		got, err := e.W.Payment(e.Ctx, p.WithdrawalID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,29 +139,29 @@ func TestReaderListsAndShowsBatchesTheBatcherBuilt(t *testing.T) {
 			t.Fatalf("withdrawal %d's payment %+v, the batch says %s:%d at %d", p.WithdrawalID, got, b.TxID, p.Vout, *b.BlockHeight)
 		}
 	}
-	unbatched := e.request("alice", outside(t, 14), 100_000)
-	ps, err := e.w.Payments(e.ctx, []int64{w1.ID, w3.ID, unbatched.ID})
+	unbatched := e.Request("alice", outside(t, 14), 100_000)
+	ps, err := e.W.Payments(e.Ctx, []int64{w1.ID, w3.ID, unbatched.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := ps[unbatched.ID]; ok || len(ps) != 2 || ps[w3.ID].BlockHeight != nil || ps[w3.ID].Confirmations != 0 || ps[w1.ID].TxID != b.TxID {
 		t.Fatalf("payments %+v", ps)
 	}
-	if p, err := e.w.Payment(e.ctx, unbatched.ID); err != nil || p != nil {
+	if p, err := e.W.Payment(e.Ctx, unbatched.ID); err != nil || p != nil {
 		t.Fatalf("a requested withdrawal's payment: %+v %v", p, err)
 	}
 	if b.ChangeVout != nil && (*b.ChangeAmount != tx.MsgTx().TxOut[*b.ChangeVout].Value) {
 		t.Fatalf("change %d at %d, the output holds %d", *b.ChangeAmount, *b.ChangeVout, tx.MsgTx().TxOut[*b.ChangeVout].Value)
 	}
 
-	b2, err := r.Get(e.ctx, second)
+	b2, err := r.Get(e.Ctx, second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(b2.Payments) != 1 || b2.Payments[0].WithdrawalID != w3.ID || b2.Payments[0].State != "broadcast" || b2.BlockHash != nil {
 		t.Fatalf("second batch %+v", b2)
 	}
-	if _, err := r.Get(e.ctx, second+100); !errors.Is(err, ErrUnknownBatch) {
+	if _, err := r.Get(e.Ctx, second+100); !errors.Is(err, ErrUnknownBatch) {
 		t.Fatalf("an unknown batch: %v", err)
 	}
 }

@@ -12,31 +12,31 @@ import (
 // the next step pays them.
 func TestBatcherBuildsNoBatchWhileTheBreakerIsTripped(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.fund("alice", 2_000_000)
-	svc, err := withdrawals.New(e.ledger, withdrawals.Config{Params: regtest, Limits: withdrawals.Limits{HotOutflowPerHourSat: 1_000_000}})
+	e.Fund("alice", 2_000_000)
+	svc, err := withdrawals.New(e.Ledger, withdrawals.Config{Params: regtest, Limits: withdrawals.Limits{HotOutflowPerHourSat: 1_000_000}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := svc.Request(e.ctx, withdrawals.Request{Account: "alice", Address: outside(t, 1), Amount: 600_000})
+	w, err := svc.Request(e.Ctx, withdrawals.Request{Account: "alice", Address: outside(t, 1), Amount: 600_000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Request(e.ctx, withdrawals.Request{Account: "alice", Address: outside(t, 2), Amount: 400_001}); !errors.Is(err, withdrawals.ErrLimitHotOutflow) {
+	if _, err := svc.Request(e.Ctx, withdrawals.Request{Account: "alice", Address: outside(t, 2), Amount: 400_001}); !errors.Is(err, withdrawals.ErrLimitHotOutflow) {
 		t.Fatalf("request over the hourly outflow: %v", err)
 	}
 	e.step()
 	e.step()
-	if got := e.withdrawal(w.ID); got.State != withdrawals.Requested {
+	if got := e.Withdrawal(w.ID); got.State != withdrawals.Requested {
 		t.Fatalf("state %s while paused", got.State)
 	}
-	if n := e.count(`SELECT count(*) FROM btc.batches`); n != 0 {
+	if n := e.Count(`SELECT count(*) FROM btc.batches`); n != 0 {
 		t.Fatalf("%d batches built while paused", n)
 	}
-	if _, err := svc.Resume(e.ctx, "carol"); err != nil {
+	if _, err := svc.Resume(e.Ctx, "carol"); err != nil {
 		t.Fatal(err)
 	}
 	e.step()
-	if got := e.withdrawal(w.ID); got.State != withdrawals.Broadcast {
+	if got := e.Withdrawal(w.ID); got.State != withdrawals.Broadcast {
 		t.Fatalf("state %s after resume", got.State)
 	}
 	e.invariants()
@@ -45,24 +45,24 @@ func TestBatcherBuildsNoBatchWhileTheBreakerIsTripped(t *testing.T) {
 // A withdrawal awaiting approval is not batched until it is approved.
 func TestBatcherLeavesWithdrawalsAwaitingApproval(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.fund("alice", 2_000_000)
-	svc, err := withdrawals.New(e.ledger, withdrawals.Config{Params: regtest, Approval: withdrawals.Approval{AboveSat: 500_000}})
+	e.Fund("alice", 2_000_000)
+	svc, err := withdrawals.New(e.Ledger, withdrawals.Config{Params: regtest, Approval: withdrawals.Approval{AboveSat: 500_000}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := svc.Request(e.ctx, withdrawals.Request{Account: "alice", Address: outside(t, 1), Amount: 600_000})
+	w, err := svc.Request(e.Ctx, withdrawals.Request{Account: "alice", Address: outside(t, 1), Amount: 600_000})
 	if err != nil || w.State != withdrawals.AwaitingApproval {
 		t.Fatalf("request above the threshold: %+v, %v", w, err)
 	}
 	e.step()
-	if got := e.withdrawal(w.ID); got.State != withdrawals.AwaitingApproval || e.count(`SELECT count(*) FROM btc.batches`) != 0 {
+	if got := e.Withdrawal(w.ID); got.State != withdrawals.AwaitingApproval || e.Count(`SELECT count(*) FROM btc.batches`) != 0 {
 		t.Fatalf("state %s before approval", got.State)
 	}
-	if _, err := svc.Approve(e.ctx, w.ID, withdrawals.Decider{Operator: "carol"}); err != nil {
+	if _, err := svc.Approve(e.Ctx, w.ID, withdrawals.Decider{Operator: "carol"}); err != nil {
 		t.Fatal(err)
 	}
 	e.step()
-	if got := e.withdrawal(w.ID); got.State != withdrawals.Broadcast {
+	if got := e.Withdrawal(w.ID); got.State != withdrawals.Broadcast {
 		t.Fatalf("state %s after approval", got.State)
 	}
 	e.invariants()

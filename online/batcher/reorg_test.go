@@ -11,19 +11,6 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/withdrawals"
 )
 
-func (e *env) peer(other *devenv.Btcd, connect bool) {
-	e.t.Helper()
-	if connect {
-		testenv.Connect(e.t, e.ctx, e.node, other)
-	} else {
-		testenv.Disconnect(e.t, e.ctx, e.node)
-	}
-}
-
-func (e *env) waitFor(what string, cond func() bool) { e.t.Helper(); testenv.WaitFor(e.t, what, cond) }
-
-func sameTip(e *env, a, b chain.Node) bool { return testenv.SameTip(e.ctx, a, b) }
-
 // A reorganisation drops the block that confirmed a batch: the booking is
 // reversed, the withdrawals go back to broadcast with a withdrawal.reorged
 // event, the same bytes are sent again, and the next block confirms it
@@ -32,24 +19,24 @@ func TestReorgOfAConfirmedBatchSendsItAgainAndConfirmsOnce(t *testing.T) {
 	e := newEnv(t, Config{ThresholdCount: 2})
 	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
 	otherChain := chain.NewRPCNode(other.Client)
-	e.peer(other, true)
-	e.waitFor("the second node to sync", func() bool { return sameTip(e, e.chain, otherChain) })
+	e.Peer(other, true)
+	e.WaitFor("the second node to sync", func() bool { return e.SameTip(e.Chain, otherChain) })
 
-	e.fund("dave", 3_000_000)
-	e.waitFor("sync", func() bool { return sameTip(e, e.chain, otherChain) })
+	e.Fund("dave", 3_000_000)
+	e.WaitFor("sync", func() bool { return e.SameTip(e.Chain, otherChain) })
 	dests := []string{outside(t, 11), outside(t, 12)}
-	ws := []withdrawals.Withdrawal{e.request("dave", dests[0], 1_000_000), e.request("dave", dests[1], 400_000)}
+	ws := []withdrawals.Withdrawal{e.Request("dave", dests[0], 1_000_000), e.Request("dave", dests[1], 400_000)}
 	hotBefore := e.hotBalance()
 
 	// Split: the batch is sent and confirmed on our side only.
-	e.peer(other, false)
+	e.Peer(other, false)
 	e.step()
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	for _, w := range ws {
-		if got := e.withdrawal(w.ID); got.State != withdrawals.Confirmed {
+		if got := e.Withdrawal(w.ID); got.State != withdrawals.Confirmed {
 			var reasons []string
-			rows, _ := e.runner.Pool().Query(e.ctx, `SELECT payload::text FROM public.events WHERE type = 'batch.not_built'`)
+			rows, _ := e.Runner.Pool().Query(e.Ctx, `SELECT payload::text FROM public.events WHERE type = 'batch.not_built'`)
 			for rows.Next() {
 				var r string
 				_ = rows.Scan(&r)
@@ -63,18 +50,18 @@ func TestReorgOfAConfirmedBatchSendsItAgainAndConfirmsOnce(t *testing.T) {
 		t.Fatal("the confirmed batch was not booked")
 	}
 	// The other side mines a longer chain without it.
-	if _, err := other.Generate(e.ctx, 2); err != nil {
+	if _, err := other.Generate(e.Ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	e.peer(other, true)
-	e.waitFor("the reorg", func() bool { return sameTip(e, e.chain, otherChain) })
-	e.sync()
+	e.Peer(other, true)
+	e.WaitFor("the reorg", func() bool { return e.SameTip(e.Chain, otherChain) })
+	e.Sync()
 	e.step()
 	for _, w := range ws {
-		if got := e.withdrawal(w.ID); got.State != withdrawals.Broadcast {
+		if got := e.Withdrawal(w.ID); got.State != withdrawals.Broadcast {
 			t.Fatalf("withdrawal %d after the reorg: %s, want broadcast", w.ID, got.State)
 		}
-		if c, _ := e.paidOnChain(dests[0], ws[0].Amount); c != 0 {
+		if c, _ := e.PaidOnChain(dests[0], ws[0].Amount); c != 0 {
 			t.Fatalf("withdrawal %d still paid on the best chain after the reorg", w.ID)
 		}
 	}
@@ -84,22 +71,22 @@ func TestReorgOfAConfirmedBatchSendsItAgainAndConfirmsOnce(t *testing.T) {
 	e.invariants()
 	// The node has the transaction again (it was sent again, or kept from
 	// the dropped block); the next block confirms it.
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	for i, w := range ws {
-		if got := e.withdrawal(w.ID); got.State != withdrawals.Confirmed {
+		if got := e.Withdrawal(w.ID); got.State != withdrawals.Confirmed {
 			t.Fatalf("withdrawal %d after the new block: %s", w.ID, got.State)
 		}
-		if c, m := e.paidOnChain(dests[i], w.Amount); c != 1 || m != 0 {
+		if c, m := e.PaidOnChain(dests[i], w.Amount); c != 1 || m != 0 {
 			t.Fatalf("withdrawal %d: paid %d times on the chain, %d in the mempool", w.ID, c, m)
 		}
 	}
 	for typ, want := range map[string]int{EventWithdrawalBatched: 2, EventWithdrawalBroadcast: 2, EventWithdrawalConfirmed: 4, EventWithdrawalReorged: 2} {
-		if n := e.count(`SELECT count(*) FROM public.events WHERE type = $1`, typ); n != want {
+		if n := e.Count(`SELECT count(*) FROM public.events WHERE type = $1`, typ); n != want {
 			t.Fatalf("%d %s events, want %d", n, typ, want)
 		}
 	}
-	if n := e.count(`SELECT count(*) FROM btc.batches`); n != 1 {
+	if n := e.Count(`SELECT count(*) FROM btc.batches`); n != 1 {
 		t.Fatalf("%d batches: the reorg must not build a second transaction", n)
 	}
 	e.invariants()
@@ -118,25 +105,25 @@ func TestReorgOfConfirmedSweepAndTopUpBooksBackAndConfirmsOnce(t *testing.T) {
 	e := newEnv(t, Config{})
 	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
 	otherChain := chain.NewRPCNode(other.Client)
-	e.peer(other, true)
-	e.waitFor("the second node to sync", func() bool { return sameTip(e, e.chain, otherChain) })
-	e.fund("ida", 5_000_000)
-	e.waitFor("sync", func() bool { return sameTip(e, e.chain, otherChain) })
+	e.Peer(other, true)
+	e.WaitFor("the second node to sync", func() bool { return e.SameTip(e.Chain, otherChain) })
+	e.Fund("ida", 5_000_000)
+	e.WaitFor("sync", func() bool { return e.SameTip(e.Chain, otherChain) })
 	cold := e.newCold()
 	hot0, cold0, fees0 := e.hotBalance(), e.balance(ledger.ColdWallet), e.networkFees()
 
 	// Split: the sweep and the top-up confirm on our side only.
-	e.peer(other, false)
+	e.Peer(other, false)
 	const x, y = 3_000_000, 1_000_000
-	sweep, err := e.b.Sweep(e.ctx, x, cold.dest())
+	sweep, err := e.b.Sweep(e.Ctx, x, cold.dest())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	topup := cold.export(y)
 	cold.importSigned(topup)
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	s, u := e.batch(sweep), e.batch(topup)
 	if s.state != Confirmed || u.state != Confirmed {
@@ -151,12 +138,12 @@ func TestReorgOfConfirmedSweepAndTopUpBooksBackAndConfirmsOnce(t *testing.T) {
 	}
 	e.invariants()
 
-	if _, err := other.Generate(e.ctx, 3); err != nil {
+	if _, err := other.Generate(e.Ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	e.peer(other, true)
-	e.waitFor("the reorg", func() bool { return sameTip(e, e.chain, otherChain) })
-	e.sync()
+	e.Peer(other, true)
+	e.WaitFor("the reorg", func() bool { return e.SameTip(e.Chain, otherChain) })
+	e.Sync()
 	e.step()
 	for _, id := range []int64{sweep, topup} {
 		if got := e.batch(id); got.state != Broadcast || got.ledgerTx != nil || got.confirmations != 0 {
@@ -166,7 +153,7 @@ func TestReorgOfConfirmedSweepAndTopUpBooksBackAndConfirmsOnce(t *testing.T) {
 	if h, c, f := booked(); h != 0 || c != 0 || f != 0 {
 		t.Fatalf("after the reorg the ledger still books hot %d cold %d fees %d", h, c, f)
 	}
-	if c, _ := e.paidOnChain(s.transferAddr, x); c != 0 {
+	if c, _ := e.PaidOnChain(s.transferAddr, x); c != 0 {
 		t.Fatal("the sweep is still on the best chain after the reorg")
 	}
 	for _, typ := range []string{EventSweepReorged, EventTopupReorged} {
@@ -176,7 +163,7 @@ func TestReorgOfConfirmedSweepAndTopUpBooksBackAndConfirmsOnce(t *testing.T) {
 	}
 	e.invariants() // both in flight: sent again, in the mempool
 
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	for _, id := range []int64{sweep, topup} {
 		if got := e.batch(id); got.state != Confirmed || got.ledgerTx == nil {
@@ -186,21 +173,21 @@ func TestReorgOfConfirmedSweepAndTopUpBooksBackAndConfirmsOnce(t *testing.T) {
 	if h, c, f := booked(); h != wantHot || c != wantCold || f != wantFees {
 		t.Fatalf("booked again hot %d cold %d fees %d, want %d %d %d", h, c, f, wantHot, wantCold, wantFees)
 	}
-	if c, m := e.paidOnChain(s.transferAddr, x); c != 1 || m != 0 {
+	if c, m := e.PaidOnChain(s.transferAddr, x); c != 1 || m != 0 {
 		t.Fatalf("the sweep pays the cold address %d times on the chain, %d in the mempool", c, m)
 	}
-	if c, m := e.paidOnChain(u.transferAddr, y); c != 1 || m != 0 {
+	if c, m := e.PaidOnChain(u.transferAddr, y); c != 1 || m != 0 {
 		t.Fatalf("the top-up pays the hot address %d times on the chain, %d in the mempool", c, m)
 	}
 	for kind, want := range map[string]int{"sweep.booked": 2, "sweep.reorged": 1, "cold.topup_booked": 2, "cold.topup_reorged": 1} {
-		if n := e.count(`SELECT count(*) FROM btc.ledger_transactions WHERE kind = $1`, kind); n != want {
+		if n := e.Count(`SELECT count(*) FROM btc.ledger_transactions WHERE kind = $1`, kind); n != want {
 			t.Fatalf("%d %s ledger transactions, want %d", n, kind, want)
 		}
 	}
-	if n := e.count(`SELECT count(*) FROM btc.batches`); n != 2 {
+	if n := e.Count(`SELECT count(*) FROM btc.batches`); n != 2 {
 		t.Fatalf("%d batches: the reorg must build no other transaction (no bump of the sweep under its top-up)", n)
 	}
-	if n := e.count(`SELECT count(*) FROM btc.coins WHERE spent_by IS NULL AND reserved_by IS NOT NULL`); n != 0 {
+	if n := e.Count(`SELECT count(*) FROM btc.coins WHERE spent_by IS NULL AND reserved_by IS NOT NULL`); n != 0 {
 		t.Fatalf("%d unspent coins still reserved", n)
 	}
 	e.invariants()
@@ -216,49 +203,49 @@ func TestSweepUnderAnOpenTopupIsNotBumpedAfterAReorg(t *testing.T) {
 	e := newEnv(t, Config{DeadlineBlocks: -1, MaxFee: 100_000})
 	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
 	otherChain := chain.NewRPCNode(other.Client)
-	e.peer(other, true)
-	e.waitFor("the second node to sync", func() bool { return sameTip(e, e.chain, otherChain) })
-	e.fund("kim", 3_000_000)
-	e.waitFor("sync", func() bool { return sameTip(e, e.chain, otherChain) })
+	e.Peer(other, true)
+	e.WaitFor("the second node to sync", func() bool { return e.SameTip(e.Chain, otherChain) })
+	e.Fund("kim", 3_000_000)
+	e.WaitFor("sync", func() bool { return e.SameTip(e.Chain, otherChain) })
 	cold := e.newCold()
 
-	e.peer(other, false)
-	id, err := e.b.Sweep(e.ctx, 2_000_000, cold.dest())
+	e.Peer(other, false)
+	id, err := e.b.Sweep(e.Ctx, 2_000_000, cold.dest())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	sweep := e.batch(id)
 	topup := cold.export(500_000)
-	if n := e.count(`SELECT count(*) FROM btc.batch_inputs WHERE batch_id = $1 AND txid = $2`, topup, sweep.txid[:]); n != 1 {
+	if n := e.Count(`SELECT count(*) FROM btc.batch_inputs WHERE batch_id = $1 AND txid = $2`, topup, sweep.txid[:]); n != 1 {
 		t.Fatalf("the top-up spends %d outputs of the sweep, want 1", n)
 	}
-	if _, err := other.Generate(e.ctx, 2); err != nil {
+	if _, err := other.Generate(e.Ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	e.peer(other, true)
-	e.waitFor("the reorg", func() bool { return sameTip(e, e.chain, otherChain) })
-	e.sync()
+	e.Peer(other, true)
+	e.WaitFor("the reorg", func() bool { return e.SameTip(e.Chain, otherChain) })
+	e.Sync()
 	e.step()
 	if got := e.batch(id); got.state != Broadcast || !e.inMempool(sweep.txid) {
 		t.Fatalf("sweep after the reorg: %s, in the mempool %v", got.state, e.inMempool(sweep.txid))
 	}
 	rate := sweep.fee*1000/150 + 5000 // well above its rate
-	if _, err := e.b.RequestBump(e.ctx, sweep.txid, rate, "op"); !errors.Is(err, ErrNotBumpable) {
+	if _, err := e.b.RequestBump(e.Ctx, sweep.txid, rate, "op"); !errors.Is(err, ErrNotBumpable) {
 		t.Fatalf("bump of a sweep under an exported top-up: %v", err)
 	}
-	if _, err := cold.TopUps.Cancel(e.ctx, topup, "op"); err != nil {
+	if _, err := cold.TopUps.Cancel(e.Ctx, topup, "op"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.b.RequestBump(e.ctx, sweep.txid, rate, "op"); err != nil {
+	if _, err := e.b.RequestBump(e.Ctx, sweep.txid, rate, "op"); err != nil {
 		t.Fatalf("bump once the top-up is cancelled: %v", err)
 	}
 	e.step()
-	if n := e.count(`SELECT count(*) FROM btc.batches WHERE replaces = $1 AND state = 'broadcast'`, id); n != 1 {
+	if n := e.Count(`SELECT count(*) FROM btc.batches WHERE replaces = $1 AND state = 'broadcast'`, id); n != 1 {
 		t.Fatal("the sweep was not bumped once its top-up was cancelled")
 	}
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	if got := e.batch(id); got.state != Replaced {
 		t.Fatalf("the first version after its bump confirmed: %s", got.state)

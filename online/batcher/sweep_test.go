@@ -20,7 +20,7 @@ import (
 // payloads are the events of typ, oldest first.
 func (e *env) payloads(typ string) []map[string]any {
 	e.t.Helper()
-	rows, err := e.runner.Pool().Query(e.ctx, `SELECT payload FROM public.events WHERE type = $1 ORDER BY id`, typ)
+	rows, err := e.Runner.Pool().Query(e.Ctx, `SELECT payload FROM public.events WHERE type = $1 ORDER BY id`, typ)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func (e *env) walletsBooked() {
 // with the reason and write nothing, not even the cold address.
 func TestSweepConfirmsAndBooksHotToCold(t *testing.T) {
 	e := newEnv(t, Config{MaxFeeRatio: 0.01})
-	e.fund("alice", 3_000_000)
+	e.Fund("alice", 3_000_000)
 	cold := e.newCold()
 
 	for _, tc := range []struct {
@@ -73,7 +73,7 @@ func TestSweepConfirmsAndBooksHotToCold(t *testing.T) {
 		{"no amount", 0, cold.dest()},
 		{"no destination", 1_000_000, nil},
 		{"a hot address", 1_000_000, func(tx *store.Tx) (int64, []byte, error) {
-			ch, err := e.issuer.NewChangeTx(tx)
+			ch, err := e.Issuer.NewChangeTx(tx)
 			return ch.ID, ch.Script, err
 		}},
 		{"a script that is not the address's", 1_000_000, func(tx *store.Tx) (int64, []byte, error) {
@@ -82,17 +82,17 @@ func TestSweepConfirmsAndBooksHotToCold(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addrs := e.count(`SELECT count(*) FROM btc.addresses`)
-			if _, err := e.b.Sweep(e.ctx, tc.amount, tc.dest); !errors.Is(err, ErrSweepNotBuilt) {
+			addrs := e.Count(`SELECT count(*) FROM btc.addresses`)
+			if _, err := e.b.Sweep(e.Ctx, tc.amount, tc.dest); !errors.Is(err, ErrSweepNotBuilt) {
 				t.Fatalf("got %v, want %v", err, ErrSweepNotBuilt)
 			}
-			if n := e.count(`SELECT count(*) FROM btc.batches`); n != 0 {
+			if n := e.Count(`SELECT count(*) FROM btc.batches`); n != 0 {
 				t.Fatalf("%d batches after a refused sweep", n)
 			}
-			if n := e.count(`SELECT count(*) FROM btc.coins WHERE reserved_by IS NOT NULL`); n != 0 {
+			if n := e.Count(`SELECT count(*) FROM btc.coins WHERE reserved_by IS NOT NULL`); n != 0 {
 				t.Fatalf("%d coins reserved after a refused sweep", n)
 			}
-			if n := e.count(`SELECT count(*) FROM btc.addresses`); n != addrs {
+			if n := e.Count(`SELECT count(*) FROM btc.addresses`); n != addrs {
 				t.Fatalf("%d addresses after a refused sweep, %d before: the address was not given back", n, addrs)
 			}
 		})
@@ -100,7 +100,7 @@ func TestSweepConfirmsAndBooksHotToCold(t *testing.T) {
 
 	hot0, cold0, fees0 := e.hotBalance(), e.balance(ledger.ColdWallet), e.networkFees()
 	const x = 2_000_000
-	id, err := e.b.Sweep(e.ctx, x, cold.dest())
+	id, err := e.b.Sweep(e.Ctx, x, cold.dest())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,10 +112,10 @@ func TestSweepConfirmsAndBooksHotToCold(t *testing.T) {
 		t.Fatal("the sweep is not in the node's mempool")
 	}
 	var kind string
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT kind FROM btc.broadcasts WHERE txid = $1`, b.txid[:]).Scan(&kind); err != nil || kind != KindSweep {
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT kind FROM btc.broadcasts WHERE txid = $1`, b.txid[:]).Scan(&kind); err != nil || kind != KindSweep {
 		t.Fatalf("broadcast record kind %q (%v), want %s", kind, err, KindSweep)
 	}
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	b = e.batch(id)
 	if b.state != Confirmed || b.ledgerTx == nil {
@@ -130,10 +130,10 @@ func TestSweepConfirmsAndBooksHotToCold(t *testing.T) {
 	if got := e.networkFees() - fees0; got != -b.fee {
 		t.Fatalf("network fees moved by %d, want %d", got, -b.fee)
 	}
-	if n := e.count(`SELECT count(*) FROM btc.ledger_transactions WHERE kind = 'sweep.booked'`); n != 1 {
+	if n := e.Count(`SELECT count(*) FROM btc.ledger_transactions WHERE kind = 'sweep.booked'`); n != 1 {
 		t.Fatalf("%d sweep.booked ledger transactions", n)
 	}
-	if c, m := e.paidOnChain(b.transferAddr, x); c != 1 || m != 0 {
+	if c, m := e.PaidOnChain(b.transferAddr, x); c != 1 || m != 0 {
 		t.Fatalf("the cold address is paid %d times on the chain, %d in the mempool", c, m)
 	}
 	for _, typ := range []string{EventSweepBroadcast, EventSweepConfirmed} {
@@ -151,9 +151,9 @@ func TestSweepConfirmsAndBooksHotToCold(t *testing.T) {
 		}
 	}
 	// Confirmed: nothing more happens.
-	e.mine(1)
+	e.Mine(1)
 	e.step()
-	if n := e.count(`SELECT count(*) FROM btc.ledger_transactions WHERE kind = 'sweep.booked'`); n != 1 {
+	if n := e.Count(`SELECT count(*) FROM btc.ledger_transactions WHERE kind = 'sweep.booked'`); n != 1 {
 		t.Fatalf("%d sweep.booked ledger transactions after another block", n)
 	}
 	e.invariants()
@@ -177,33 +177,33 @@ func TestOperatorBumpOfASweepBooksTheVersionThatConfirmed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, Config{DeadlineBlocks: -1, MaxFee: 100_000})
-			e.fund("fay", 1_000_000)
+			e.Fund("fay", 1_000_000)
 			cold := e.newCold()
-			rate, err := e.b.feeRate(e.ctx)
+			rate, err := e.b.feeRate(e.Ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			x := tc.transfer(rate)
 			hot0, cold0, fees0 := e.hotBalance(), e.balance(ledger.ColdWallet), e.networkFees()
-			id, err := e.b.Sweep(e.ctx, x, cold.dest())
+			id, err := e.b.Sweep(e.Ctx, x, cold.dest())
 			if err != nil {
 				t.Fatal(err)
 			}
 			first := e.batch(id)
 			var hasChange bool
-			if err := e.runner.Pool().QueryRow(e.ctx, `SELECT change_vout IS NOT NULL FROM btc.batches WHERE id = $1`, id).Scan(&hasChange); err != nil {
+			if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT change_vout IS NOT NULL FROM btc.batches WHERE id = $1`, id).Scan(&hasChange); err != nil {
 				t.Fatal(err)
 			}
 			if hasChange != tc.changed {
 				t.Fatalf("sweep of %d: change %v, want %v", x, hasChange, tc.changed)
 			}
 			bumped := rate*2 + 1000
-			if _, err := e.b.RequestBump(e.ctx, first.txid, bumped, "op"); err != nil {
+			if _, err := e.b.RequestBump(e.Ctx, first.txid, bumped, "op"); err != nil {
 				t.Fatal(err)
 			}
 			e.step()
 			var secondID int64
-			if err := e.runner.Pool().QueryRow(e.ctx, `SELECT id FROM btc.batches WHERE replaces = $1`, id).Scan(&secondID); err != nil {
+			if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT id FROM btc.batches WHERE replaces = $1`, id).Scan(&secondID); err != nil {
 				t.Fatalf("no replacement: %v", err)
 			}
 			second := e.batch(secondID)
@@ -216,7 +216,7 @@ func TestOperatorBumpOfASweepBooksTheVersionThatConfirmed(t *testing.T) {
 			if e.inMempool(first.txid) || !e.inMempool(second.txid) {
 				t.Fatalf("mempool: first %v, second %v; want the replacement only", e.inMempool(first.txid), e.inMempool(second.txid))
 			}
-			e.mine(1)
+			e.Mine(1)
 			e.step()
 			if got := e.batch(secondID); got.state != Confirmed {
 				t.Fatalf("replacement after a block: %s", got.state)
@@ -233,7 +233,7 @@ func TestOperatorBumpOfASweepBooksTheVersionThatConfirmed(t *testing.T) {
 			if got := e.networkFees() - fees0; got != -second.fee {
 				t.Fatalf("network fees moved by %d: want the confirmed version's %d", got, -second.fee)
 			}
-			if c, _ := e.paidOnChain(first.transferAddr, second.transfer); c != 1 {
+			if c, _ := e.PaidOnChain(first.transferAddr, second.transfer); c != 1 {
 				t.Fatalf("the cold address is paid the confirmed amount %d times", c)
 			}
 			e.invariants()
@@ -249,12 +249,12 @@ func TestOperatorBumpOfASweepBooksTheVersionThatConfirmed(t *testing.T) {
 // why. Imported and mined, it is booked cold → hot.
 func TestResumeSkipsAReservedTopupAndItIsBookedColdToHotOnceImported(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.fund("gus", 3_000_000)
+	e.Fund("gus", 3_000_000)
 	cold := e.newCold()
-	if _, err := e.b.Sweep(e.ctx, 2_000_000, cold.dest()); err != nil {
+	if _, err := e.b.Sweep(e.Ctx, 2_000_000, cold.dest()); err != nil {
 		t.Fatal(err)
 	}
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	const y = 500_000
 	id := cold.export(y)
@@ -264,10 +264,10 @@ func TestResumeSkipsAReservedTopupAndItIsBookedColdToHotOnceImported(t *testing.
 	if got := e.batch(id); got.state != Reserved {
 		t.Fatalf("top-up after two steps: %s", got.state)
 	}
-	if n := e.count(`SELECT count(*) FROM btc.broadcasts WHERE txid = $1`, topup.txid[:]); n != 0 {
+	if n := e.Count(`SELECT count(*) FROM btc.broadcasts WHERE txid = $1`, topup.txid[:]); n != 0 {
 		t.Fatal("the batcher opened a broadcast for a reserved top-up")
 	}
-	if _, err := e.b.RequestBump(e.ctx, topup.txid, 50_000, "op"); !errors.Is(err, ErrTopupNotBumpable) {
+	if _, err := e.b.RequestBump(e.Ctx, topup.txid, 50_000, "op"); !errors.Is(err, ErrTopupNotBumpable) {
 		t.Fatalf("bump of a reserved top-up: %v", err)
 	}
 	if err := CheckBumpable(KindTopup); !errors.Is(err, ErrTopupNotBumpable) {
@@ -280,12 +280,12 @@ func TestResumeSkipsAReservedTopupAndItIsBookedColdToHotOnceImported(t *testing.
 	if got := e.batch(id); got.state != Broadcast || !e.inMempool(signed) {
 		t.Fatalf("imported top-up: %s, in the mempool %v", got.state, e.inMempool(signed))
 	}
-	if _, err := e.b.RequestBump(e.ctx, signed, 50_000, "op"); !errors.Is(err, ErrTopupNotBumpable) {
+	if _, err := e.b.RequestBump(e.Ctx, signed, 50_000, "op"); !errors.Is(err, ErrTopupNotBumpable) {
 		t.Fatalf("bump of a broadcast top-up: %v", err)
 	}
 	e.step()
 	e.invariants() // in flight: the cold coin spent, the hot coin seen, nothing booked yet
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	b := e.batch(id)
 	if b.state != Confirmed || b.ledgerTx == nil {
@@ -300,7 +300,7 @@ func TestResumeSkipsAReservedTopupAndItIsBookedColdToHotOnceImported(t *testing.
 	if got := e.networkFees() - fees0; got != -b.fee {
 		t.Fatalf("network fees moved by %d, want %d", got, -b.fee)
 	}
-	if c, _ := e.paidOnChain(b.transferAddr, y); c != 1 {
+	if c, _ := e.PaidOnChain(b.transferAddr, y); c != 1 {
 		t.Fatalf("the hot address is paid %d times", c)
 	}
 	for _, typ := range []string{EventTopupBroadcast, EventTopupConfirmed} {
@@ -308,7 +308,7 @@ func TestResumeSkipsAReservedTopupAndItIsBookedColdToHotOnceImported(t *testing.
 			t.Fatalf("%s events: %v", typ, ps)
 		}
 	}
-	if n := e.count(`SELECT count(*) FROM btc.ledger_transactions WHERE kind = 'cold.topup_booked'`); n != 1 {
+	if n := e.Count(`SELECT count(*) FROM btc.ledger_transactions WHERE kind = 'cold.topup_booked'`); n != 1 {
 		t.Fatalf("%d cold.topup_booked ledger transactions", n)
 	}
 	e.invariants()
@@ -322,29 +322,29 @@ func TestAbandonedSweepReleasesItsCoinsAndIsBookedIfMinedAfterAll(t *testing.T) 
 	lost := &lostSends{}
 	lost.n.Store(1 << 20)
 	e := newEnvWith(t, Config{}, func(n chain.Node) chain.Node { lost.Node = n; return lost })
-	e.fund("hal", 2_000_000)
+	e.Fund("hal", 2_000_000)
 	cold := e.newCold()
-	id, err := e.b.Sweep(e.ctx, 1_000_000, cold.dest())
+	id, err := e.b.Sweep(e.Ctx, 1_000_000, cold.dest())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var record int64
 	var raw []byte
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT r.id, r.raw_tx FROM btc.broadcasts r JOIN btc.batches b ON b.txid = r.txid
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT r.id, r.raw_tx FROM btc.broadcasts r JOIN btc.batches b ON b.txid = r.txid
 		WHERE b.id = $1 AND r.closed_at IS NULL`, id).Scan(&record, &raw); err != nil {
 		t.Fatalf("the sweep's record is not open: %v", err)
 	}
 	if got := e.batch(id); got.reservedCoins == 0 {
 		t.Fatal("the sweep reserved no coin")
 	}
-	if _, err := e.bc.Abandon(e.ctx, record, "test-operator"); err != nil {
+	if _, err := e.BC.Abandon(e.Ctx, record, "test-operator"); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.batch(id); got.state != Abandoned || got.reservedCoins != 0 {
 		t.Fatalf("abandoned sweep: %+v; want its coins released", got)
 	}
 	e.step()
-	if n := e.count(`SELECT count(*) FROM btc.batches`); n != 1 {
+	if n := e.Count(`SELECT count(*) FROM btc.batches`); n != 1 {
 		t.Fatalf("%d batches: an abandoned sweep is not paid again", n)
 	}
 	e.invariants()
@@ -352,10 +352,10 @@ func TestAbandonedSweepReleasesItsCoinsAndIsBookedIfMinedAfterAll(t *testing.T) 
 	if err := tx.Deserialize(bytes.NewReader(raw)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.chain.Broadcast(e.ctx, &tx); err != nil {
+	if _, err := e.Chain.Broadcast(e.Ctx, &tx); err != nil {
 		t.Fatal(err)
 	}
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	if got := e.batch(id); got.state != Confirmed || got.ledgerTx == nil {
 		t.Fatalf("the abandoned sweep mined after all: %+v", got)
@@ -369,18 +369,18 @@ func TestAbandonedSweepReleasesItsCoinsAndIsBookedIfMinedAfterAll(t *testing.T) 
 // signs and sends that same transaction, as for a withdrawals batch.
 func TestSweepReservedBeforeACrashIsSentOnResumeWithItsTxid(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.fund("jo", 2_000_000)
+	e.Fund("jo", 2_000_000)
 	cold := e.newCold()
-	rate, err := e.b.feeRate(e.ctx)
+	rate, err := e.b.feeRate(e.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tip, _, err := e.chain.Tip(e.ctx)
+	tip, _, err := e.Chain.Tip(e.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var id int64
-	if err := e.runner.InTx(e.ctx, "test-sweep-reserve", func(tx *store.Tx) error {
+	if err := e.Runner.InTx(e.Ctx, "test-sweep-reserve", func(tx *store.Tx) error {
 		ch, err := cold.NextTx(tx, 0)
 		if err != nil {
 			return err
@@ -398,7 +398,7 @@ func TestSweepReservedBeforeACrashIsSentOnResumeWithItsTxid(t *testing.T) {
 	if got := e.batch(id); got.state != Broadcast || got.txid != reserved.txid || !e.inMempool(reserved.txid) {
 		t.Fatalf("after resume: %+v, in the mempool %v; want the reserved txid %s broadcast", got, e.inMempool(reserved.txid), reserved.txid)
 	}
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	if got := e.batch(id); got.state != Confirmed {
 		t.Fatalf("after a block: %s", got.state)
@@ -414,7 +414,7 @@ func TestSweepReservedBeforeACrashIsSentOnResumeWithItsTxid(t *testing.T) {
 // the sweep is dead, and nothing was booked.
 func TestRejectedSweepReleasesItsCoinsAndIsNotBuiltAgain(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.fund("lu", 2_000_000)
+	e.Fund("lu", 2_000_000)
 	cold := e.newCold()
 	var c struct {
 		txid          []byte
@@ -423,7 +423,7 @@ func TestRejectedSweepReleasesItsCoinsAndIsNotBuiltAgain(t *testing.T) {
 		script        []byte
 		branch, index uint32
 	}
-	if err := e.runner.Pool().QueryRow(e.ctx, `SELECT c.txid, c.vout, c.amount, c.script, a.branch, a.idx FROM btc.coins c
+	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT c.txid, c.vout, c.amount, c.script, a.branch, a.idx FROM btc.coins c
 		JOIN btc.addresses a ON a.id = c.address_id WHERE c.wallet_id = 1 AND c.spent_by IS NULL`).Scan(&c.txid, &c.vout, &c.amount, &c.script, &c.branch, &c.index); err != nil {
 		t.Fatal(err)
 	}
@@ -437,21 +437,21 @@ func TestRejectedSweepReleasesItsCoinsAndIsNotBuiltAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := e.signer.Account().Derive(c.branch, c.index)
+	d, err := e.Signer.Account().Derive(c.branch, c.index)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Inputs[0].WitnessUtxo = wire.NewTxOut(c.amount, c.script)
 	updater.InputKey(&p.Inputs[0], d)
-	other, err := e.signer.Sign(p)
+	other, err := e.Signer.Sign(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.chain.Broadcast(e.ctx, other); err != nil {
+	if _, err := e.Chain.Broadcast(e.Ctx, other); err != nil {
 		t.Fatal(err)
 	}
 
-	id, err := e.b.Sweep(e.ctx, 1_000_000, cold.dest())
+	id, err := e.b.Sweep(e.Ctx, 1_000_000, cold.dest())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,15 +463,15 @@ func TestRejectedSweepReleasesItsCoinsAndIsNotBuiltAgain(t *testing.T) {
 		t.Fatalf("batch.rejected events: %v", ps)
 	}
 	e.step()
-	if n := e.count(`SELECT count(*) FROM btc.batches`); n != 1 {
+	if n := e.Count(`SELECT count(*) FROM btc.batches`); n != 1 {
 		t.Fatalf("%d batches: a rejected sweep is not paid again", n)
 	}
-	e.mine(1)
+	e.Mine(1)
 	e.step()
 	if got := e.batch(id); got.state != Dead || got.ledgerTx != nil {
 		t.Fatalf("the rejected sweep once its coin is spent in a block: %+v", got)
 	}
-	if err := e.ledger.Check(e.ctx); err != nil {
+	if err := e.Ledger.Check(e.Ctx); err != nil {
 		t.Fatal(err)
 	}
 	if v := e.balance(ledger.ColdWallet); v != 0 {
