@@ -1,18 +1,11 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/jackc/pgx/v5"
-
-	"github.com/cryptoassets/cryptoassets/internal/testenv"
 )
 
 // batches list and show print what the batches tables hold (a confirmed
@@ -21,27 +14,11 @@ import (
 // pays a batched withdrawal. The batcher's own tests build real batches
 // against a node; these rows only feed the printing.
 func TestBatchesListShowCommands(t *testing.T) {
-	t.Setenv("DATABASE_URL", "")
-	dsn := testenv.NewDatabase(t)
-	conf := filepath.Join(t.TempDir(), "c.toml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("[database]\nurl = %q\n[assets.btc]\nnetwork = \"regtest\"\nrpc_url = \"http://127.0.0.1:1\"\nrpc_user = \"u\"\nrpc_password = \"p\"\n", dsn)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := run(t, conf, "migrate"); err != nil {
-		t.Fatal(err, out)
-	}
-	if out, err := run(t, conf, "batches", "list"); err != nil || !strings.Contains(out, "no batches") {
+	e := newCLIEnv(t, "", "alice")
+	if out, err := e.run("batches", "list"); err != nil || !strings.Contains(out, "no batches") {
 		t.Fatalf("empty: %v %s", err, out)
 	}
-	if out, err := run(t, conf, "account", "create", "alice"); err != nil {
-		t.Fatal(err, out)
-	}
-	ctx := context.Background()
-	db, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	ctx, db := e.ctx, e.db()
 	h := func(b byte) []byte { x := make([]byte, 32); x[0] = b; return x }
 	txid := func(b byte) string { return chainhash.Hash(h(b)).String() }
 	tx, err := db.Begin(ctx)
@@ -74,12 +51,7 @@ func TestBatchesListShowCommands(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []struct {
-		args    []string
-		want    []string
-		notWant []string
-		wantErr string
-	}{
+	e.check([]outputCase{
 		{args: []string{"batches", "list"}, want: []string{"ID", "confirmed", txid(0x22), "0.00500000", "600", "4", "2  ", "rejected", txid(0x11)}},
 		{args: []string{"batches", "list", "--state", "rejected"}, want: []string{txid(0x11)}, notWant: []string{txid(0x22)}},
 		{args: []string{"batches", "list", "--limit", "1"}, want: []string{txid(0x22), "next page: --before 2"}, notWant: []string{txid(0x11)}},
@@ -92,29 +64,8 @@ func TestBatchesListShowCommands(t *testing.T) {
 		{args: []string{"batches", "show"}, wantErr: "name one batch ID"},
 		{args: []string{"batches", "show", "x"}, wantErr: "want a positive whole number"},
 		{args: []string{"batches", "show", "9"}, wantErr: "batch 9: no such batch"},
-	} {
-		out, err := run(t, conf, s.args...)
-		if s.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), s.wantErr) {
-				t.Fatalf("%v: want error %q, got %v\n%s", s.args, s.wantErr, err, out)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("%v: %v\n%s", s.args, err, out)
-		}
-		for _, w := range s.want {
-			if !strings.Contains(out, w) {
-				t.Fatalf("%v: no %q in\n%s", s.args, w, out)
-			}
-		}
-		for _, w := range s.notWant {
-			if strings.Contains(out, w) {
-				t.Fatalf("%v: %q in\n%s", s.args, w, out)
-			}
-		}
-	}
-	out, err := run(t, conf, "batches", "show", "2", "--json")
+	})
+	out, err := e.run("batches", "show", "2", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +79,7 @@ func TestBatchesListShowCommands(t *testing.T) {
 		len(pays) != 1 || pays[0].(map[string]any)["vout"] != float64(0) || bc["outcome"] != "accepted" {
 		t.Fatalf("json %s", out)
 	}
-	out, err = run(t, conf, "batches", "list", "--json")
+	out, err = e.run("batches", "list", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,40 +1,19 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/cryptoassets/cryptoassets/internal/testenv"
 )
 
 // coins list prints the coins table filtered by wallet and state, as a
 // table or as JSON, and refuses bad flags naming the choices.
 func TestCoinsListCommand(t *testing.T) {
-	t.Setenv("DATABASE_URL", "")
-	dsn := testenv.NewDatabase(t)
-	conf := filepath.Join(t.TempDir(), "c.toml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("[database]\nurl = %q\n[assets.btc]\nnetwork = \"regtest\"\nrpc_url = \"http://127.0.0.1:1\"\nrpc_user = \"u\"\nrpc_password = \"p\"\n", dsn)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := run(t, conf, "migrate"); err != nil {
-		t.Fatal(err, out)
-	}
-	if out, err := run(t, conf, "coins", "list"); err != nil || !strings.Contains(out, "no coins") {
+	e := newCLIEnv(t, "")
+	if out, err := e.run("coins", "list"); err != nil || !strings.Contains(out, "no coins") {
 		t.Fatalf("empty: %v %s", err, out)
 	}
-	ctx := context.Background()
-	db, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	ctx, db := e.ctx, e.db()
 	txid := func(b byte) []byte { h := make([]byte, 32); h[0] = b; return h }
 	for _, q := range []string{
 		`INSERT INTO btc.wallets (id, name, descriptor, script_type) VALUES (1, 'hot', 'h', 'p2wpkh'), (2, 'cold', 'c', 'p2tr')`,
@@ -66,12 +45,7 @@ func TestCoinsListCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, s := range []struct {
-		args    []string
-		want    []string
-		notWant []string
-		wantErr string
-	}{
+	e.check([]outputCase{
 		{args: []string{"coins", "list"}, want: []string{"OUTPOINT", "bcrt1qhot", "0.00150000", "confirmed", "10", "bcrt1pcold", "unconfirmed", "spending"}},
 		{args: []string{"coins", "list", "--wallet", "hot", "--state", "unspent"}, want: []string{"bcrt1qhot", "bcrt1qchange"}, notWant: []string{"bcrt1pcold", "spending"}},
 		{args: []string{"coins", "list", "--state", "spent"}, want: []string{"spending", "0.00070000"}, notWant: []string{"bcrt1qchange", "bcrt1pcold"}},
@@ -81,29 +55,8 @@ func TestCoinsListCommand(t *testing.T) {
 		{args: []string{"coins", "list", "--wallet", "warm"}, wantErr: "use hot or cold"},
 		{args: []string{"coins", "list", "--after", "nonsense"}, wantErr: "want TXID:VOUT"},
 		{args: []string{"coins", "list", "--limit", "0"}, wantErr: "use 1 to 1000"},
-	} {
-		out, err := run(t, conf, s.args...)
-		if s.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), s.wantErr) {
-				t.Fatalf("%v: want error %q, got %v\n%s", s.args, s.wantErr, err, out)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("%v: %v\n%s", s.args, err, out)
-		}
-		for _, w := range s.want {
-			if !strings.Contains(out, w) {
-				t.Fatalf("%v: no %q in\n%s", s.args, w, out)
-			}
-		}
-		for _, w := range s.notWant {
-			if strings.Contains(out, w) {
-				t.Fatalf("%v: %q in\n%s", s.args, w, out)
-			}
-		}
-	}
-	out, err := run(t, conf, "coins", "list", "--wallet", "cold", "--json")
+	})
+	out, err := e.run("coins", "list", "--wallet", "cold", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cryptoassets/cryptoassets/online/config"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
@@ -18,45 +16,9 @@ import (
 // the first result and moves nothing; the same key with another transfer is
 // refused; a refusal is stored too, so the key cannot move money later.
 func TestTransferIdempotencyKeyIsReplaySafe(t *testing.T) {
-	t.Setenv("DATABASE_URL", "")
-	ctx := context.Background()
-	conf := writeConfig(t, "btc")
-	for _, args := range [][]string{{"migrate"}, {"account", "create", "alice"}, {"account", "create", "bob"}} {
-		if out, err := run(t, conf, args...); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-	}
-	cfg, err := config.LoadFromOS(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := store.Open(ctx, cfg.Database.URL, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	l, err := ledger.New(store.NewRunner(pool, cfg.RunnerConfig(), nil), "btc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fund := func(sat int64) {
-		t.Helper()
-		a, err := l.GetAccount(ctx, "alice")
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = l.Runner().InTx(ctx, "fund", func(tx *store.Tx) error {
-			hot, _, err := l.Internal(tx, ledger.HotWallet)
-			if err != nil {
-				return err
-			}
-			_, err = l.PostTx(tx, "test_funding", "", []ledger.Posting{{AccountID: hot, Available: -sat}, {AccountID: a.ID, Available: sat}})
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	e := newCLIEnv(t, "", "alice", "bob")
+	ctx, l := e.ctx, e.ledger(2, e.cfg.RunnerConfig())
+	fund := func(sat int64) { e.fund(l, "alice", sat) }
 	fund(100_000_000)
 
 	transferID := regexp.MustCompile(`transfer (\d+):`)
@@ -85,7 +47,7 @@ func TestTransferIdempotencyKeyIsReplaySafe(t *testing.T) {
 		if s.before != nil {
 			s.before()
 		}
-		out, err := run(t, conf, append([]string{"transfer"}, s.args...)...)
+		out, err := e.run(append([]string{"transfer"}, s.args...)...)
 		if s.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), s.wantErr) {
 				t.Fatalf("%s: want error %q, got %v\n%s", s.name, s.wantErr, err, out)
@@ -122,43 +84,11 @@ func TestTransferIdempotencyKeyIsReplaySafe(t *testing.T) {
 // (counted as the runner's retries), and the money still moves once per
 // key: every run names the same ledger transaction.
 func TestTransferIdempotencyKeyUnderConcurrentRuns(t *testing.T) {
-	t.Setenv("DATABASE_URL", "")
-	ctx := context.Background()
-	conf := writeConfig(t, "btc")
-	for _, args := range [][]string{{"migrate"}, {"account", "create", "alice"}, {"account", "create", "bob"}} {
-		if out, err := run(t, conf, args...); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-	}
-	cfg, err := config.LoadFromOS(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := store.Open(ctx, cfg.Database.URL, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	runner := store.NewRunner(pool, store.RunnerConfig{MaxAttempts: 100, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond}, nil)
-	l, err := ledger.New(runner, "btc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := l.GetAccount(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = runner.InTx(ctx, "fund", func(tx *store.Tx) error {
-		hot, _, err := l.Internal(tx, ledger.HotWallet)
-		if err != nil {
-			return err
-		}
-		_, err = l.PostTx(tx, "test_funding", "", []ledger.Posting{{AccountID: hot, Available: -100_000_000}, {AccountID: alice.ID, Available: 100_000_000}})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newCLIEnv(t, "", "alice", "bob")
+	ctx := e.ctx
+	l := e.ledger(8, store.RunnerConfig{MaxAttempts: 100, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond})
+	runner := l.Runner()
+	e.fund(l, "alice", 100_000_000)
 
 	const keys, runs = 10, 8
 	for k := 0; k < keys; k++ {

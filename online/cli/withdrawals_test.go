@@ -1,54 +1,16 @@
 package cli
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	"github.com/cryptoassets/cryptoassets/online/config"
-	"github.com/cryptoassets/cryptoassets/online/ledger"
-	"github.com/cryptoassets/cryptoassets/online/store"
 )
 
 // `withdraw` debits the account, a replay under the same key debits nothing
 // more, a refusal is kept under its key, `withdrawals list|show` print it and `withdrawals cancel` refunds it.
 func TestWithdrawCommandsRequestReplayCancel(t *testing.T) {
-	t.Setenv("DATABASE_URL", "")
-	ctx := context.Background()
-	conf := writeConfig(t, "btc")
-	for _, args := range [][]string{{"migrate"}, {"account", "create", "alice"}} {
-		if out, err := run(t, conf, args...); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-	}
-	cfg, err := config.LoadFromOS(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := store.Open(ctx, cfg.Database.URL, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	l, err := ledger.New(store.NewRunner(pool, cfg.RunnerConfig(), nil), "btc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := l.GetAccount(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = l.Runner().InTx(ctx, "fund", func(tx *store.Tx) error {
-		hot, _, err := l.Internal(tx, ledger.HotWallet)
-		if err != nil {
-			return err
-		}
-		_, err = l.PostTx(tx, "test_funding", "", []ledger.Posting{{AccountID: hot, Available: -100_000}, {AccountID: a.ID, Available: 100_000}})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newCLIEnv(t, "", "alice")
+	ctx, l := e.ctx, e.ledger(2, e.cfg.RunnerConfig())
+	e.fund(l, "alice", 100_000)
 	balance := func() int64 {
 		t.Helper()
 		a, err := l.GetAccount(ctx, "alice")
@@ -59,7 +21,7 @@ func TestWithdrawCommandsRequestReplayCancel(t *testing.T) {
 	}
 	addr := "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
 	for range 2 {
-		out, err := run(t, conf, "withdraw", "--idempotency-key", "ticket-1", "alice", addr, "30000sat")
+		out, err := e.run("withdraw", "--idempotency-key", "ticket-1", "alice", addr, "30000sat")
 		if err != nil || !strings.Contains(out, "withdrawal 1  requested") {
 			t.Fatalf("withdraw: %v\n%s", err, out)
 		}
@@ -67,29 +29,29 @@ func TestWithdrawCommandsRequestReplayCancel(t *testing.T) {
 			t.Fatalf("balance %d after withdraw", b)
 		}
 	}
-	if out, err := run(t, conf, "withdraw", "--idempotency-key", "ticket-1", "alice", addr, "40000sat"); err == nil || !strings.Contains(err.Error(), "used for a different request") {
+	if out, err := e.run("withdraw", "--idempotency-key", "ticket-1", "alice", addr, "40000sat"); err == nil || !strings.Contains(err.Error(), "used for a different request") {
 		t.Fatalf("key reused: %v\n%s", err, out)
 	}
-	if out, err := run(t, conf, "withdraw", "alice", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "30000sat"); err == nil || !strings.Contains(err.Error(), "mainnet address") {
+	if out, err := e.run("withdraw", "alice", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "30000sat"); err == nil || !strings.Contains(err.Error(), "mainnet address") {
 		t.Fatalf("wrong network: %v\n%s", err, out)
 	}
 	// A refusal under a key is kept: the same key never debits later.
 	for i, want := range []string{"insufficient funds", "refusal stored under this idempotency key"} {
-		out, err := run(t, conf, "withdraw", "--idempotency-key", "ticket-2", "alice", addr, "0.5")
+		out, err := e.run("withdraw", "--idempotency-key", "ticket-2", "alice", addr, "0.5")
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("over the balance, run %d: %v\n%s", i+1, err, out)
 		}
 	}
-	if out, err := run(t, conf, "withdrawals", "list"); err != nil || strings.Count(out, "withdrawal ") != 1 {
+	if out, err := e.run("withdrawals", "list"); err != nil || strings.Count(out, "withdrawal ") != 1 {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
-	if out, err := run(t, conf, "withdrawals", "show", "1"); err != nil || !strings.Contains(out, addr) {
+	if out, err := e.run("withdrawals", "show", "1"); err != nil || !strings.Contains(out, addr) {
 		t.Fatalf("show: %v\n%s", err, out)
 	}
-	if out, err := run(t, conf, "withdrawals", "cancel", "1"); err != nil || !strings.Contains(out, "cancelled") || balance() != 100_000 {
+	if out, err := e.run("withdrawals", "cancel", "1"); err != nil || !strings.Contains(out, "cancelled") || balance() != 100_000 {
 		t.Fatalf("cancel: %v\n%s\nbalance %d", err, out, balance())
 	}
-	if out, err := run(t, conf, "withdrawals", "show", "7"); err == nil || !strings.Contains(err.Error(), "unknown withdrawal") {
+	if out, err := e.run("withdrawals", "show", "7"); err == nil || !strings.Contains(err.Error(), "unknown withdrawal") {
 		t.Fatalf("show unknown: %v\n%s", err, out)
 	}
 }
