@@ -85,6 +85,22 @@ func recordID(c *cli.Context) (int64, error) {
 	return id, nil
 }
 
+// withRecord is withLedger for a command on one broadcast record: it takes
+// the record's ID argument, then the asset's broadcaster.
+func withRecord(fn func(c *cli.Context, e *env, l *ledger.Ledger, b *broadcast.Broadcaster, id int64) error) cli.ActionFunc {
+	return withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
+		id, err := recordID(c)
+		if err != nil {
+			return err
+		}
+		b, err := broadcasterFor(e, l)
+		if err != nil {
+			return err
+		}
+		return fn(c, e, l, b, id)
+	})
+}
+
 func broadcastsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "broadcasts",
@@ -182,15 +198,7 @@ func broadcastsCommand() *cli.Command {
 				Usage:     "where the record's transaction and each of its inputs are: unspent, spent in the mempool, or spent in block H by which txid",
 				ArgsUsage: "ID",
 				Flags:     []cli.Flag{assetFlag},
-				Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
-					id, err := recordID(c)
-					if err != nil {
-						return err
-					}
-					b, err := broadcasterFor(e, l)
-					if err != nil {
-						return err
-					}
+				Action: withRecord(func(c *cli.Context, e *env, l *ledger.Ledger, b *broadcast.Broadcaster, id int64) error {
 					rep, err := b.Find(c.Context, id)
 					if err != nil {
 						return err
@@ -204,15 +212,7 @@ func broadcastsCommand() *cli.Command {
 				ArgsUsage: "ID",
 				Flags: []cli.Flag{assetFlag, &cli.Float64Flag{Name: "fee-rate", Required: true, Usage: "the new rate in sat/vB: above the batch's, within max_fee_sat and max_fee_ratio"},
 					&cli.StringFlag{Name: "operator", Value: os.Getenv("USER"), Usage: "who asks, recorded with the request"}},
-				Action: withLedger(func(c *cli.Context, e *env, l *ledger.Ledger) error {
-					id, err := recordID(c)
-					if err != nil {
-						return err
-					}
-					b, err := broadcasterFor(e, l)
-					if err != nil {
-						return err
-					}
+				Action: withRecord(func(c *cli.Context, e *env, l *ledger.Ledger, b *broadcast.Broadcaster, id int64) error {
 					r, err := b.ByID(c.Context, id)
 					if err != nil {
 						return err

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -132,7 +131,5 @@ func printCoinsJSON(c *cli.Context, cs []coins.Coin) error {
 		}
 		out = append(out, j)
 	}
-	enc := json.NewEncoder(c.App.Writer)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return printJSON(c, out)
 }
