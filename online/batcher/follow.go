@@ -1,6 +1,7 @@
 package batcher
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cryptoassets/cryptoassets/online/events"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
@@ -29,8 +31,47 @@ type followed struct {
 	minedHeight  *int32 // the stored best-chain block holding it, if any
 	minedHash    []byte
 	wasInBlock   bool
+	blockHeight  *int32 // the block the batch's row names, if any
+	blockHash    []byte
+	repoint      bool // some of its withdrawals point at another version of it
 	ledgerTxID   *int64
 	allSpentDeep bool // every input spent by other transactions, deep enough
+}
+
+// todo is what following one batch against the stored chain changes; the
+// zero value is nothing.
+type todo struct {
+	reorged bool // confirmed, and its block left the best chain: booked back, sent again
+	unmined bool // its block left the best chain: sent again
+	dead    bool // in no block, and every input spent deep by other transactions
+	revive  bool // given up, or its answer lost, yet mined: it pays its withdrawals
+	repoint bool // its withdrawals point at another version of it, and it is the one mined
+	block   bool // the block or the confirmations its row names are not the chain's
+	book    bool // mined deep enough, and not booked yet
+}
+
+// todo is what followOne does to f with the stored chain at tip.
+func (f followed) todo(tip int32, confirmations int) todo {
+	if f.minedHeight == nil {
+		switch {
+		case f.state == Confirmed:
+			return todo{reorged: true}
+		case f.wasInBlock:
+			return todo{unmined: true}
+		case f.allSpentDeep && f.state != Broadcasting:
+			return todo{dead: true}
+		}
+		return todo{}
+	}
+	conf := tip - *f.minedHeight + 1
+	return todo{
+		// Followed batches are broadcasting, broadcast, confirmed,
+		// rejected or abandoned.
+		revive:  f.state != Broadcast && f.state != Confirmed,
+		repoint: f.repoint,
+		block:   f.blockHeight == nil || *f.blockHeight != *f.minedHeight || !bytes.Equal(f.blockHash, f.minedHash) || f.confs != conf,
+		book:    f.state != Confirmed && conf >= int32(confirmations),
+	}
 }
 
 // Follow brings every batch that can still change up to date with the
@@ -38,34 +79,46 @@ type followed struct {
 // batch, a reorganisation that dropped one (booked back and sent again), a
 // given-up batch that was mined after all, and a batch that can never
 // confirm (dead) whose withdrawals are then requeued.
+//
+// A poll with nothing to change (no followed batch, or none the chain has
+// moved since the last poll) is one read-only query outside any
+// transaction. Otherwise the serializable transaction reads the batches
+// again and applies what is due; what changes after the read is seen by
+// the next poll.
 func (b *Batcher) Follow(ctx context.Context) error {
+	tip, bs, err := b.followed(func(q string, args ...any) (pgx.Rows, error) { return b.runner.Pool().Query(ctx, q, args...) })
+	if err != nil {
+		return err
+	}
+	var due bool
+	for _, f := range bs {
+		due = due || f.todo(tip, b.cfg.Confirmations) != todo{}
+	}
 	var resend []chainhash.Hash
-	err := b.runner.InTx(ctx, "batch-follow", func(tx *store.Tx) error {
-		resend = resend[:0]
-		if err := b.lock(tx); err != nil {
-			return err
-		}
-		var tip *int32
-		if err := tx.QueryRow(`SELECT height FROM ` + b.schema + `.chain_cursor`).Scan(&tip); err != nil || tip == nil {
-			return err
-		}
-		bs, err := b.followed(tx)
+	if due {
+		err = b.runner.InTx(ctx, "batch-follow", func(tx *store.Tx) error {
+			resend = resend[:0]
+			if err := b.lock(tx); err != nil {
+				return err
+			}
+			tip, bs, err := b.followed(tx.Query)
+			if err != nil {
+				return err
+			}
+			for _, f := range bs {
+				again, err := b.followOne(tx, f, tip)
+				if err != nil {
+					return fmt.Errorf("batch %d: %w", f.id, err)
+				}
+				if again {
+					resend = append(resend, f.txid)
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		for _, f := range bs {
-			again, err := b.followOne(tx, f, *tip)
-			if err != nil {
-				return fmt.Errorf("batch %d: %w", f.id, err)
-			}
-			if again {
-				resend = append(resend, f.txid)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	var errs []error
 	for _, txid := range resend {
@@ -77,87 +130,95 @@ func (b *Batcher) Follow(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (b *Batcher) followed(tx *store.Tx) ([]followed, error) {
-	rows, err := tx.Query(`SELECT bt.id, bt.kind, bt.state, bt.txid, bt.fee, bt.transfer_amount, bt.transfer_vout,
+// followed reads, in one statement, the batches that can still change
+// and the stored chain's tip they are seen at. With no tip stored yet
+// there is nothing to follow.
+func (b *Batcher) followed(query func(string, ...any) (pgx.Rows, error)) (int32, []followed, error) {
+	rows, err := query(`SELECT cur.height, bt.id, bt.kind, bt.state, bt.txid, bt.fee, bt.transfer_amount, bt.transfer_vout,
 			(SELECT a.address FROM `+b.schema+`.addresses a WHERE a.id = bt.transfer_address_id), bt.confirmations, m.height, m.hash, bt.block_hash IS NOT NULL, bt.ledger_tx_id,
 			NOT EXISTS (SELECT 1 FROM `+b.schema+`.batch_inputs i LEFT JOIN `+b.schema+`.coins c ON c.txid = i.txid AND c.vout = i.vout
-				WHERE i.batch_id = bt.id AND (c.spent_height IS NULL OR c.spent_by = bt.txid OR cur.height - c.spent_height + 1 < $1))
+				WHERE i.batch_id = bt.id AND (c.spent_height IS NULL OR c.spent_by = bt.txid OR cur.height - c.spent_height + 1 < $1)),
+			bt.block_height, bt.block_hash,
+			EXISTS (SELECT 1 FROM `+b.schema+`.batch_withdrawals bw JOIN `+b.schema+`.withdrawals w ON w.id = bw.withdrawal_id
+				WHERE bw.batch_id = bt.id AND w.state IN ('batched', 'broadcast') AND w.batch_id IS DISTINCT FROM bw.batch_id)
 		FROM `+b.schema+`.batches bt CROSS JOIN `+b.schema+`.chain_cursor cur
 		LEFT JOIN LATERAL (SELECT c.spent_height AS height, c.spent_block AS hash FROM `+b.schema+`.coins c
 			JOIN `+b.schema+`.chain_blocks cb ON cb.hash = c.spent_block AND cb.height = c.spent_height
 			WHERE c.spent_by = bt.txid LIMIT 1) m ON true
-		WHERE bt.state IN ('broadcasting', 'broadcast', 'confirmed', 'rejected', 'abandoned')
+		WHERE bt.state IN ('broadcasting', 'broadcast', 'confirmed', 'rejected', 'abandoned') AND cur.height IS NOT NULL
 		ORDER BY bt.id`, b.cfg.Confirmations)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
+	var tip int32
 	var out []followed
 	for rows.Next() {
 		var f followed
 		var txid []byte
-		if err := rows.Scan(&f.id, &f.kind, &f.state, &txid, &f.fee, &f.transfer, &f.transferVout, &f.address, &f.confs, &f.minedHeight, &f.minedHash, &f.wasInBlock, &f.ledgerTxID, &f.allSpentDeep); err != nil {
+		if err := rows.Scan(&tip, &f.id, &f.kind, &f.state, &txid, &f.fee, &f.transfer, &f.transferVout, &f.address, &f.confs, &f.minedHeight, &f.minedHash, &f.wasInBlock,
+			&f.ledgerTxID, &f.allSpentDeep, &f.blockHeight, &f.blockHash, &f.repoint); err != nil {
 			rows.Close()
-			return nil, err
+			return 0, nil, err
 		}
 		f.txid = chainhash.Hash(txid)
 		out = append(out, f)
 	}
 	rows.Close()
-	return out, rows.Err()
+	return tip, out, rows.Err()
 }
 
 // followOne applies what the chain says about one batch; it reports
 // whether the batch's bytes should be sent again.
 func (b *Batcher) followOne(tx *store.Tx, f followed, tip int32) (bool, error) {
-	if f.minedHeight == nil {
-		switch {
-		case f.state == Confirmed:
-			// A reorganisation dropped the block that confirmed it: the
-			// booking is reversed and the same bytes are sent again.
-			if err := b.book(tx, f, -1); err != nil {
-				return false, err
-			}
-			if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'broadcast', block_hash = NULL, block_height = NULL, confirmations = 0,
-				ledger_tx_id = NULL, updated_at = now() WHERE id = $1`, f.id); err != nil {
-				return false, err
-			}
-			b.log.Warn("a confirmed batch left the best chain: booked back and sent again", "batch", f.id, "kind", f.kind, "txid", f.txid)
-			if f.kind != BatchWithdrawals {
-				return true, b.transferEvent(tx, f, transferEvents[f.kind].reorged, nil)
-			}
-			return true, b.withdrawalsTo(tx, f.id, withdrawals.Confirmed, withdrawals.Broadcast, EventWithdrawalReorged, f.txid, nil)
-		case f.wasInBlock:
-			_, err := tx.Exec(`UPDATE `+b.schema+`.batches SET block_hash = NULL, block_height = NULL, confirmations = 0, updated_at = now() WHERE id = $1`, f.id)
-			b.log.Warn("a batch's block left the best chain: sent again", "batch", f.id, "txid", f.txid)
-			return true, err
-		case f.allSpentDeep && f.state != Broadcasting:
-			return false, b.markDead(tx, f)
+	t := f.todo(tip, b.cfg.Confirmations)
+	switch {
+	case t.reorged:
+		// A reorganisation dropped the block that confirmed it: the
+		// booking is reversed and the same bytes are sent again.
+		if err := b.book(tx, f, -1); err != nil {
+			return false, err
 		}
-		return false, nil
+		if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'broadcast', block_hash = NULL, block_height = NULL, confirmations = 0,
+			ledger_tx_id = NULL, updated_at = now() WHERE id = $1`, f.id); err != nil {
+			return false, err
+		}
+		b.log.Warn("a confirmed batch left the best chain: booked back and sent again", "batch", f.id, "kind", f.kind, "txid", f.txid)
+		if f.kind != BatchWithdrawals {
+			return true, b.transferEvent(tx, f, transferEvents[f.kind].reorged, nil)
+		}
+		return true, b.withdrawalsTo(tx, f.id, withdrawals.Confirmed, withdrawals.Broadcast, EventWithdrawalReorged, f.txid, nil)
+	case t.unmined:
+		_, err := tx.Exec(`UPDATE `+b.schema+`.batches SET block_hash = NULL, block_height = NULL, confirmations = 0, updated_at = now() WHERE id = $1`, f.id)
+		b.log.Warn("a batch's block left the best chain: sent again", "batch", f.id, "txid", f.txid)
+		return true, err
+	case t.dead:
+		return false, b.markDead(tx, f)
 	}
-	conf := tip - *f.minedHeight + 1
-	switch f.state {
-	case Rejected, Abandoned, Broadcasting:
-		// Given up, or its answer lost, yet mined: it pays its withdrawals.
+	if t.revive {
 		b.log.Warn("a batch that was not accepted is in a block: it pays its withdrawals", "batch", f.id, "txid", f.txid, "state", f.state)
 		if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET state = 'broadcast', updated_at = now() WHERE id = $1`, f.id); err != nil {
 			return false, err
 		}
 		f.state = Broadcast
 	}
-	// The mined version pays the withdrawals, whichever version of a chain
-	// of bumps or re-payments they pointed at.
-	if _, err := tx.Exec(`UPDATE `+b.schema+`.withdrawals w SET batch_id = bw.batch_id, vout = bw.vout,
-			state = CASE WHEN w.state = 'batched' THEN 'broadcast' ELSE w.state END, updated_at = now()
-		FROM `+b.schema+`.batch_withdrawals bw WHERE bw.batch_id = $1 AND bw.withdrawal_id = w.id
-		  AND w.state IN ('batched', 'broadcast') AND w.batch_id IS DISTINCT FROM bw.batch_id`, f.id); err != nil {
-		return false, err
+	if t.repoint {
+		// The mined version pays the withdrawals, whichever version of a
+		// chain of bumps or re-payments they pointed at.
+		if _, err := tx.Exec(`UPDATE `+b.schema+`.withdrawals w SET batch_id = bw.batch_id, vout = bw.vout,
+				state = CASE WHEN w.state = 'batched' THEN 'broadcast' ELSE w.state END, updated_at = now()
+			FROM `+b.schema+`.batch_withdrawals bw WHERE bw.batch_id = $1 AND bw.withdrawal_id = w.id
+			  AND w.state IN ('batched', 'broadcast') AND w.batch_id IS DISTINCT FROM bw.batch_id`, f.id); err != nil {
+			return false, err
+		}
 	}
-	if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET block_hash = $2, block_height = $3, confirmations = $4, updated_at = now() WHERE id = $1`,
-		f.id, f.minedHash, *f.minedHeight, conf); err != nil {
-		return false, err
+	if t.block {
+		if _, err := tx.Exec(`UPDATE `+b.schema+`.batches SET block_hash = $2, block_height = $3, confirmations = $4, updated_at = now() WHERE id = $1`,
+			f.id, f.minedHash, *f.minedHeight, tip-*f.minedHeight+1); err != nil {
+			return false, err
+		}
 	}
-	if f.state == Broadcast && conf >= int32(b.cfg.Confirmations) {
+	if t.book {
+		conf := tip - *f.minedHeight + 1
 		if err := b.book(tx, f, 1); err != nil {
 			return false, err
 		}
