@@ -1,12 +1,6 @@
 package audit
 
-import (
-	"testing"
-
-	"github.com/cryptoassets/cryptoassets/internal/devenv"
-	"github.com/cryptoassets/cryptoassets/internal/testenv"
-	"github.com/cryptoassets/cryptoassets/online/chain"
-)
+import "testing"
 
 // A reorganisation drops the block holding a booked batch and a credited
 // deposit: the audit passes at every moment serve could run it, before the
@@ -14,18 +8,15 @@ import (
 // the mempool), after, and once the batch and the deposit confirm again.
 func TestAuditPassesThroughAReorgOfABookedBatch(t *testing.T) {
 	e := newEnv(t)
-	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
-	otherChain := chain.NewRPCNode(other.Client)
-	e.Peer(other, true)
-	e.WaitFor("the second node to sync", func() bool { return e.SameTip(e.Chain, otherChain) })
+	other := e.NewFork()
 	e.Pay("erin", 3_000_000)
 	e.Mine(1)
-	e.WaitFor("sync", func() bool { return e.SameTip(e.Chain, otherChain) })
+	other.Synced("sync")
 	e.requireClean(e.audit())
 
 	// Split: a batch and a deposit confirmed (and booked, credited) on our
 	// side only.
-	e.Peer(other, false)
+	other.Split()
 	e.Request("erin", outside(t, 21), 1_000_000)
 	e.step()
 	e.Pay("frank", 600_000)
@@ -39,11 +30,8 @@ func TestAuditPassesThroughAReorgOfABookedBatch(t *testing.T) {
 	}
 	e.requireClean(e.audit())
 
-	if _, err := other.Generate(e.Ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	e.Peer(other, true)
-	e.WaitFor("the reorg", func() bool { return e.SameTip(e.Chain, otherChain) })
+	other.Mine(2)
+	other.Join("the reorg")
 	e.Sync()
 	// The follower has undone the block; the batcher has not looked yet.
 	if n := e.Count(`SELECT count(*) FROM btc.batches WHERE ledger_tx_id IS NOT NULL`); n != 1 {

@@ -4,9 +4,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/cryptoassets/cryptoassets/internal/devenv"
-	"github.com/cryptoassets/cryptoassets/internal/testenv"
-	"github.com/cryptoassets/cryptoassets/online/chain"
 	"github.com/cryptoassets/cryptoassets/online/ledger"
 	"github.com/cryptoassets/cryptoassets/online/withdrawals"
 )
@@ -17,19 +14,16 @@ import (
 // again. On the chain, each withdrawal is paid exactly once throughout.
 func TestReorgOfAConfirmedBatchSendsItAgainAndConfirmsOnce(t *testing.T) {
 	e := newEnv(t, Config{ThresholdCount: 2})
-	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
-	otherChain := chain.NewRPCNode(other.Client)
-	e.Peer(other, true)
-	e.WaitFor("the second node to sync", func() bool { return e.SameTip(e.Chain, otherChain) })
+	other := e.NewFork()
 
 	e.Fund("dave", 3_000_000)
-	e.WaitFor("sync", func() bool { return e.SameTip(e.Chain, otherChain) })
+	other.Synced("sync")
 	dests := []string{outside(t, 11), outside(t, 12)}
 	ws := []withdrawals.Withdrawal{e.Request("dave", dests[0], 1_000_000), e.Request("dave", dests[1], 400_000)}
 	hotBefore := e.hotBalance()
 
 	// Split: the batch is sent and confirmed on our side only.
-	e.Peer(other, false)
+	other.Split()
 	e.step()
 	e.Mine(1)
 	e.step()
@@ -50,11 +44,8 @@ func TestReorgOfAConfirmedBatchSendsItAgainAndConfirmsOnce(t *testing.T) {
 		t.Fatal("the confirmed batch was not booked")
 	}
 	// The other side mines a longer chain without it.
-	if _, err := other.Generate(e.Ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	e.Peer(other, true)
-	e.WaitFor("the reorg", func() bool { return e.SameTip(e.Chain, otherChain) })
+	other.Mine(2)
+	other.Join("the reorg")
 	e.Sync()
 	e.step()
 	for _, w := range ws {
@@ -103,17 +94,14 @@ func TestReorgOfAConfirmedBatchSendsItAgainAndConfirmsOnce(t *testing.T) {
 // a replacement would take the exported top-up's input from under it.
 func TestReorgOfConfirmedSweepAndTopUpBooksBackAndConfirmsOnce(t *testing.T) {
 	e := newEnv(t, Config{})
-	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
-	otherChain := chain.NewRPCNode(other.Client)
-	e.Peer(other, true)
-	e.WaitFor("the second node to sync", func() bool { return e.SameTip(e.Chain, otherChain) })
+	other := e.NewFork()
 	e.Fund("ida", 5_000_000)
-	e.WaitFor("sync", func() bool { return e.SameTip(e.Chain, otherChain) })
+	other.Synced("sync")
 	cold := e.newCold()
 	hot0, cold0, fees0 := e.hotBalance(), e.balance(ledger.ColdWallet), e.networkFees()
 
 	// Split: the sweep and the top-up confirm on our side only.
-	e.Peer(other, false)
+	other.Split()
 	const x, y = 3_000_000, 1_000_000
 	sweep, err := e.b.Sweep(e.Ctx, x, cold.dest())
 	if err != nil {
@@ -138,11 +126,8 @@ func TestReorgOfConfirmedSweepAndTopUpBooksBackAndConfirmsOnce(t *testing.T) {
 	}
 	e.invariants()
 
-	if _, err := other.Generate(e.Ctx, 3); err != nil {
-		t.Fatal(err)
-	}
-	e.Peer(other, true)
-	e.WaitFor("the reorg", func() bool { return e.SameTip(e.Chain, otherChain) })
+	other.Mine(3)
+	other.Join("the reorg")
 	e.Sync()
 	e.step()
 	for _, id := range []int64{sweep, topup} {
@@ -201,15 +186,12 @@ func TestReorgOfConfirmedSweepAndTopUpBooksBackAndConfirmsOnce(t *testing.T) {
 // Once the top-up is cancelled the sweep can be bumped again.
 func TestSweepUnderAnOpenTopupIsNotBumpedAfterAReorg(t *testing.T) {
 	e := newEnv(t, Config{DeadlineBlocks: -1, MaxFee: 100_000})
-	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
-	otherChain := chain.NewRPCNode(other.Client)
-	e.Peer(other, true)
-	e.WaitFor("the second node to sync", func() bool { return e.SameTip(e.Chain, otherChain) })
+	other := e.NewFork()
 	e.Fund("kim", 3_000_000)
-	e.WaitFor("sync", func() bool { return e.SameTip(e.Chain, otherChain) })
+	other.Synced("sync")
 	cold := e.newCold()
 
-	e.Peer(other, false)
+	other.Split()
 	id, err := e.b.Sweep(e.Ctx, 2_000_000, cold.dest())
 	if err != nil {
 		t.Fatal(err)
@@ -221,11 +203,8 @@ func TestSweepUnderAnOpenTopupIsNotBumpedAfterAReorg(t *testing.T) {
 	if n := e.Count(`SELECT count(*) FROM btc.batch_inputs WHERE batch_id = $1 AND txid = $2`, topup, sweep.txid[:]); n != 1 {
 		t.Fatalf("the top-up spends %d outputs of the sweep, want 1", n)
 	}
-	if _, err := other.Generate(e.Ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	e.Peer(other, true)
-	e.WaitFor("the reorg", func() bool { return e.SameTip(e.Chain, otherChain) })
+	other.Mine(2)
+	other.Join("the reorg")
 	e.Sync()
 	e.step()
 	if got := e.batch(id); got.state != Broadcast || !e.inMempool(sweep.txid) {

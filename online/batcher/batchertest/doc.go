@@ -5,7 +5,8 @@
 // withdrawal service on its own regtest node and database, with the steps
 // the tests take (fund an account, request a withdrawal, mine, count what
 // was paid on the chain); the batcher's and the auditor's tests put their
-// part on top.
+// part on top. Fork is a second node beside a Stack's, to split the chain
+// and join it again (a reorganisation).
 //
 // Cold is a cold wallet: the watch-only wallet (addresses.Cold), sweep
 // destinations taken from it, top-ups exported by online/cold's TopUps and

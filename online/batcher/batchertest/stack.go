@@ -247,3 +247,50 @@ func Outside(t testing.TB, i byte) string {
 	}
 	return a.EncodeAddress()
 }
+
+// Fork is a second regtest node that mines nothing of its own, peered
+// with a Stack's: a test splits the two, mines on each side, and joins
+// them again, the longer chain winning (a reorganisation).
+type Fork struct {
+	s     *Stack
+	Node  *devenv.Btcd
+	Chain *chain.RPCNode
+}
+
+// NewFork starts the second node, peers it and waits until it has the
+// Stack's tip.
+func (s *Stack) NewFork() *Fork {
+	s.T.Helper()
+	f := &Fork{s: s, Node: testenv.NewNode(s.T, devenv.BtcdOptions{NoMine: true})}
+	f.Chain = chain.NewRPCNode(f.Node.Client)
+	s.Peer(f.Node, true)
+	f.Synced("the second node to sync")
+	return f
+}
+
+// Synced waits until both nodes have the same best block.
+func (f *Fork) Synced(what string) {
+	f.s.T.Helper()
+	f.s.WaitFor(what, func() bool { return f.s.SameTip(f.s.Chain, f.Chain) })
+}
+
+// Split disconnects the nodes: each mines a chain of its own from here.
+func (f *Fork) Split() {
+	f.s.T.Helper()
+	f.s.Peer(f.Node, false)
+}
+
+// Mine mines n blocks on the second node's side.
+func (f *Fork) Mine(n int) {
+	f.s.T.Helper()
+	if _, err := f.Node.Generate(f.s.Ctx, n); err != nil {
+		f.s.T.Fatal(err)
+	}
+}
+
+// Join peers the nodes again and waits until both follow the same chain.
+func (f *Fork) Join(what string) {
+	f.s.T.Helper()
+	f.s.Peer(f.Node, true)
+	f.Synced(what)
+}
