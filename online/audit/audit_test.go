@@ -116,6 +116,67 @@ func (e *env) requireClean(r *Result) {
 	}
 }
 
+// outpoint reads the (txid, vout) the query selects.
+func (e *env) outpoint(q string, args ...any) wire.OutPoint {
+	e.t.Helper()
+	var txid []byte
+	var vout int32
+	if err := e.Runner.Pool().QueryRow(e.Ctx, q, args...).Scan(&txid, &vout); err != nil {
+		e.t.Fatalf("%s: %v", q, err)
+	}
+	return wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
+}
+
+// stray posts sat from the account named from to the one named to,
+// behind the ledger's back: a tampered entry.
+func (e *env) stray(from, to string, sat int64) {
+	e.t.Helper()
+	e.Exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
+		INSERT INTO btc.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
+		SELECT t.id, a.id, 0, v.d, 0 FROM t, (VALUES ($1::text, $3::bigint), ($2::text, -$3::bigint)) AS v(name, d)
+		JOIN btc.accounts a ON a.name = v.name`, from, to, sat)
+}
+
+// strayed is stray as a tampering step, or its undoing.
+func (e *env) strayed(from, to string, sat int64) func() {
+	return func() { e.stray(from, to, sat) }
+}
+
+// A tamperCase changes the stored books behind the service's back, and
+// undoes it; the audit names exactly want in between, its first
+// mismatch's detail saying wantDetail when given.
+type tamperCase struct {
+	name       string
+	tamper     func()
+	undo       func()
+	want       []string
+	wantDetail string
+}
+
+// tamperEach runs each case as a subtest: tampered, audited, undone, and
+// audited clean again. Table public.saved_coins holds the coin rows a case
+// takes away, for its undoing; it is emptied before each case.
+func (e *env) tamperEach(t *testing.T, cases []tamperCase) {
+	e.Exec(`CREATE TABLE public.saved_coins (LIKE btc.coins)`)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e.Exec(`DELETE FROM public.saved_coins`)
+			c.tamper()
+			r := e.audit()
+			if got := subjects(r); !slices.Equal(got, c.want) {
+				t.Errorf("mismatches %q, want %q", got, c.want)
+			}
+			if c.wantDetail != "" && !strings.Contains(r.Mismatches[0].Detail, c.wantDetail) {
+				t.Errorf("detail %q does not say %q", r.Mismatches[0].Detail, c.wantDetail)
+			}
+			c.undo()
+			if r := e.audit(); !r.OK() {
+				t.Fatalf("still %q after undoing", subjects(r))
+			}
+		})
+	}
+}
+
 // busy builds a history with every kind of posting: credited deposits, a
 // seen deposit, an ignored dust output, a confirmed batch, a batch in
 // flight, a cancelled withdrawal and an internal transfer. It returns the
@@ -216,35 +277,11 @@ func TestAuditNamesEachTampering(t *testing.T) {
 	e.requireClean(e.audit())
 
 	// A credited deposit's coin, unspent; and a coin the confirmed batch spent.
-	var unspent, spent wire.OutPoint
-	var txid []byte
-	var vout int32
-	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT c.txid, c.vout FROM btc.coins c JOIN btc.deposits d ON d.txid = c.txid AND d.vout = c.vout
-		WHERE d.state = 'credited' AND c.spent_by IS NULL ORDER BY c.amount DESC LIMIT 1`).Scan(&txid, &vout); err != nil {
-		t.Fatal(err)
-	}
-	unspent = wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
-	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT txid, vout FROM btc.coins WHERE spent_by = $1 LIMIT 1`, batchTxid[:]).Scan(&txid, &vout); err != nil {
-		t.Fatal(err)
-	}
-	spent = wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
-	e.Exec(`CREATE TABLE public.saved_coins (LIKE btc.coins)`)
-
-	stray := func(from, to string, sat int64) func() {
-		return func() {
-			e.Exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
-				INSERT INTO btc.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
-				SELECT t.id, a.id, 0, v.d, 0 FROM t, (VALUES ($1::text, $3::bigint), ($2::text, -$3::bigint)) AS v(name, d)
-				JOIN btc.accounts a ON a.name = v.name`, from, to, sat)
-		}
-	}
-	cases := []struct {
-		name       string
-		tamper     func()
-		undo       func()
-		want       []string
-		wantDetail string
-	}{
+	unspent := e.outpoint(`SELECT c.txid, c.vout FROM btc.coins c JOIN btc.deposits d ON d.txid = c.txid AND d.vout = c.vout
+		WHERE d.state = 'credited' AND c.spent_by IS NULL ORDER BY c.amount DESC LIMIT 1`)
+	spent := e.outpoint(`SELECT txid, vout FROM btc.coins WHERE spent_by = $1 LIMIT 1`, batchTxid[:])
+	stray := e.strayed
+	e.tamperEach(t, []tamperCase{
 		{
 			name: "coin row deleted",
 			tamper: func() {
@@ -276,24 +313,7 @@ func TestAuditNamesEachTampering(t *testing.T) {
 			undo:   stray("alice", "internal:withdrawals_pending", 777),
 			want:   []string{AccountBalance + " withdrawals_pending available"},
 		},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			e.Exec(`DELETE FROM public.saved_coins`)
-			c.tamper()
-			r := e.audit()
-			if got := subjects(r); !slices.Equal(got, c.want) {
-				t.Errorf("mismatches %q, want %q", got, c.want)
-			}
-			if c.wantDetail != "" && !strings.Contains(r.Mismatches[0].Detail, c.wantDetail) {
-				t.Errorf("detail %q does not say %q", r.Mismatches[0].Detail, c.wantDetail)
-			}
-			c.undo()
-			if r := e.audit(); !r.OK() {
-				t.Fatalf("still %q after undoing", subjects(r))
-			}
-		})
-	}
+	})
 }
 
 // A coin spent behind the service's back, with the hot key, directly on the
@@ -397,12 +417,7 @@ func TestWorkerEmitsAuditMismatchOncePerDistinctSet(t *testing.T) {
 			t.Fatalf("%d audit.mismatch events, want %d", got, want)
 		}
 	}
-	stray := func(from, to string, sat int64) {
-		e.Exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
-			INSERT INTO btc.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
-			SELECT t.id, a.id, 0, v.d, 0 FROM t, (VALUES ($1::text, $3::bigint), ($2::text, -$3::bigint)) AS v(name, d)
-			JOIN btc.accounts a ON a.name = v.name`, from, to, sat)
-	}
+	stray := e.stray
 	step(0)
 	stray("internal:withdrawals_pending", "alice", 500)
 	step(1)

@@ -131,33 +131,11 @@ func TestAuditPassesThroughASweepAndATopUp(t *testing.T) {
 func TestAuditNamesColdTampering(t *testing.T) {
 	e := coldCycle(t)
 	e.requireClean(e.audit())
-	var spent, change wire.OutPoint
-	var txid []byte
-	var vout int32
-	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT txid, vout FROM btc.coins WHERE wallet_id = 2 AND spent_by = $1 LIMIT 1`, e.topupTxid[:]).Scan(&txid, &vout); err != nil {
-		t.Fatal(err)
-	}
-	spent = wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
-	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT txid, vout FROM btc.coins WHERE wallet_id = 2 AND txid = $1`, e.topupTxid[:]).Scan(&txid, &vout); err != nil {
-		t.Fatalf("the top-up's cold change: %v", err)
-	}
-	change = wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(vout)}
-	e.Exec(`CREATE TABLE public.saved_coins (LIKE btc.coins)`)
-	stray := func(from, to string, sat int64) func() {
-		return func() {
-			e.Exec(`WITH t AS (INSERT INTO btc.ledger_transactions (kind, memo) VALUES ('tampered', '') RETURNING id)
-				INSERT INTO btc.ledger_entries (tx_id, account_id, slot, available_delta, pending_delta)
-				SELECT t.id, a.id, 0, v.d, 0 FROM t, (VALUES ($1::text, $3::bigint), ($2::text, -$3::bigint)) AS v(name, d)
-				JOIN btc.accounts a ON a.name = v.name`, from, to, sat)
-		}
-	}
+	spent := e.outpoint(`SELECT txid, vout FROM btc.coins WHERE wallet_id = 2 AND spent_by = $1 LIMIT 1`, e.topupTxid[:])
+	change := e.outpoint(`SELECT txid, vout FROM btc.coins WHERE wallet_id = 2 AND txid = $1`, e.topupTxid[:]) // the top-up's cold change
+	stray := e.strayed
 	coldTotal := ColdWalletCoins + " cold_wallet total"
-	for _, c := range []struct {
-		name   string
-		tamper func()
-		undo   func()
-		want   []string
-	}{
+	e.tamperEach(t, []tamperCase{
 		{
 			name: "a cold coin the top-up spent marked unspent",
 			tamper: func() {
@@ -202,20 +180,7 @@ func TestAuditNamesColdTampering(t *testing.T) {
 			},
 			want: []string{AccountBalance + " cold_wallet available", AccountBalance + " hot_wallet available"},
 		},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			e.Exec(`DELETE FROM public.saved_coins`)
-			c.tamper()
-			r := e.audit()
-			if got := subjects(r); !slices.Equal(got, c.want) {
-				t.Errorf("mismatches %q, want %q", got, c.want)
-			}
-			c.undo()
-			if r := e.audit(); !r.OK() {
-				t.Fatalf("still %q after undoing", subjects(r))
-			}
-		})
-	}
+	})
 }
 
 // A cold coin spent with the cold key outside any top-up ceremony, straight
