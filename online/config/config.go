@@ -78,7 +78,7 @@ type Election struct {
 	// name takes its leases over at once instead of waiting for them.
 	Instance string `toml:"instance"`
 	// Lease is how long a leader's lease lasts after each renewal; a
-	// killed leader is replaced within lease + renew_interval. Default 5s.
+	// killed leader is replaced within lease + 2 × renew_interval. Default 5s.
 	Lease Duration `toml:"lease"`
 	// RenewInterval is how often the leader renews and a standby
 	// campaigns; default lease/3, at most lease/2.

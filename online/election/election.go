@@ -29,7 +29,7 @@ type Config struct {
 	// the name of a dead one takes its leases over at once.
 	Instance string
 	// Lease is how long a holder's lease lasts after each renewal; a
-	// killed holder is replaced within Lease + Renew. Default 5s.
+	// killed holder is replaced within Lease + 2 × Renew. Default 5s.
 	Lease time.Duration
 	// Renew is how often the holder renews and a standby campaigns;
 	// default Lease/3. It must be below Lease/2.

@@ -290,7 +290,14 @@ func sat(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
 // Three serve processes under deposits and withdrawals; the leader of
 // each election (follower, payments, audit) is killed with SIGKILL in
 // turn, twice each, and restarted. Each time another instance takes the
-// lease over within lease + renew interval of the kill, measured. After the
+// lease over within the bound the documentation promises, computed from the
+// configuration: lease (the dead leader's last renewal, before the kill,
+// passes at most that long after it) + renew interval (a standby's longest
+// wait between two campaigns: renew/2 plus up to renew/2) + renew interval
+// (the one campaign transaction, which the election bounds by that). The
+// takeover is measured on the database's clock, from a clock_timestamp()
+// read just before the SIGKILL to the new leader's acquired_at, so the time
+// the test takes to notice is not in it. After the
 // load: every deposit credited once, every withdrawal paid by exactly one
 // output on the chain (scanned block by block) and none in the mempool,
 // alice's balance what the deposits and withdrawals make it, the ledger
@@ -357,7 +364,7 @@ func TestLeadersKilledRepeatedlyUnderLoad(t *testing.T) {
 		}
 	}()
 
-	bound := lease + renew
+	bound := lease + renew + renew // see above, and docs/architecture.md
 	var worst time.Duration
 	kills := 0
 	for round := range 6 {
@@ -366,23 +373,28 @@ func TestLeadersKilledRepeatedlyUnderLoad(t *testing.T) {
 		c.eventually(key+" led", func() bool { victim = c.holder(key); return victim != nil })
 		before := c.leases()[key].Epoch
 		time.Sleep(time.Duration(round%3+1) * 400 * time.Millisecond) // mid-work, at varied phases of the renewals
-		killed := time.Now()
+		// The kill's time on the database's clock, as acquired_at is.
+		var killed time.Time
+		if err := c.db.QueryRow(c.ctx, `SELECT clock_timestamp()`).Scan(&killed); err != nil {
+			t.Fatal(err)
+		}
+		noticed := time.Now()
 		victim.Kill()
 		kills++
 		var took time.Duration
 		for {
 			l := c.leases()[key]
 			if l.Live && l.Holder != victim.Instance && l.Epoch > before {
-				took = time.Since(killed)
+				took = l.AcquiredAt.Sub(killed)
 				break
 			}
-			if time.Since(killed) > 3*bound {
+			if time.Since(noticed) > 3*bound {
 				t.Fatalf("round %d: nobody took %s over within %v of killing %s: %+v", round, key, 3*bound, victim.Instance, l)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		if took > bound {
-			t.Errorf("round %d: %s taken over %v after its leader was killed, above lease %v + renew interval %v", round, key, took, lease, renew)
+			t.Errorf("round %d: %s taken over %v after its leader was killed (database clock), above lease %v + 2 × renew interval %v", round, key, took, lease, renew)
 		}
 		worst = max(worst, took)
 		t.Logf("round %d: %s's leader %s killed; taken over after %v", round, key, victim.Instance, took)
