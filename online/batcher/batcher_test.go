@@ -82,24 +82,17 @@ func (e *env) invariants() {
 	}
 }
 
-// hotBalance is the hot wallet's ledger balance (minus the coins it holds).
-func (e *env) hotBalance() int64 {
-	e.t.Helper()
-	var v int64
-	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT coalesce(sum(b.available), 0)::bigint FROM btc.balances b JOIN btc.accounts a ON a.id = b.account_id WHERE a.kind = 'hot_wallet'`).Scan(&v); err != nil {
-		e.t.Fatal(err)
-	}
-	return v
-}
+// availableSQL sums the available balances of the internal accounts of a
+// kind; unspentSQL sums the unspent coins of wallet 1 (hot) or 2 (cold).
+const (
+	availableSQL = `SELECT coalesce(sum(b.available), 0)::bigint FROM btc.balances b JOIN btc.accounts a ON a.id = b.account_id WHERE a.kind = $1`
+	unspentSQL   = `SELECT coalesce(sum(amount), 0)::bigint FROM btc.coins WHERE wallet_id = $1 AND spent_by IS NULL`
+)
 
-func (e *env) unspentHot() int64 {
-	e.t.Helper()
-	var v int64
-	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT coalesce(sum(amount), 0)::bigint FROM btc.coins WHERE wallet_id = 1 AND spent_by IS NULL`).Scan(&v); err != nil {
-		e.t.Fatal(err)
-	}
-	return v
-}
+// hotBalance is the hot wallet's ledger balance (minus the coins it holds).
+func (e *env) hotBalance() int64 { e.t.Helper(); return e.Sum(availableSQL, "hot_wallet") }
+
+func (e *env) unspentHot() int64 { e.t.Helper(); return e.Sum(unspentSQL, 1) }
 
 // Withdrawals requested through the service are batched into one
 // transaction, signed, broadcast, mined and booked: each destination is
@@ -150,7 +143,7 @@ func TestWithdrawalsBatchedSignedBroadcastConfirmed(t *testing.T) {
 	if hot, coins := e.hotBalance(), e.unspentHot(); hot != -coins {
 		t.Fatalf("hot wallet ledger %d, unspent hot coins %d", hot, coins)
 	}
-	if pending := e.Count(`SELECT coalesce(sum(b.available), 0)::int FROM btc.balances b JOIN btc.accounts a ON a.id = b.account_id WHERE a.kind = 'withdrawals_pending'`); pending != 0 {
+	if pending := e.Sum(availableSQL, "withdrawals_pending"); pending != 0 {
 		t.Fatalf("withdrawals_pending holds %d after every withdrawal confirmed", pending)
 	}
 	// The batch's transaction has the skeleton the rules ask for.

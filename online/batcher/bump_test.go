@@ -54,14 +54,7 @@ func (e *env) inMempool(txid chainhash.Hash) bool {
 	return false
 }
 
-func (e *env) networkFees() int64 {
-	e.t.Helper()
-	var v int64
-	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT coalesce(sum(b.available), 0)::bigint FROM btc.balances b JOIN btc.accounts a ON a.id = b.account_id WHERE a.kind = 'network_fees'`).Scan(&v); err != nil {
-		e.t.Fatal(err)
-	}
-	return v
-}
+func (e *env) networkFees() int64 { e.t.Helper(); return e.Sum(availableSQL, "network_fees") }
 
 // An operator bumps a stuck batch: the replacement pays the same
 // withdrawals at a higher rate from the change, the node swaps it in, and

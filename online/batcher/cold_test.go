@@ -30,22 +30,11 @@ func (c *coldWallet) importSigned(id int64) chainhash.Hash { return c.Import(id)
 // balance is an internal account's ledger balance (available + pending).
 func (e *env) balance(kind string) int64 {
 	e.t.Helper()
-	var v int64
-	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT coalesce(sum(b.available + b.pending), 0)::bigint FROM btc.balances b
-		JOIN btc.accounts a ON a.id = b.account_id WHERE a.kind = $1`, kind).Scan(&v); err != nil {
-		e.t.Fatal(err)
-	}
-	return v
+	return e.Sum(`SELECT coalesce(sum(b.available + b.pending), 0)::bigint FROM btc.balances b
+		JOIN btc.accounts a ON a.id = b.account_id WHERE a.kind = $1`, kind)
 }
 
-func (e *env) unspentCold() int64 {
-	e.t.Helper()
-	var v int64
-	if err := e.Runner.Pool().QueryRow(e.Ctx, `SELECT coalesce(sum(amount), 0)::bigint FROM btc.coins WHERE wallet_id = 2 AND spent_by IS NULL`).Scan(&v); err != nil {
-		e.t.Fatal(err)
-	}
-	return v
-}
+func (e *env) unspentCold() int64 { e.t.Helper(); return e.Sum(unspentSQL, 2) }
 
 // batchInfo is a batch's row as the cold tests look at it.
 type batchInfo struct {

@@ -195,6 +195,16 @@ func (s *Stack) Count(q string, args ...any) int {
 	return n
 }
 
+// Sum runs a query returning one bigint: a sum of satoshis.
+func (s *Stack) Sum(q string, args ...any) int64 {
+	s.T.Helper()
+	var v int64
+	if err := s.Runner.Pool().QueryRow(s.Ctx, q, args...).Scan(&v); err != nil {
+		s.T.Fatalf("%s: %v", q, err)
+	}
+	return v
+}
+
 // Exec runs a statement outside the service (to stage what a test needs).
 func (s *Stack) Exec(q string, args ...any) {
 	s.T.Helper()
