@@ -57,6 +57,21 @@ type wallet struct {
 	serve *servetest.Service
 }
 
+// payAlice opens customer alice's account through the API and pays a new
+// address of hers one deposit of funding, mined.
+func (w *wallet) payAlice() {
+	w.t.Helper()
+	w.api(http.MethodPost, "/v1/btc/accounts", `{"name":"alice"}`, "acct", http.StatusCreated, nil)
+	var addr struct {
+		Address string `json:"address"`
+	}
+	w.api(http.MethodPost, "/v1/btc/accounts/alice/addresses", "", "addr", http.StatusCreated, &addr)
+	if _, err := devenv.NewFaucet(w.node).Pay(w.ctx, devenv.Payment{Address: addr.Address, Amount: funding}); err != nil {
+		w.t.Fatal(err)
+	}
+	w.mine(1)
+}
+
 // newWallet starts serve on a fresh database (rpcURL: the node, or a proxy
 // in front of it), funds customer alice with one confirmed deposit, and
 // leaves serve running.
@@ -65,15 +80,7 @@ func newWallet(t *testing.T, ctx context.Context, btcd *devenv.Btcd, rpcURL stri
 	w := &wallet{t: t, ctx: ctx, btcd: btcd, node: chain.NewRPCNode(btcd.Client)}
 	w.serve = servetest.New(t, servetest.Options{RPCURL: rpcURL, AssetTOML: crashTOML})
 	w.serve.StartReady()
-	w.api(http.MethodPost, "/v1/btc/accounts", `{"name":"alice"}`, "acct", http.StatusCreated, nil)
-	var addr struct {
-		Address string `json:"address"`
-	}
-	w.api(http.MethodPost, "/v1/btc/accounts/alice/addresses", "", "addr", http.StatusCreated, &addr)
-	if _, err := devenv.NewFaucet(w.node).Pay(ctx, devenv.Payment{Address: addr.Address, Amount: funding}); err != nil {
-		t.Fatal(err)
-	}
-	w.mine(1)
+	w.payAlice()
 	w.eventually("alice's deposit credited", func() bool { return w.available() == funding })
 	return w
 }
@@ -415,15 +422,7 @@ func TestServeKilledAtEverySweepStepSweepsOnce(t *testing.T) {
 			if err := w.serve.WaitReady(time.Minute); err != nil {
 				t.Fatal(err)
 			}
-			w.api(http.MethodPost, "/v1/btc/accounts", `{"name":"alice"}`, "acct", http.StatusCreated, nil)
-			var addr struct {
-				Address string `json:"address"`
-			}
-			w.api(http.MethodPost, "/v1/btc/accounts/alice/addresses", "", "addr", http.StatusCreated, &addr)
-			if _, err := devenv.NewFaucet(w.node).Pay(ctx, devenv.Payment{Address: addr.Address, Amount: funding}); err != nil {
-				t.Fatal(err)
-			}
-			w.mine(1)
+			w.payAlice()
 			w.serve.WaitKilled(2 * time.Minute)
 			if want := "crashpoint: killing at " + point + " (hit 1)"; !strings.Contains(w.serve.Log(), want) {
 				t.Fatalf("serve died, but not at %s:\n%s", point, w.serve.LogTail(40))
