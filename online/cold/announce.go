@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cryptoassets/cryptoassets/online/events"
@@ -44,11 +45,8 @@ func (t *TopUps) Announce(ctx context.Context, id int64, files []string) (bool, 
 		if err != nil {
 			return err
 		}
-		var h [32]byte
-		copy(h[:], txid)
-		x := Export{TxID: h}
 		if _, err := events.Emit(tx, t.asset, EventTopupExported, map[string]any{
-			"batch_id": id, "txid": x.TxID.String(), "vout": vout, "address": addr,
+			"batch_id": id, "txid": chainhash.Hash(txid).String(), "vout": vout, "address": addr,
 			"amount_sat": strconv.FormatInt(amt, 10), "fee_sat": strconv.FormatInt(fee, 10),
 			"expires_at": expires.UTC().Format(time.RFC3339), "by": by, "files": files,
 		}); err != nil {
