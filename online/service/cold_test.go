@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/cryptoassets/cryptoassets/internal/storetest"
 	"github.com/cryptoassets/cryptoassets/internal/testenv"
 	"github.com/cryptoassets/cryptoassets/online/config"
+	"github.com/cryptoassets/cryptoassets/online/status"
 	"github.com/cryptoassets/cryptoassets/shared/hdkeys"
 )
 
@@ -73,6 +75,19 @@ hot_wallet_descriptor = %q
 	}
 	if w.Keepers["btc"] == nil || w.Keepers["ltc"] != nil || len(w.Batchers) != 0 {
 		t.Fatalf("keepers %v, batchers %v", w.Keepers, w.Batchers)
+	}
+	// What status and /metrics say each election's leader runs is what
+	// was built.
+	var built []status.ElectionSpec
+	for _, g := range w.groups {
+		sp := status.ElectionSpec{Name: g.el.Worker(), Asset: g.el.Asset()}
+		for _, gw := range g.workers {
+			sp.Workers = append(sp.Workers, gw.name)
+		}
+		built = append(built, sp)
+	}
+	if said := Elections(cfg); !reflect.DeepEqual(said, built) {
+		t.Fatalf("status names the elections %+v, serve built %+v", said, built)
 	}
 	var stored string
 	var n int
