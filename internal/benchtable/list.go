@@ -51,8 +51,8 @@ var entries = []entry{
 		also:    "retries/commit$|^pgbench-internal-postings/s$",
 	},
 	{
-		id: "follower", pkg: "./online/deposits", bench: "^BenchmarkFollower$", benchtime: "20x", timeout: "30m",
-		what:    "blocks of ~1,000 outputs scanned and credited, beside the raw getblockhash + getblock fetch",
+		id: "follower", pkg: "./online/deposits", bench: "^BenchmarkFollower$", benchtime: "400x", timeout: "30m",
+		what:    "blocks of ~1,000 outputs and four deposits scanned and credited, beside the raw getblockhash + getblock fetch; also beside the follower's own raw fetch (the hashes in one batch)",
 		targets: []target{{match: "/watched-1000000$", op: "<=", ratio: 1.5}},
 		across:  []across{{of: "/watched-1000000$", to: "/watched-1000$", target: target{op: "<=", ratio: 1.1}}},
 	},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -20,6 +21,10 @@ type Node interface {
 	// BlockHash returns the hash of the best-chain block at height, or
 	// ErrNoBlock when the chain is shorter.
 	BlockHash(ctx context.Context, height int32) (chainhash.Hash, error)
+	// BlockHashes returns the hashes of the best-chain blocks at heights
+	// from to to, in order, in one request; fewer when the chain is
+	// shorter, and ErrNoBlock when it holds none of them.
+	BlockHashes(ctx context.Context, from, to int32) ([]chainhash.Hash, error)
 	// Block returns the block with this hash, parsed.
 	Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, error)
 	// MempoolTxids lists the transactions in the node's mempool.
@@ -68,19 +73,56 @@ func (n *RPCNode) Tip(ctx context.Context) (int32, chainhash.Hash, error) {
 
 // BlockHash implements Node.
 func (n *RPCNode) BlockHash(ctx context.Context, height int32) (chainhash.Hash, error) {
-	var s string
-	if err := n.c.Call(ctx, &s, "getblockhash", height); err != nil {
+	raw, err := n.c.CallRaw(ctx, "getblockhash", height)
+	return blockHash(height, raw, err)
+}
+
+// blockHash reads getblockhash's reply (or error) for height.
+func blockHash(height int32, raw json.RawMessage, err error) (chainhash.Hash, error) {
+	if err != nil {
 		var re *rpc.Error
 		if errors.As(err, &re) && (re.Code == -8 || re.Code == -1 || re.Code == -5) {
 			return chainhash.Hash{}, fmt.Errorf("%w at height %d", ErrNoBlock, height)
 		}
 		return chainhash.Hash{}, err
 	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return chainhash.Hash{}, fmt.Errorf("getblockhash %d: %w", height, err)
+	}
 	h, err := chainhash.NewHashFromStr(s)
 	if err != nil {
 		return chainhash.Hash{}, fmt.Errorf("getblockhash %d: %w", height, err)
 	}
 	return *h, nil
+}
+
+// BlockHashes implements Node with one JSON-RPC batch of getblockhash
+// calls.
+func (n *RPCNode) BlockHashes(ctx context.Context, from, to int32) ([]chainhash.Hash, error) {
+	if from < 0 || to < from || int64(to)-int64(from) >= rpc.MaxBatch {
+		return nil, fmt.Errorf("block hashes of heights %d to %d: want 0 <= from <= to, at most %d", from, to, rpc.MaxBatch)
+	}
+	params := make([][]any, 0, to-from+1)
+	for h := from; h <= to; h++ {
+		params = append(params, []any{h})
+	}
+	raws, errs, err := n.c.CallBatch(ctx, "getblockhash", params)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]chainhash.Hash, 0, len(raws))
+	for i := range raws {
+		h, err := blockHash(from+int32(i), raws[i], errs[i])
+		if errors.Is(err, ErrNoBlock) && len(out) > 0 {
+			break // the chain ends here
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 // Block implements Node. It asks for the raw block (verbosity 0), which both

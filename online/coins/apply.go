@@ -35,36 +35,22 @@ func ConnectBlockTx(tx *store.Tx, schema string, hash chainhash.Hash, height int
 	return dropConflicted(tx, s, losers)
 }
 
-// QueueConnectBlock is ConnectBlockTx for a writer that sends several
-// blocks' statements in one round trip: it queues the block's statements on
-// b, and the function it returns reads their results from the sent batch
-// and returns the transactions that lost one of our coins to the block.
-// The caller passes those to DropConflictedTx, in the same transaction.
-func QueueConnectBlock(b *pgx.Batch, schema string, hash chainhash.Hash, height int32, m Matched) func(pgx.BatchResults) ([]chainhash.Hash, error) {
-	s := ident(schema)
-	if len(m.Outputs) > 0 {
-		q, args := insertOutputs(s, m, &hash, height)
-		b.Queue(q, args...)
-	}
-	if len(m.Spends) > 0 {
-		q, args := recordSpends(s, m.Spends, &hash, height)
-		b.Queue(q, args...)
-	}
-	return func(br pgx.BatchResults) ([]chainhash.Hash, error) {
-		if len(m.Outputs) > 0 {
-			if _, err := br.Exec(); err != nil {
-				return nil, err
-			}
-		}
-		if len(m.Spends) == 0 {
-			return nil, nil
-		}
-		rows, err := br.Query()
-		if err != nil {
-			return nil, err
-		}
-		return collectHashes(rows)
-	}
+// BlockMatch is what Match found in one block of the best chain.
+type BlockMatch struct {
+	Hash   chainhash.Hash
+	Height int32
+	Matched
+}
+
+// QueueConnectBlocks is ConnectBlockTx for a writer that records several
+// blocks, in chain order, in one transaction and one round trip: it queues
+// two statements on b whatever the number of blocks (every block's outputs,
+// then every block's spends, so an output spent a block later is found),
+// and the function it returns reads their results from the sent batch and
+// returns the transactions that lost one of our coins to the blocks. The
+// caller passes those to DropConflictedTx, in the same transaction.
+func QueueConnectBlocks(b *pgx.Batch, schema string, blocks []BlockMatch) func(pgx.BatchResults) ([]chainhash.Hash, error) {
+	return queueConfirmed(b, ident(schema), blocks)
 }
 
 // DisconnectBlockTx undoes what the block did: the coins it confirmed are
@@ -113,109 +99,208 @@ func DropConflictedTx(tx *store.Tx, schema string, txids []chainhash.Hash) error
 
 // record writes m's outputs, then its spends (an output may be spent in
 // the same block), in one round trip, and returns the transactions that
-// lost a coin of ours to another spender.
+// lost a coin of ours to another spender: confirmed in block at height, or
+// (nil) in the mempool.
 func record(tx *store.Tx, s string, m Matched, block *chainhash.Hash, height int32) ([]chainhash.Hash, error) {
 	if m.Empty() {
 		return nil, nil
 	}
 	b := &pgx.Batch{}
-	if len(m.Outputs) > 0 {
-		q, args := insertOutputs(s, m, block, height)
-		b.Queue(q, args...)
-	}
-	if len(m.Spends) > 0 {
-		q, args := recordSpends(s, m.Spends, block, height)
-		b.Queue(q, args...)
+	var read func(pgx.BatchResults) ([]chainhash.Hash, error)
+	if block != nil {
+		read = queueConfirmed(b, s, []BlockMatch{{Hash: *block, Height: height, Matched: m}})
+	} else {
+		read = queueMempool(b, s, m)
 	}
 	br := tx.SendBatch(b)
 	defer br.Close()
-	if len(m.Outputs) > 0 {
-		if _, err := br.Exec(); err != nil {
-			return nil, err
-		}
-	}
-	var losers []chainhash.Hash
-	if len(m.Spends) > 0 {
-		rows, err := br.Query()
-		if err != nil {
-			return nil, err
-		}
-		if losers, err = collectHashes(rows); err != nil {
-			return nil, err
-		}
+	losers, err := read(br)
+	if err != nil {
+		return nil, err
 	}
 	return losers, br.Close()
 }
 
-// insertOutputs is the statement inserting m's outputs: confirmed in
-// block, or (nil) unconfirmed, never undoing a confirmation. A mempool
-// transaction known to be dead is not recorded again: one spending a coin
-// of ours that a block shows spent by another, or one the deposits found
-// replaced (a node may keep such a transaction in its mempool, as btcd
-// does after a reorganisation).
-func insertOutputs(s string, m Matched, block *chainhash.Hash, height int32) (string, []any) {
-	outs := m.Outputs
-	txids := make([][]byte, len(outs))
-	vouts := make([]int32, len(outs))
-	wallets := make([]int16, len(outs))
-	addrs := make([]int64, len(outs))
-	amounts := make([]int64, len(outs))
-	scripts := make([][]byte, len(outs))
-	coinbase := make([]bool, len(outs))
-	for i, o := range outs {
-		txids[i] = o.OutPoint.Hash[:]
-		vouts[i] = int32(o.OutPoint.Index)
-		wallets[i], addrs[i], amounts[i], scripts[i], coinbase[i] = o.WalletID, o.AddressID, o.Amount, o.Script, o.Coinbase
+// queueConfirmed queues the statements recording blocks, in chain order:
+// every block's outputs in one statement, then every block's spends in
+// another. The function it returns reads their results.
+func queueConfirmed(b *pgx.Batch, s string, blocks []BlockMatch) func(pgx.BatchResults) ([]chainhash.Hash, error) {
+	outs := insertConfirmed(b, s, blocks)
+	spends := spendConfirmed(b, s, blocks)
+	return func(br pgx.BatchResults) ([]chainhash.Hash, error) {
+		return readRecorded(br, outs, spends)
 	}
-	const cols = `INSERT INTO %[1]s.coins (txid, vout, wallet_id, address_id, amount, script, coinbase, block_hash, block_height)
-		SELECT u.*, $8::bytea, $9::integer
-		FROM unnest($1::bytea[], $2::integer[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bytea[], $7::boolean[])
-			AS u(txid, vout, wallet_id, address_id, amount, script, coinbase) `
-	if block == nil {
-		// Only the inputs of the transactions paying us are looked at.
-		paying := map[chainhash.Hash]bool{}
-		for _, o := range outs {
-			paying[o.OutPoint.Hash] = true
-		}
-		var inTxids, inBys [][]byte
-		var inVouts []int32
-		for _, sp := range m.Spends {
-			if paying[sp.By] {
-				inTxids, inVouts, inBys = append(inTxids, sp.OutPoint.Hash[:]), append(inVouts, int32(sp.OutPoint.Index)), append(inBys, sp.By[:])
-			}
-		}
-		return fmt.Sprintf(cols+`WHERE NOT EXISTS (SELECT 1 FROM %[1]s.deposits d WHERE d.txid = u.txid AND d.state = 'replaced')
-			AND NOT EXISTS (SELECT 1 FROM unnest($10::bytea[], $11::integer[], $12::bytea[]) AS sp(txid, vout, spender)
-				JOIN %[1]s.coins c ON c.txid = sp.txid AND c.vout = sp.vout
-				WHERE sp.spender = u.txid AND c.spent_block IS NOT NULL AND c.spent_by <> sp.spender)
-			ON CONFLICT (txid, vout) DO NOTHING`, s),
-			[]any{txids, vouts, wallets, addrs, amounts, scripts, coinbase, nil, nil, inTxids, inVouts, inBys}
-	}
-	return fmt.Sprintf(cols, s) + `ON CONFLICT (txid, vout) DO UPDATE
-		SET block_hash = excluded.block_hash, block_height = excluded.block_height, updated_at = now()
-		WHERE coins.block_hash IS DISTINCT FROM excluded.block_hash OR coins.block_height IS DISTINCT FROM excluded.block_height`,
-		[]any{txids, vouts, wallets, addrs, amounts, scripts, coinbase, block[:], height}
 }
 
-// recordSpends is the statement marking our coins among spends as spent,
-// in the block or (nil) in the mempool, and returning the transactions that
-// had spent one of them before and lost it to another spender.
-func recordSpends(s string, spends []Spend, block *chainhash.Hash, height int32) (string, []any) {
+// queueMempool is queueConfirmed for mempool transactions.
+func queueMempool(b *pgx.Batch, s string, m Matched) func(pgx.BatchResults) ([]chainhash.Hash, error) {
+	outs, spends := len(m.Outputs) > 0, len(m.Spends) > 0
+	if outs {
+		q, args := insertUnconfirmed(s, m)
+		b.Queue(q, args...)
+	}
+	if spends {
+		q, args := spendUnconfirmed(s, m.Spends)
+		b.Queue(q, args...)
+	}
+	return func(br pgx.BatchResults) ([]chainhash.Hash, error) {
+		return readRecorded(br, outs, spends)
+	}
+}
+
+// readRecorded reads the results of the statements queueConfirmed or
+// queueMempool queued: the transactions that lost a coin of ours.
+func readRecorded(br pgx.BatchResults, outs, spends bool) ([]chainhash.Hash, error) {
+	if outs {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	if !spends {
+		return nil, nil
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	return collectHashes(rows)
+}
+
+// outputColumns are the arrays of the coins a statement inserts.
+type outputColumns struct {
+	txids, scripts [][]byte
+	vouts          []int32
+	wallets        []int16
+	addrs, amounts []int64
+	coinbase       []bool
+}
+
+func (c *outputColumns) add(o Output) {
+	c.txids, c.vouts = append(c.txids, o.OutPoint.Hash[:]), append(c.vouts, int32(o.OutPoint.Index))
+	c.wallets, c.addrs, c.amounts = append(c.wallets, o.WalletID), append(c.addrs, o.AddressID), append(c.amounts, o.Amount)
+	c.scripts, c.coinbase = append(c.scripts, o.Script), append(c.coinbase, o.Coinbase)
+}
+
+func (c *outputColumns) args() []any {
+	return []any{c.txids, c.vouts, c.wallets, c.addrs, c.amounts, c.scripts, c.coinbase}
+}
+
+// insertConfirmed queues the statement inserting the blocks' outputs as
+// coins confirmed in their blocks (a coin seen in the mempool keeps its row
+// and takes the block); false when they pay us nothing. An outpoint that
+// occurs twice (a duplicate coinbase txid, before BIP 34) keeps its last
+// block, as block-by-block statements would leave it.
+func insertConfirmed(b *pgx.Batch, s string, blocks []BlockMatch) bool {
+	var c outputColumns
+	var hashes [][]byte
+	var heights []int32
+	last := map[wire.OutPoint]int{}
+	for bi, bm := range blocks {
+		for _, o := range bm.Outputs {
+			last[o.OutPoint] = bi
+		}
+	}
+	for bi, bm := range blocks {
+		for _, o := range bm.Outputs {
+			if last[o.OutPoint] != bi {
+				continue
+			}
+			c.add(o)
+			hashes, heights = append(hashes, bm.Hash[:]), append(heights, bm.Height)
+		}
+	}
+	if len(c.txids) == 0 {
+		return false
+	}
+	b.Queue(`INSERT INTO `+s+`.coins (txid, vout, wallet_id, address_id, amount, script, coinbase, block_hash, block_height)
+		SELECT * FROM unnest($1::bytea[], $2::integer[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bytea[], $7::boolean[], $8::bytea[], $9::integer[])
+			AS u(txid, vout, wallet_id, address_id, amount, script, coinbase, block_hash, block_height)
+		ON CONFLICT (txid, vout) DO UPDATE
+		SET block_hash = excluded.block_hash, block_height = excluded.block_height, updated_at = now()
+		WHERE coins.block_hash IS DISTINCT FROM excluded.block_hash OR coins.block_height IS DISTINCT FROM excluded.block_height`,
+		append(c.args(), hashes, heights)...)
+	return true
+}
+
+// insertUnconfirmed is the statement inserting m's outputs as unconfirmed
+// coins, never undoing a confirmation. A mempool transaction known to be
+// dead is not recorded again: one spending a coin of ours that a block
+// shows spent by another, or one the deposits found replaced (a node may
+// keep such a transaction in its mempool, as btcd does after a
+// reorganisation).
+func insertUnconfirmed(s string, m Matched) (string, []any) {
+	var c outputColumns
+	paying := map[chainhash.Hash]bool{}
+	for _, o := range m.Outputs {
+		c.add(o)
+		paying[o.OutPoint.Hash] = true
+	}
+	// Only the inputs of the transactions paying us are looked at.
+	var inTxids, inBys [][]byte
+	var inVouts []int32
+	for _, sp := range m.Spends {
+		if paying[sp.By] {
+			inTxids, inVouts, inBys = append(inTxids, sp.OutPoint.Hash[:]), append(inVouts, int32(sp.OutPoint.Index)), append(inBys, sp.By[:])
+		}
+	}
+	return fmt.Sprintf(`INSERT INTO %[1]s.coins (txid, vout, wallet_id, address_id, amount, script, coinbase)
+		SELECT u.* FROM unnest($1::bytea[], $2::integer[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bytea[], $7::boolean[])
+			AS u(txid, vout, wallet_id, address_id, amount, script, coinbase)
+		WHERE NOT EXISTS (SELECT 1 FROM %[1]s.deposits d WHERE d.txid = u.txid AND d.state = 'replaced')
+			AND NOT EXISTS (SELECT 1 FROM unnest($8::bytea[], $9::integer[], $10::bytea[]) AS sp(txid, vout, spender)
+				JOIN %[1]s.coins c ON c.txid = sp.txid AND c.vout = sp.vout
+				WHERE sp.spender = u.txid AND c.spent_block IS NOT NULL AND c.spent_by <> sp.spender)
+		ON CONFLICT (txid, vout) DO NOTHING`, s),
+		append(c.args(), inTxids, inVouts, inBys)
+}
+
+// spendConfirmed queues the statement marking our coins among the blocks'
+// spends as spent in their blocks, and returning the transactions that had
+// spent one of them before and lost it to another spender; false when the
+// blocks spend nothing (only a coinbase).
+//
+// Each input is looked up by primary key (LATERAL … LIMIT 1 keeps the
+// planner from hashing the whole table for a block of thousands of
+// inputs), and only the few rows found are updated, by ctid. Both parts
+// read the rows as they were before the update (one snapshot): "hit" keeps
+// each old spender, so the ones that lost are returned.
+func spendConfirmed(b *pgx.Batch, s string, blocks []BlockMatch) bool {
+	var txids, bys, hashes [][]byte
+	var vouts, heights []int32
+	for _, bm := range blocks {
+		for _, sp := range bm.Spends {
+			txids, vouts, bys = append(txids, sp.OutPoint.Hash[:]), append(vouts, int32(sp.OutPoint.Index)), append(bys, sp.By[:])
+			hashes, heights = append(hashes, bm.Hash[:]), append(heights, bm.Height)
+		}
+	}
+	if len(txids) == 0 {
+		return false
+	}
+	b.Queue(`WITH hit AS (
+			SELECT k.ctid AS row_id, k.spent_by AS old_by, u.spender, u.block, u.height
+			FROM unnest($1::bytea[], $2::integer[], $3::bytea[], $4::bytea[], $5::integer[]) AS u(txid, vout, spender, block, height)
+			CROSS JOIN LATERAL (SELECT c.ctid, c.spent_by, c.spent_block, c.spent_height FROM `+s+`.coins c
+				WHERE c.txid = u.txid AND c.vout = u.vout LIMIT 1) k
+			WHERE k.spent_by IS DISTINCT FROM u.spender OR k.spent_block IS DISTINCT FROM u.block OR k.spent_height IS DISTINCT FROM u.height),
+		upd AS (UPDATE `+s+`.coins c SET spent_by = hit.spender, spent_block = hit.block, spent_height = hit.height, updated_at = now() FROM hit
+			WHERE c.ctid = ANY (ARRAY(SELECT row_id FROM hit)) AND c.ctid = hit.row_id RETURNING 1)
+		SELECT DISTINCT old_by FROM hit WHERE old_by IS NOT NULL AND old_by <> spender`,
+		txids, vouts, bys, hashes, heights)
+	return true
+}
+
+// spendUnconfirmed is the statement marking our coins among spends as
+// spent in the mempool (a spend already in a block is kept), and returning
+// the transactions that had spent one of them before and lost it to
+// another spender. See spendConfirmed for its shape.
+func spendUnconfirmed(s string, spends []Spend) (string, []any) {
 	txids := make([][]byte, len(spends))
 	vouts := make([]int32, len(spends))
 	bys := make([][]byte, len(spends))
 	for i, sp := range spends {
 		txids[i], vouts[i], bys[i] = sp.OutPoint.Hash[:], int32(sp.OutPoint.Index), sp.By[:]
 	}
-	// Each input is looked up by primary key (LATERAL … LIMIT 1 keeps the
-	// planner from hashing the whole table for a block of thousands of
-	// inputs), and only the few rows found are updated, by ctid. Both parts
-	// read the rows as they were before the update (one snapshot): "hit"
-	// keeps each old spender, so the ones that lost are returned.
-	var q string
-	args := []any{txids, vouts, bys}
-	if block == nil {
-		q = `WITH hit AS (
+	return `WITH hit AS (
 			SELECT k.ctid AS row_id, k.spent_by AS old_by, u.spender
 			FROM unnest($1::bytea[], $2::integer[], $3::bytea[]) AS u(txid, vout, spender)
 			CROSS JOIN LATERAL (SELECT c.ctid, c.spent_by, c.spent_block FROM ` + s + `.coins c
@@ -223,20 +308,7 @@ func recordSpends(s string, spends []Spend, block *chainhash.Hash, height int32)
 			WHERE k.spent_block IS NULL AND k.spent_by IS DISTINCT FROM u.spender),
 		upd AS (UPDATE ` + s + `.coins c SET spent_by = hit.spender, updated_at = now() FROM hit
 			WHERE c.ctid = ANY (ARRAY(SELECT row_id FROM hit)) AND c.ctid = hit.row_id RETURNING 1)
-		SELECT DISTINCT old_by FROM hit WHERE old_by IS NOT NULL`
-	} else {
-		q = `WITH hit AS (
-			SELECT k.ctid AS row_id, k.spent_by AS old_by, u.spender
-			FROM unnest($1::bytea[], $2::integer[], $3::bytea[]) AS u(txid, vout, spender)
-			CROSS JOIN LATERAL (SELECT c.ctid, c.spent_by, c.spent_block, c.spent_height FROM ` + s + `.coins c
-				WHERE c.txid = u.txid AND c.vout = u.vout LIMIT 1) k
-			WHERE k.spent_by IS DISTINCT FROM u.spender OR k.spent_block IS DISTINCT FROM $4 OR k.spent_height IS DISTINCT FROM $5),
-		upd AS (UPDATE ` + s + `.coins c SET spent_by = hit.spender, spent_block = $4, spent_height = $5, updated_at = now() FROM hit
-			WHERE c.ctid = ANY (ARRAY(SELECT row_id FROM hit)) AND c.ctid = hit.row_id RETURNING 1)
-		SELECT DISTINCT old_by FROM hit WHERE old_by IS NOT NULL AND old_by <> spender`
-		args = append(args, block[:], height)
-	}
-	return q, args
+		SELECT DISTINCT old_by FROM hit WHERE old_by IS NOT NULL`, []any{txids, vouts, bys}
 }
 
 // dropConflicted deletes the unconfirmed, unreserved coins of txids and of

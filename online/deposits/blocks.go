@@ -19,18 +19,28 @@ import (
 	"github.com/cryptoassets/cryptoassets/online/store"
 )
 
-// fetched is a block read from the node at a height.
+// fetched is a block read from the node at a height, and what it pays to
+// the watched addresses once matched.
 type fetched struct {
-	height int32
-	hash   chainhash.Hash
-	blk    *wire.MsgBlock
+	height  int32
+	hash    chainhash.Hash
+	blk     *wire.MsgBlock
+	matched bool
+	c       changes
+	cm      coins.Matched
+}
+
+// match finds what b pays and spends of ours. withSpent also collects
+// every outpoint it spends, for the replacement check (see mempoolState).
+func (f *Follower) match(b *fetched, withSpent bool) {
+	b.c = matchTxs(b.blk.Transactions, f.watch.lookup, f.rules(), withSpent)
+	b.cm = coins.Match(b.blk.Transactions, f.watch.coin)
+	b.matched = true
 }
 
 // blockWork is what one block of a connect implies.
 type blockWork struct {
 	fetched
-	c  changes
-	cm coins.Matched
 	// replaced maps each tracked deposit transaction the block conflicts
 	// with to the transaction that won.
 	replaced map[chainhash.Hash]chainhash.Hash
@@ -425,22 +435,33 @@ func (f *Follower) connectBlocks(ctx context.Context, cur cursor, blocks []fetch
 			return fmt.Errorf("block %d %s does not extend %s", b.height, b.hash, parent)
 		}
 	}
-	if err := f.watch.refresh(ctx, f.runner.Pool(), f.schema); err != nil {
-		return err
-	}
+	// Blocks a catch-up's fetcher matched were matched against the watch
+	// set as it was after the tip was asked, which holds every address a
+	// payment in them could be to; others are matched here, after the
+	// refresh.
 	withSpent := f.mempool.watching()
+	for i := range blocks {
+		if blocks[i].matched {
+			continue
+		}
+		if i == 0 || blocks[i-1].matched {
+			if err := f.watch.refresh(ctx, f.runner.Pool(), f.schema); err != nil {
+				return err
+			}
+		}
+		f.match(&blocks[i], withSpent)
+	}
 	work := make([]blockWork, len(blocks))
 	taken := map[chainhash.Hash]bool{}
 	for i, b := range blocks {
-		c := matchTxs(b.blk.Transactions, f.watch.lookup, f.rules(), withSpent)
-		replaced := f.mempool.conflicts(c.spent)
+		replaced := f.mempool.conflicts(b.c.spent)
 		for id := range replaced {
 			if taken[id] {
 				delete(replaced, id) // resolved by an earlier block of this transaction
 			}
 			taken[id] = true
 		}
-		work[i] = blockWork{fetched: b, c: c, cm: coins.Match(b.blk.Transactions, f.watch.coin), replaced: replaced}
+		work[i] = blockWork{fetched: b, replaced: replaced}
 	}
 	first, last := blocks[0], blocks[len(blocks)-1]
 	var w *blockWrites
@@ -544,17 +565,18 @@ func (f *Follower) connectBlocks(ctx context.Context, cur cursor, blocks []fetch
 		b.Queue(`INSERT INTO `+f.schema+`.chain_blocks (height, hash, parent_hash) SELECT * FROM unnest($1::integer[], $2::bytea[], $3::bytea[])
 			ON CONFLICT (height) DO UPDATE SET hash = excluded.hash, parent_hash = excluded.parent_hash, seen_at = now()`,
 			heights, hashes, parents)
-		var reads []func(pgx.BatchResults) ([]chainhash.Hash, error)
 		var ignored int
 		var dropped []chainhash.Hash
-		for _, bw := range work {
+		coinBlocks := make([]coins.BlockMatch, len(work))
+		for i, bw := range work {
 			if len(bw.c.ignored) > 0 {
 				f.queueIgnored(b, bw.c.ignored, &bw.hash)
 				ignored++
 			}
-			reads = append(reads, coins.QueueConnectBlock(b, f.ledger.Asset(), bw.hash, bw.height, bw.cm))
+			coinBlocks[i] = coins.BlockMatch{Hash: bw.hash, Height: bw.height, Matched: bw.cm}
 			dropped = append(dropped, keys(bw.replaced)...)
 		}
+		readCoins := coins.QueueConnectBlocks(b, f.ledger.Asset(), coinBlocks)
 		queued := w.queueWrites(b)
 		br = tx.SendBatch(b)
 		err = func() error {
@@ -564,13 +586,11 @@ func (f *Follower) connectBlocks(ctx context.Context, cur cursor, blocks []fetch
 					return err
 				}
 			}
-			for _, r := range reads {
-				losers, err := r(br)
-				if err != nil {
-					return err
-				}
-				dropped = append(dropped, losers...)
+			losers, err := readCoins(br)
+			if err != nil {
+				return err
 			}
+			dropped = append(dropped, losers...)
 			for _, what := range queued {
 				if _, err := br.Exec(); err != nil {
 					if what == "postings" {

@@ -3,6 +3,7 @@ package deposits
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/btcsuite/btcd/wire"
@@ -25,15 +26,61 @@ type fetchResult struct {
 	err    error
 }
 
-// fetch reads the best chain's blocks from height from to to, in order,
-// onto out, and closes it. It hands a block over as soon as the reader
-// waits for it; while the reader is busy (committing the blocks before), it
-// keeps fetching and gathers what it read into the next group, up to the
-// bounds of one transaction, then waits. So at most three groups are held:
-// the one being committed, the one handed over and the one gathering. It
-// stops at the first error (sent after the blocks before it) or when ctx
-// ends.
-func (f *Follower) fetch(ctx context.Context, from, to int32, out chan<- fetchResult) {
+// fetchedOne is one block the fetcher read, or why it stopped.
+type fetchedOne struct {
+	b   fetched
+	err error
+}
+
+// fetch reads the best chain's blocks from height from to to onto out,
+// and closes it: the hashes of up to one transaction's worth of heights in
+// one request, then each block, one request after the other. It stops at
+// the first error (sent last) or when ctx ends; a chain shorter than to
+// ends with ErrNoBlock. out's buffer bounds how far it reads ahead of the
+// gatherer. A reorganisation between the hashes and the blocks is safe:
+// the blocks asked for by hash are the old chain's, which the catch-up
+// commits and the next step unwinds, as for one that happens after them.
+func (f *Follower) fetch(ctx context.Context, from, to int32, out chan<- fetchedOne) {
+	defer close(out)
+	put := func(o fetchedOne) bool {
+		select {
+		case out <- o:
+			return o.err == nil
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for h := from; h <= to; {
+		end := min(to, h+maxBlocksPerTx-1)
+		hashes, err := f.node.BlockHashes(ctx, h, end)
+		if err != nil {
+			put(fetchedOne{err: err})
+			return
+		}
+		for _, hash := range hashes {
+			blk, err := f.node.Block(ctx, hash)
+			if !put(fetchedOne{b: fetched{height: h, hash: hash, blk: blk}, err: err}) {
+				return
+			}
+			h++
+		}
+		if h <= end {
+			put(fetchedOne{err: fmt.Errorf("%w at height %d", chain.ErrNoBlock, h)})
+			return
+		}
+	}
+}
+
+// gather matches the fetched blocks, up to to, as they arrive (beside the
+// fetch, not in its way), and hands them over onto
+// out in groups, each as large as one transaction may be: a group goes when
+// it reaches the bounds (maxBlocksPerTx, maxIOPerTx) or holds the last block
+// asked for. Fewer, larger transactions cost the database less per block,
+// and while the reader commits one group the next gathers, so at most
+// three groups are held: the one being committed, the one handed over and
+// the one gathering. An error is sent after the blocks before it. out is
+// closed when in is, or when ctx ends.
+func (f *Follower) gather(ctx context.Context, in <-chan fetchedOne, to int32, withSpent bool, out chan<- fetchResult) {
 	defer close(out)
 	var group []fetched
 	io := 0
@@ -46,30 +93,19 @@ func (f *Follower) fetch(ctx context.Context, from, to int32, out chan<- fetchRe
 			return false
 		}
 	}
-	for h := from; h <= to; h++ {
-		hash, err := f.node.BlockHash(ctx, h)
-		var blk *wire.MsgBlock
-		if err == nil {
-			blk, err = f.node.Block(ctx, hash)
-		}
-		if err != nil {
-			send(fetchResult{blocks: group, err: err})
+	for one := range in {
+		if one.err != nil {
+			send(fetchResult{blocks: group, err: one.err})
 			return
 		}
-		group = append(group, fetched{height: h, hash: hash, blk: blk})
-		io += blockIO(blk)
-		if len(group) >= maxBlocksPerTx || io >= maxIOPerTx {
+		b := one.b
+		f.match(&b, withSpent)
+		group = append(group, b)
+		io += blockIO(b.blk)
+		if len(group) >= maxBlocksPerTx || io >= maxIOPerTx || b.height == to {
 			if !send(fetchResult{blocks: group}) {
 				return
 			}
-			continue
-		}
-		select {
-		case out <- fetchResult{blocks: group}:
-			group, io = nil, 0
-		case <-ctx.Done():
-			return
-		default: // the reader is busy: gather the next block too
 		}
 	}
 	if len(group) > 0 {
@@ -86,21 +122,34 @@ func blockIO(blk *wire.MsgBlock) int {
 }
 
 // follow connects the blocks from the cursor cur up to tip, the node's tip
-// as asked once for this catch-up. A fetcher reads ahead while blocks
-// commit (a channel of one group: see fetch); each transaction records the
-// group fetched meanwhile. Every block must extend the one before it (the
-// first, the cursor's block): at the first that does not, the blocks
-// before it are committed and follow returns, and the next step unwinds the
-// reorganisation one block at a time as Step always does. The fetcher is
+// as asked once for this catch-up. A fetcher reads the blocks one after the
+// other; a gatherer matches them and hands them over in groups (see
+// gather); each transaction records one group while the next is fetched.
+// Every block must extend the one before it (the first, the cursor's
+// block): at the first that does not, the blocks before it are committed
+// and follow returns, and the next step unwinds the reorganisation one
+// block at a time as Step always does. The fetcher and the gatherer are
 // stopped, and waited for, before follow returns.
 func (f *Follower) follow(ctx context.Context, cur cursor, tip int32) error {
 	fctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	stop := func() { cancel(); wg.Wait() }
 	defer stop()
+	raw := make(chan fetchedOne, maxBlocksPerTx)
+	wg.Add(1)
+	go func() { defer wg.Done(); f.fetch(fctx, cur.height+1, tip, raw) }()
+	// Every address a payment in the blocks up to tip can be to was issued
+	// before tip was asked: the watch set read now, while the first block
+	// is fetched, holds them all. Only a disconnect adds deposit
+	// transactions to watch for conflicts, and it ends the catch-up, so
+	// whether to collect spends is decided once too.
+	if err := f.watch.refresh(ctx, f.runner.Pool(), f.schema); err != nil {
+		return err
+	}
+	withSpent := f.mempool.watching()
 	ch := make(chan fetchResult, 1)
 	wg.Add(1)
-	go func() { defer wg.Done(); f.fetch(fctx, cur.height+1, tip, ch) }()
+	go func() { defer wg.Done(); f.gather(fctx, raw, tip, withSpent, ch) }()
 	for r := range ch {
 		// The blocks that chain from the cursor.
 		n, parent := 0, cur.hash

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
 
 	"github.com/cryptoassets/cryptoassets/internal/devenv"
 	"github.com/cryptoassets/cryptoassets/internal/storetest"
@@ -25,31 +26,51 @@ import (
 )
 
 // reorgingNode is the real node, except that when the follower first asks
-// for the hash at height at, the node is first switched to the other chain
-// (reorg): the blocks fetched before belong to the old chain.
+// for the block at height at (by the hash it was given for it, or for that
+// height's hash one at a time), the node is first switched to the other
+// chain (reorg): the hashes and blocks fetched before belong to the old
+// chain, and so does the block asked for by its old hash.
 type reorgingNode struct {
 	chain.Node
-	at    int32
-	once  sync.Once
-	reorg func()
-	fired bool
+	at     int32
+	atHash *chainhash.Hash
+	once   sync.Once
+	reorg  func()
+	fired  bool
 }
+
+func (n *reorgingNode) fire() { n.once.Do(func() { n.reorg(); n.fired = true }) }
 
 func (n *reorgingNode) BlockHash(ctx context.Context, h int32) (chainhash.Hash, error) {
 	if h == n.at {
-		n.once.Do(func() { n.reorg(); n.fired = true })
+		n.fire()
 	}
 	return n.Node.BlockHash(ctx, h)
+}
+
+func (n *reorgingNode) BlockHashes(ctx context.Context, from, to int32) ([]chainhash.Hash, error) {
+	hs, err := n.Node.BlockHashes(ctx, from, to)
+	if err == nil && from <= n.at && n.at < from+int32(len(hs)) {
+		n.atHash = &hs[n.at-from]
+	}
+	return hs, err
+}
+
+func (n *reorgingNode) Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, error) {
+	if n.atHash != nil && hash == *n.atHash {
+		n.fire()
+	}
+	return n.Node.Block(ctx, hash)
 }
 
 const chainLock = `hashtextextended('cryptoassets.chain.' || 'btc', 0)`
 
 // A reorganisation in the middle of a catch-up: the blocks fetched ahead,
-// waiting while nothing was committed yet, are the old chain's; the next
-// block fetched is the new chain's. The old blocks are committed (the
-// deposit in them credited), the mismatch ends the catch-up, and the
-// follower unwinds them and follows the new chain: no deposit credited from
-// a block the chain no longer has.
+// waiting while nothing was committed yet, are the old chain's, and so is
+// the last, asked for by the hash fetched before the switch (the node keeps
+// stale blocks). The old blocks are committed (the deposit in them
+// credited), and the next step unwinds them and follows the new chain: no
+// deposit credited from a block the chain no longer has.
 func TestCatchUpReorgUnderThePipelinedFetchUnwindsTheBlocksFetchedAhead(t *testing.T) {
 	e := newEnv(t)
 	other := testenv.NewNode(t, devenv.BtcdOptions{NoMine: true})
@@ -100,7 +121,7 @@ func TestCatchUpReorgUnderThePipelinedFetchUnwindsTheBlocksFetchedAhead(t *testi
 	e.sync(f)
 
 	if !node.fired {
-		t.Fatal("the catch-up never asked for the block after the ones fetched ahead")
+		t.Fatal("the catch-up never asked for the last block after the ones fetched ahead")
 	}
 	if cursorAtReorg != split {
 		t.Fatalf("cursor at %d when the chain switched, want %d: blocks %d and %d were not fetched ahead of their commit",

@@ -1,7 +1,10 @@
 package deposits
 
 import (
+	"bytes"
 	"context"
+	"hash/maphash"
+	"math"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,32 +22,121 @@ type watched struct {
 
 // watchSet maps output scripts to addresses. Lookups are O(1) whatever the
 // number of addresses; refresh loads only addresses added since last time.
+//
+// It is an open-addressing table of 64-bit slots over a flat array of
+// entries and one byte arena for their scripts and addresses. None of the
+// three holds a pointer, so a million watched addresses give the garbage
+// collector nothing to scan, and a lookup that misses (nearly every output
+// of a block) reads one slot, where a Go map of strings reads several
+// scattered words.
 type watchSet struct {
 	mu      sync.RWMutex
-	scripts map[string]watched
+	seed    maphash.Seed
+	slots   []uint64 // 0 empty, else the hash's high 32 bits << 32 | entry index + 1
+	entries []watchEntry
+	arena   []byte
 	maxID   int64
 }
 
-func newWatchSet() *watchSet { return &watchSet{scripts: map[string]watched{}} }
+// watchEntry is watched with its script and address as spans of the arena.
+type watchEntry struct {
+	hash                 uint64
+	addressID, accountID int64
+	walletID             int16
+	script, address      arenaSpan
+}
+
+type arenaSpan struct{ off, n int }
+
+func newWatchSet() *watchSet { return &watchSet{seed: maphash.MakeSeed(), slots: make([]uint64, 1024)} }
+
+func (w *watchSet) bytes(s arenaSpan) []byte { return w.arena[s.off : s.off+s.n] }
+
+// find is the slot holding script (hash h), or the empty slot where it goes.
+func (w *watchSet) find(script []byte, h uint64) (slot int, found bool) {
+	mask := len(w.slots) - 1
+	tag := h >> 32
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		s := w.slots[i]
+		if s == 0 {
+			return i, false
+		}
+		if s>>32 == tag && bytes.Equal(w.bytes(w.entries[uint32(s)-1].script), script) {
+			return i, true
+		}
+	}
+}
 
 func (w *watchSet) lookup(script []byte) (watched, bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	a, ok := w.scripts[string(script)]
-	return a, ok
+	e, ok := w.entry(script)
+	if !ok {
+		return watched{}, false
+	}
+	return watched{addressID: e.addressID, accountID: e.accountID, walletID: e.walletID, address: string(w.bytes(e.address))}, true
+}
+
+// entry is script's entry (the caller holds a lock).
+func (w *watchSet) entry(script []byte) (watchEntry, bool) {
+	i, ok := w.find(script, maphash.Bytes(w.seed, script))
+	if !ok {
+		return watchEntry{}, false
+	}
+	return w.entries[uint32(w.slots[i])-1], true
+}
+
+// add records a (caller holds the write lock); a script added again takes
+// the new address.
+func (w *watchSet) add(script []byte, a watched) {
+	if len(w.entries) >= math.MaxUint32-1 {
+		panic("watch set: too many addresses")
+	}
+	if 2*(len(w.entries)+1) > len(w.slots) {
+		w.grow()
+	}
+	h := maphash.Bytes(w.seed, script)
+	e := watchEntry{hash: h, addressID: a.addressID, accountID: a.accountID, walletID: a.walletID}
+	e.script = arenaSpan{len(w.arena), len(script)}
+	w.arena = append(w.arena, script...)
+	e.address = arenaSpan{len(w.arena), len(a.address)}
+	w.arena = append(w.arena, a.address...)
+	i, found := w.find(script, h)
+	if found {
+		w.entries[uint32(w.slots[i])-1] = e
+		return
+	}
+	w.entries = append(w.entries, e)
+	w.slots[i] = h>>32<<32 | uint64(len(w.entries))
+}
+
+// grow doubles the slots, keeping the load at most one half.
+func (w *watchSet) grow() {
+	slots := make([]uint64, 2*len(w.slots))
+	mask := len(slots) - 1
+	for n, e := range w.entries {
+		i := int(e.hash) & mask
+		for slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		slots[i] = e.hash>>32<<32 | uint64(n+1)
+	}
+	w.slots = slots
 }
 
 // coin is lookup as the coins matcher asks it: every address of ours,
 // customer or change, hot or cold.
 func (w *watchSet) coin(script []byte) (coins.Watched, bool) {
-	a, ok := w.lookup(script)
-	return coins.Watched{AddressID: a.addressID, WalletID: a.walletID}, ok
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	e, ok := w.entry(script)
+	return coins.Watched{AddressID: e.addressID, WalletID: e.walletID}, ok
 }
 
 func (w *watchSet) size() int {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	return len(w.scripts)
+	return len(w.entries)
 }
 
 // refreshBatch bounds one read. ORDER BY id LIMIT also keeps the plan an
@@ -80,7 +172,7 @@ func (w *watchSet) refreshBatch(ctx context.Context, pool *pgxpool.Pool, schema 
 		if err := rows.Scan(&a.addressID, &script, &a.accountID, &a.walletID, &a.address); err != nil {
 			return n, err
 		}
-		w.scripts[string(script)] = a
+		w.add(script, a)
 		if a.addressID > w.maxID {
 			w.maxID = a.addressID
 		}

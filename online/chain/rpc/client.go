@@ -118,11 +118,92 @@ func (c *Client) Call(ctx context.Context, out any, method string, params ...any
 
 // CallRaw invokes method and returns the raw JSON result.
 func (c *Client) CallRaw(ctx context.Context, method string, params ...any) (json.RawMessage, error) {
-	if params == nil {
-		params = []any{}
-	}
 	id := c.nextID.Add(1)
-	body, err := json.Marshal(request{JSONRPC: "1.0", ID: id, Method: method, Params: params})
+	data, err := c.post(ctx, method, request{JSONRPC: "1.0", ID: id, Method: method, Params: orEmpty(params)})
+	if err != nil {
+		return nil, err
+	}
+	var r response
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("node RPC %s: a body that is not JSON-RPC: %.200q", method, data)
+	}
+	if r.Error != nil {
+		r.Error.Method = method
+		return nil, r.Error
+	}
+	if r.ID != id {
+		return nil, fmt.Errorf("node RPC %s: reply id %d does not match request id %d", method, r.ID, id)
+	}
+	return r.Result, nil
+}
+
+// MaxBatch bounds the calls of one CallBatch.
+const MaxBatch = 1000
+
+// CallBatch invokes method once for each list of params in one JSON-RPC
+// batch (one HTTP request; Bitcoin Core and btcd both serve them), and
+// returns each call's raw result or error, in the order asked. The error
+// is for the batch as a whole: the node unreachable, or a reply that does
+// not answer every call exactly once.
+func (c *Client) CallBatch(ctx context.Context, method string, params [][]any) ([]json.RawMessage, []error, error) {
+	if len(params) == 0 {
+		return nil, nil, nil
+	}
+	if len(params) > MaxBatch {
+		return nil, nil, fmt.Errorf("node RPC %s: a batch of %d calls, more than %d", method, len(params), MaxBatch)
+	}
+	reqs := make([]request, len(params))
+	first := c.nextID.Add(uint64(len(params))) - uint64(len(params)) + 1
+	for i, p := range params {
+		// JSON-RPC 2.0: a batch is a 2.0 feature, and Bitcoin Core answers
+		// 2.0 errors with HTTP 200.
+		reqs[i] = request{JSONRPC: "2.0", ID: first + uint64(i), Method: method, Params: orEmpty(p)}
+	}
+	data, err := c.post(ctx, method, reqs)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rs []response
+	if err := json.Unmarshal(data, &rs); err != nil {
+		var single response
+		if json.Unmarshal(data, &single) == nil && single.Error != nil {
+			single.Error.Method = method
+			return nil, nil, single.Error
+		}
+		return nil, nil, fmt.Errorf("node RPC %s: a batch reply that is not a JSON-RPC array: %.200q", method, data)
+	}
+	results, errs := make([]json.RawMessage, len(params)), make([]error, len(params))
+	answered := make([]bool, len(params))
+	for _, r := range rs {
+		i := r.ID - first
+		if r.ID < first || i >= uint64(len(params)) || answered[i] {
+			return nil, nil, fmt.Errorf("node RPC %s: batch reply id %d answers no call of the batch, or one twice", method, r.ID)
+		}
+		answered[i] = true
+		if r.Error != nil {
+			r.Error.Method = method
+			errs[i] = r.Error
+			continue
+		}
+		results[i] = r.Result
+	}
+	if len(rs) != len(params) {
+		return nil, nil, fmt.Errorf("node RPC %s: %d replies to a batch of %d calls", method, len(rs), len(params))
+	}
+	return results, errs, nil
+}
+
+func orEmpty(params []any) []any {
+	if params == nil {
+		return []any{}
+	}
+	return params
+}
+
+// post sends one JSON-RPC body (a request or a batch) and returns the
+// reply's body, refused when larger than MaxResponseSize or not allowed.
+func (c *Client) post(ctx context.Context, method string, payload any) ([]byte, error) {
+	body, err := json.Marshal(payload)
 	if err != nil {
 		return nil, fmt.Errorf("node RPC %s: encoding params: %w", method, err)
 	}
@@ -156,18 +237,10 @@ func (c *Client) CallRaw(ctx context.Context, method string, params ...any) (jso
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		return nil, fmt.Errorf("node RPC %s: authentication refused (HTTP %d): check rpc_user/rpc_password or the cookie file", method, resp.StatusCode)
 	}
-	var r response
-	if err := json.Unmarshal(data, &r); err != nil {
+	if t := bytes.TrimSpace(data); len(t) == 0 || (t[0] != '{' && t[0] != '[') {
 		return nil, fmt.Errorf("node RPC %s: HTTP %d with a body that is not JSON-RPC: %.200q", method, resp.StatusCode, data)
 	}
-	if r.Error != nil {
-		r.Error.Method = method
-		return nil, r.Error
-	}
-	if r.ID != id {
-		return nil, fmt.Errorf("node RPC %s: reply id %d does not match request id %d", method, r.ID, id)
-	}
-	return r.Result, nil
+	return data, nil
 }
 
 func (c *Client) credentials() (string, string, error) {
