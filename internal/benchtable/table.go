@@ -218,8 +218,17 @@ func acrossRow(a across, rows []pairedRow) (pairedRow, error) {
 	if last == "" {
 		last = to.r.name
 	}
-	return pairedRow{e: of.e, s: of.s, r: of.r, name: of.r.name + " ÷ " + last, unit: of.unit, fig: of.fig, base: to.fig,
-		ratio: of.fig / to.fig, tgt: &a.target, also: "the figures of the two rows, one over the other", both: true}, nil
+	row := pairedRow{e: of.e, s: of.s, r: of.r, name: of.r.name + " ÷ " + last, unit: of.unit, fig: of.fig, base: to.fig,
+		ratio: of.fig / to.fig, tgt: &a.target, also: "the figures of the two rows, one over the other", both: true}
+	if a.ratios {
+		if to.ratio <= 0 {
+			return pairedRow{}, fmt.Errorf("across: %s has no positive ratio to divide by", to.name)
+		}
+		row.ratio = of.ratio / to.ratio
+		row.also = fmt.Sprintf("the ratios of the two rows (%s, %s), one over the other: each row's figure over its own pass's baseline; the figures alone, one over the other: %s",
+			ratio(of.ratio), ratio(to.ratio), ratio(of.fig/to.fig))
+	}
+	return row, nil
 }
 
 func (p pairedRow) command() string {

@@ -332,6 +332,8 @@ func TestAcross(t *testing.T) {
 			"| BenchmarkTransfers/one-hot-account ÷ spread | 〃 | 141 transfers/s | 1,203 transfers/s | **0.12** | ratio ≤ 0.2 | yes | the figures of the two rows, one over the other | 19.20 | `go test ./online/ledger -run '^$' -bench '^BenchmarkTransfers$' -benchtime 5000x` |", ""},
 		{"missed", across{of: "/one-hot-account$", to: "/spread$", target: target{op: ">=", ratio: 0.9}},
 			"| BenchmarkTransfers/one-hot-account ÷ spread | 〃 | 141 transfers/s | 1,203 transfers/s | **0.12** | ratio ≥ 0.9 | **no** |", ""},
+		{"ratios", across{of: "/one-hot-account$", to: "/spread$", ratios: true, target: target{op: "<=", ratio: 1.1}},
+			"| BenchmarkTransfers/one-hot-account ÷ spread | 〃 | 141 transfers/s | 1,203 transfers/s | **1.57** | ratio ≤ 1.1 | **no** | the ratios of the two rows (1.31, 0.84), one over the other", ""},
 		{"a row that is not there", across{of: "/watched-1000000$", to: "/spread$", target: target{op: "<=", ratio: 1.1}},
 			"", `transfers: across: 0 rows with a baseline match "/watched-1000000$", want one`},
 		{"two rows where one is wanted", across{of: "/one-hot-account$", to: "/", target: target{op: "<=", ratio: 1.1}},

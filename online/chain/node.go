@@ -128,17 +128,17 @@ func (n *RPCNode) BlockHashes(ctx context.Context, from, to int32) ([]chainhash.
 // Block implements Node. It asks for the raw block (verbosity 0), which both
 // nodes serve identically, and checks the bytes hash to what was asked.
 func (n *RPCNode) Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, error) {
-	var s string
-	if err := n.c.Call(ctx, &s, "getblock", hash.String(), 0); err != nil {
+	reply, err := n.c.CallRaw(ctx, "getblock", hash.String(), 0)
+	if err != nil {
 		var re *rpc.Error
 		if errors.As(err, &re) && re.Code == rpc.CodeBlockNotFound {
 			return nil, fmt.Errorf("%w: %s", ErrNoBlock, hash)
 		}
 		return nil, err
 	}
-	raw, err := hex.DecodeString(s)
+	raw, err := hexString(reply)
 	if err != nil {
-		return nil, fmt.Errorf("getblock %s: not hex: %w", hash, err)
+		return nil, fmt.Errorf("getblock %s: %w", hash, err)
 	}
 	var b wire.MsgBlock
 	if err := b.Deserialize(bytes.NewReader(raw)); err != nil {
@@ -148,6 +148,32 @@ func (n *RPCNode) Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBloc
 		return nil, fmt.Errorf("getblock %s: node returned block %s", hash, got)
 	}
 	return &b, nil
+}
+
+// hexString decodes a JSON string of hex digits. Hex digits need no
+// escaping, so the bytes between the quotes are decoded as they are, in
+// one pass; a string with escapes in it (which no node sends) is unquoted
+// by the JSON decoder first.
+func hexString(reply json.RawMessage) ([]byte, error) {
+	if n := len(reply); n >= 2 && reply[0] == '"' && reply[n-1] == '"' {
+		body := reply[1 : n-1]
+		if bytes.IndexByte(body, '\\') < 0 {
+			out := make([]byte, hex.DecodedLen(len(body)))
+			if _, err := hex.Decode(out, body); err != nil {
+				return nil, fmt.Errorf("not hex: %w", err)
+			}
+			return out, nil
+		}
+	}
+	var s string
+	if err := json.Unmarshal(reply, &s); err != nil {
+		return nil, fmt.Errorf("not a JSON string: %w", err)
+	}
+	out, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not hex: %w", err)
+	}
+	return out, nil
 }
 
 // MempoolTxids implements Node.
@@ -169,17 +195,17 @@ func (n *RPCNode) MempoolTxids(ctx context.Context) ([]chainhash.Hash, error) {
 
 // Transaction implements Node.
 func (n *RPCNode) Transaction(ctx context.Context, txid chainhash.Hash) (*wire.MsgTx, error) {
-	var s string
-	if err := n.c.Call(ctx, &s, "getrawtransaction", txid.String(), 0); err != nil {
+	reply, err := n.c.CallRaw(ctx, "getrawtransaction", txid.String(), 0)
+	if err != nil {
 		var re *rpc.Error
 		if errors.As(err, &re) && re.Code == rpc.CodeBlockNotFound {
 			return nil, fmt.Errorf("%w: %s", ErrNoTransaction, txid)
 		}
 		return nil, err
 	}
-	raw, err := hex.DecodeString(s)
+	raw, err := hexString(reply)
 	if err != nil {
-		return nil, fmt.Errorf("getrawtransaction %s: not hex: %w", txid, err)
+		return nil, fmt.Errorf("getrawtransaction %s: %w", txid, err)
 	}
 	var tx wire.MsgTx
 	if err := tx.Deserialize(bytes.NewReader(raw)); err != nil {

@@ -227,7 +227,14 @@ func (c *Client) post(ctx context.Context, method string, payload any) ([]byte, 
 		return nil, fmt.Errorf("node RPC %s: %w", method, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
+	// A reply that says its length is read into one buffer of that size
+	// (a block is tens of kilobytes to megabytes of hex).
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 && resp.ContentLength <= MaxResponseSize {
+		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+	}
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, MaxResponseSize+1))
+	data := buf.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("node RPC %s: reading reply: %w", method, err)
 	}
