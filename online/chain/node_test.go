@@ -193,7 +193,7 @@ func TestCallBatchRefusesAReplyThatDoesNotAnswerEachCallOnce(t *testing.T) {
 		{"one reply missing", func(b []byte) []byte { decode(b); replies = replies[:1]; return encode() }, "1 replies to a batch of 2"},
 		{"one call answered twice", func(b []byte) []byte { decode(b); replies[1]["id"] = replies[0]["id"]; return encode() }, "or one twice"},
 		{"an id of no call", func(b []byte) []byte { decode(b); replies[0]["id"] = 1 << 40; return encode() }, "answers no call"},
-		{"one reply too many", func(b []byte) []byte { decode(b); replies = append(replies, replies[0]); return encode() }, "or one twice"},
+		{"one reply too many", func(b []byte) []byte { decode(b); replies = append(replies, replies[0]); return encode() }, "3 replies to a batch of 2"},
 		{"not an array", func([]byte) []byte { return []byte(`{"result":"00","error":null,"id":1}`) }, "not a JSON-RPC array"},
 		{"not JSON", func([]byte) []byte { return []byte("<html>busy</html>") }, "not JSON-RPC"},
 		{"NUL bytes", func([]byte) []byte { return []byte("[\x00\x00]") }, "not a JSON-RPC array"},

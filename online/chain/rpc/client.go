@@ -155,14 +155,19 @@ func (c *Client) CallBatch(ctx context.Context, method string, params [][]any) (
 	reqs := make([]request, len(params))
 	first := c.nextID.Add(uint64(len(params))) - uint64(len(params)) + 1
 	for i, p := range params {
-		// JSON-RPC 2.0: a batch is a 2.0 feature, and Bitcoin Core answers
-		// 2.0 errors with HTTP 200.
+		// Batches are a JSON-RPC 2.0 feature.
 		reqs[i] = request{JSONRPC: "2.0", ID: first + uint64(i), Method: method, Params: orEmpty(p)}
 	}
 	data, err := c.post(ctx, method, reqs)
 	if err != nil {
 		return nil, nil, err
 	}
+	return parseBatch(method, data, first, len(params))
+}
+
+// parseBatch reads the reply to a batch of n calls of method whose ids
+// start at first: each call's result or error, in the order of the calls.
+func parseBatch(method string, data []byte, first uint64, n int) ([]json.RawMessage, []error, error) {
 	var rs []response
 	if err := json.Unmarshal(data, &rs); err != nil {
 		var single response
@@ -172,11 +177,14 @@ func (c *Client) CallBatch(ctx context.Context, method string, params [][]any) (
 		}
 		return nil, nil, fmt.Errorf("node RPC %s: a batch reply that is not a JSON-RPC array: %.200q", method, data)
 	}
-	results, errs := make([]json.RawMessage, len(params)), make([]error, len(params))
-	answered := make([]bool, len(params))
+	if len(rs) != n {
+		return nil, nil, fmt.Errorf("node RPC %s: %d replies to a batch of %d calls", method, len(rs), n)
+	}
+	results, errs := make([]json.RawMessage, n), make([]error, n)
+	answered := make([]bool, n)
 	for _, r := range rs {
 		i := r.ID - first
-		if r.ID < first || i >= uint64(len(params)) || answered[i] {
+		if r.ID < first || i >= uint64(n) || answered[i] {
 			return nil, nil, fmt.Errorf("node RPC %s: batch reply id %d answers no call of the batch, or one twice", method, r.ID)
 		}
 		answered[i] = true
@@ -186,9 +194,6 @@ func (c *Client) CallBatch(ctx context.Context, method string, params [][]any) (
 			continue
 		}
 		results[i] = r.Result
-	}
-	if len(rs) != len(params) {
-		return nil, nil, fmt.Errorf("node RPC %s: %d replies to a batch of %d calls", method, len(rs), len(params))
 	}
 	return results, errs, nil
 }
