@@ -209,14 +209,27 @@ func (f *Follower) step(ctx context.Context, catchUp bool) (progressed bool, err
 	if err := f.loadSeen(ctx); err != nil {
 		return false, err
 	}
+	// The cursor is read while the node is asked for its tip: neither
+	// answer depends on the other, and a cursor moved meanwhile makes the
+	// block transaction's compare-and-set write nothing.
+	type cursorRead struct {
+		c   cursor
+		err error
+	}
+	read := make(chan cursorRead, 1)
+	go func() {
+		c, err := f.cursor(ctx)
+		read <- cursorRead{c, err}
+	}()
 	tip, _, err := f.node.Tip(ctx)
+	r := <-read
 	if err != nil {
 		return false, err
 	}
-	cur, err := f.cursor(ctx)
-	if err != nil {
-		return false, err
+	if r.err != nil {
+		return false, r.err
 	}
+	cur := r.c
 	if !cur.set {
 		start := f.cfg.StartHeight
 		if start < 0 || start > tip {
