@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/btcsuite/btcd/wire"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cryptoassets/cryptoassets/online/coins"
@@ -131,6 +132,43 @@ func (w *watchSet) coin(script []byte) (coins.Watched, bool) {
 	defer w.mu.RUnlock()
 	e, ok := w.entry(script)
 	return coins.Watched{AddressID: e.addressID, WalletID: e.walletID}, ok
+}
+
+// watchHits is what a watch set holds of some transactions' outputs.
+type watchHits map[string]watched
+
+func (h watchHits) lookup(script []byte) (watched, bool) {
+	a, ok := h[string(script)]
+	return a, ok
+}
+
+func (h watchHits) coin(script []byte) (coins.Watched, bool) {
+	a, ok := h[string(script)]
+	return coins.Watched{AddressID: a.addressID, WalletID: a.walletID}, ok
+}
+
+// hits looks every output script of txs up once, under one read lock.
+func (w *watchSet) hits(txs []*wire.MsgTx) watchHits {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	var h watchHits
+	for _, tx := range txs {
+		if tx == nil {
+			continue
+		}
+		for _, o := range tx.TxOut {
+			if o == nil {
+				continue
+			}
+			if e, ok := w.entry(o.PkScript); ok {
+				if h == nil {
+					h = watchHits{}
+				}
+				h[string(o.PkScript)] = watched{addressID: e.addressID, accountID: e.accountID, walletID: e.walletID, address: string(w.bytes(e.address))}
+			}
+		}
+	}
+	return h
 }
 
 func (w *watchSet) size() int {

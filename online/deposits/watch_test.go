@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"testing"
+
+	"github.com/btcsuite/btcd/wire"
 )
 
 // The watch set's table answers as a map of scripts would, through the
@@ -44,6 +46,25 @@ func TestWatchSetAnswersAsAMap(t *testing.T) {
 				c, ok := w.coin([]byte(s))
 				if !ok || c.AddressID != a.addressID || c.WalletID != a.walletID {
 					t.Fatalf("coin %x = %+v %v, want address %d wallet %d", s, c, ok, a.addressID, a.walletID)
+				}
+			}
+			// hits answers for a transaction's outputs as lookup does.
+			tx := wire.NewMsgTx(2)
+			var scripts [][]byte
+			for i := 0; i < min(n, 50); i++ {
+				scripts = append(scripts, script(i))
+			}
+			scripts = append(scripts, script(n), nil, []byte{0x51})
+			for _, sc := range scripts {
+				tx.AddTxOut(wire.NewTxOut(1, sc))
+			}
+			hits := w.hits([]*wire.MsgTx{nil, tx})
+			for _, sc := range scripts {
+				a, ok := w.lookup(sc)
+				h, hok := hits.lookup(sc)
+				c, cok := hits.coin(sc)
+				if ok != hok || a != h || ok != cok || c.AddressID != a.addressID || c.WalletID != a.walletID {
+					t.Fatalf("%x: lookup %+v %v, hits %+v %v, coin %+v %v", sc, a, ok, h, hok, c, cok)
 				}
 			}
 			for _, miss := range [][]byte{nil, {}, {0x51}, script(n), script(n + 1)[:3], append(script(1), 0)} {
