@@ -312,6 +312,10 @@ func shellJoin(args []string) string {
 // quantity writes a figure with its unit, a time in ns scaled to µs, ms
 // or s so it reads at a glance ("1.02 ms/batch").
 func quantity(v float64, unit string) string {
+	// A named time ("batched-fetch-ns/block") reads as a time with its name.
+	if i := strings.LastIndex(unit, "-ns"); i > 0 && (len(unit) == i+3 || unit[i+3] == '/') {
+		return quantity(v, unit[i+1:]) + " " + unit[:i]
+	}
 	if rest, ok := strings.CutPrefix(unit, "ns"); ok && (rest == "" || rest[0] == '/') {
 		switch a := math.Abs(v); {
 		case a >= 1e9:

@@ -289,6 +289,9 @@ func TestQuantity(t *testing.T) {
 		{1234567, "postings/s", "1,234,567 postings/s"},
 		{0.018, "retries/commit", "0.018 retries/commit"},
 		{12.34, "nsec", "12.3 nsec"},
+		{2261212, "batched-fetch-ns/block", "2.26 ms/block batched-fetch"},
+		{547353185, "batched-fetch-ns/catch-up", "547 ms/catch-up batched-fetch"},
+		{3, "baseline-nsec", "3.00 baseline-nsec"},
 	} {
 		if got := quantity(c.v, c.unit); got != c.want {
 			t.Errorf("quantity(%v, %q) = %q, want %q", c.v, c.unit, got, c.want)
