@@ -55,14 +55,32 @@ func (m Matched) Empty() bool { return len(m.Outputs) == 0 && len(m.Spends) == 0
 // (amounts and scripts in range, each outpoint once, each outpoint spent
 // once). Zero-value outputs are not coins.
 func Match(txs []*wire.MsgTx, lookup func(script []byte) (Watched, bool)) Matched {
+	return MatchHashed(txs, Txids(txs), lookup)
+}
+
+// Txids is the txid of each of txs (zero for a nil one): hashing a large
+// block's transactions is worth doing once for all who need them.
+func Txids(txs []*wire.MsgTx) []chainhash.Hash {
+	out := make([]chainhash.Hash, len(txs))
+	for i, tx := range txs {
+		if tx != nil {
+			out[i] = tx.TxHash()
+		}
+	}
+	return out
+}
+
+// MatchHashed is Match for transactions whose txids are known (txids[i]
+// is txs[i]'s, as Txids gives them).
+func MatchHashed(txs []*wire.MsgTx, txids []chainhash.Hash, lookup func(script []byte) (Watched, bool)) Matched {
 	var m Matched
 	seen := map[wire.OutPoint]bool{}
 	spent := map[wire.OutPoint]bool{}
-	for _, tx := range txs {
+	for ti, tx := range txs {
 		if tx == nil {
 			continue
 		}
-		txid := tx.TxHash()
+		txid := txids[ti]
 		coinbase := isCoinbase(tx)
 		for i, o := range tx.TxOut {
 			if o == nil || i > math.MaxInt32 || o.Value <= 0 || o.Value > maxAmount ||

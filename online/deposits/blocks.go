@@ -26,6 +26,7 @@ type fetched struct {
 	hash    chainhash.Hash
 	blk     *wire.MsgBlock
 	matched bool
+	txids   []chainhash.Hash // each transaction's, in order, once matched
 	c       changes
 	cm      coins.Matched
 }
@@ -36,8 +37,10 @@ func (f *Follower) match(b *fetched, withSpent bool) {
 	// One look into the watch set per output, for both matchers: nearly
 	// every output misses, and a miss in a large set is a cache miss.
 	hits := f.watch.hits(b.blk.Transactions)
-	b.c = matchTxs(b.blk.Transactions, hits.lookup, f.rules(), withSpent)
-	b.cm = coins.Match(b.blk.Transactions, hits.coin)
+	// Each transaction hashed once, for the matchers and the mempool state.
+	b.txids = coins.Txids(b.blk.Transactions)
+	b.c = matchTxs(b.blk.Transactions, b.txids, hits.lookup, f.rules(), withSpent)
+	b.cm = coins.MatchHashed(b.blk.Transactions, b.txids, hits.coin)
 	b.matched = true
 }
 
@@ -618,7 +621,7 @@ func (f *Follower) connectBlocks(ctx context.Context, cur cursor, blocks []fetch
 		return fmt.Errorf("blocks %d-%d: %w", first.height, last.height, err)
 	}
 	for _, bw := range work {
-		f.mempool.confirmed(bw.blk)
+		f.mempool.confirmed(bw.blk, bw.txids)
 		f.mempool.forget(keys(bw.replaced))
 		if len(bw.c.deposits) > 0 || len(bw.c.ignored) > 0 || len(bw.cm.Outputs) > 0 {
 			f.log.Info("block connected", "height", bw.height, "hash", bw.hash, "deposits", len(bw.c.deposits), "coins", len(bw.cm.Outputs), "ignored_outputs", len(bw.c.ignored))

@@ -64,19 +64,23 @@ type matchRules struct {
 // matchTxs finds the outputs of txs that pay customers' addresses. It is a
 // pure function of its inputs: no block content can make it fail, and what
 // it returns always satisfies the deposits table's constraints (amounts in
-// range, each outpoint once).
-func matchTxs(txs []*wire.MsgTx, lookup func(script []byte) (watched, bool), rules matchRules, withSpent bool) changes {
+// range, each outpoint once). txids, when not nil, holds each
+// transaction's txid (coins.Txids); otherwise they are hashed as needed.
+func matchTxs(txs []*wire.MsgTx, txids []chainhash.Hash, lookup func(script []byte) (watched, bool), rules matchRules, withSpent bool) changes {
 	var c changes
 	if withSpent {
 		c.spent = map[wire.OutPoint]chainhash.Hash{}
 	}
 	seen := map[wire.OutPoint]bool{}
-	for _, tx := range txs {
+	for ti, tx := range txs {
 		if tx == nil {
 			continue
 		}
 		var txid chainhash.Hash
 		hashed := false
+		if txids != nil {
+			txid, hashed = txids[ti], true
+		}
 		id := func() chainhash.Hash {
 			if !hashed {
 				txid, hashed = tx.TxHash(), true

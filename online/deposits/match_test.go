@@ -3,10 +3,13 @@ package deposits
 import (
 	"bytes"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
+
+	"github.com/cryptoassets/cryptoassets/online/coins"
 )
 
 var (
@@ -60,7 +63,7 @@ func TestMatchTxsSortsOutputsIntoDepositsAndIgnored(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := matchTxs(c.txs, testLookup, matchRules{minDeposit: c.min}, true)
+			got := matchTxs(c.txs, nil, testLookup, matchRules{minDeposit: c.min}, true)
 			if len(got.deposits) != c.deposits {
 				t.Fatalf("%d deposits, want %d", len(got.deposits), c.deposits)
 			}
@@ -105,7 +108,11 @@ func FuzzMatchTxs(f *testing.F) {
 			}
 			txs = append(txs, &tx)
 		}
-		got := matchTxs(txs, testLookup, matchRules{minDeposit: min}, true)
+		got := matchTxs(txs, nil, testLookup, matchRules{minDeposit: min}, true)
+		// With the txids hashed beforehand, as the follower does, the same.
+		if hashed := matchTxs(txs, coins.Txids(txs), testLookup, matchRules{minDeposit: min}, true); !reflect.DeepEqual(hashed, got) {
+			t.Fatalf("with txids given: %+v, hashed as needed: %+v", hashed, got)
+		}
 		seen := map[wire.OutPoint]bool{}
 		for _, d := range got.deposits {
 			op := wire.OutPoint{Hash: d.txid, Index: d.vout}

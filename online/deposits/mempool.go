@@ -69,14 +69,15 @@ func (m *mempoolState) conflicts(spent map[wire.OutPoint]chainhash.Hash) map[cha
 }
 
 // confirmed forgets the inputs a block spent: they can no longer conflict.
-func (m *mempoolState) confirmed(blk *wire.MsgBlock) {
+// txids are its transactions' (coins.Txids).
+func (m *mempoolState) confirmed(blk *wire.MsgBlock, txids []chainhash.Hash) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, tx := range blk.Transactions {
+	for i, tx := range blk.Transactions {
 		for _, in := range tx.TxIn {
 			delete(m.inputs, in.PreviousOutPoint)
 		}
-		delete(m.examined, tx.TxHash())
+		delete(m.examined, txids[i])
 	}
 }
 
@@ -152,7 +153,7 @@ func (f *Follower) scanMempool(ctx context.Context) error {
 		txs = append(txs, tx)
 		fetchedIDs = append(fetchedIDs, id)
 	}
-	c := matchTxs(txs, f.watch.lookup, f.rules(), true)
+	c := matchTxs(txs, nil, f.watch.lookup, f.rules(), true)
 	cm := coins.Match(txs, f.watch.coin)
 	for _, m := range c.deposits {
 		f.mempool.track(m.txid, decodeSpends(m.spends))

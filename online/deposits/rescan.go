@@ -53,7 +53,7 @@ func (f *Follower) Rescan(ctx context.Context, from int32, progress Progress) (f
 		if err != nil {
 			return found, err
 		}
-		c := matchTxs(blk.Transactions, f.watch.lookup, f.rules(), false)
+		c := matchTxs(blk.Transactions, nil, f.watch.lookup, f.rules(), false)
 		cm := coins.Match(blk.Transactions, f.watch.coin)
 		if len(c.deposits) > 0 || len(c.ignored) > 0 || !cm.Empty() {
 			n := 0
