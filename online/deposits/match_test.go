@@ -144,3 +144,43 @@ func FuzzMatchTxs(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMatchBlock is the follower's matching of a block of 3,000
+// transactions (two inputs and two outputs each, none of them ours), as it
+// is done: the watch set looked up once per output and each transaction
+// hashed once for both matchers and the mempool state; beside it, each of
+// the three hashing the transactions for itself.
+//
+//	go test ./online/deposits -run '^$' -bench '^BenchmarkMatchBlock$'
+func BenchmarkMatchBlock(b *testing.B) {
+	var txs []*wire.MsgTx
+	for i := 0; i < 3000; i++ {
+		tx := wire.NewMsgTx(2)
+		for j := 0; j < 2; j++ {
+			tx.AddTxIn(wire.NewTxIn(&wire.OutPoint{Hash: chainhash.Hash{byte(i), byte(i >> 8), byte(j)}, Index: 1}, make([]byte, 107), nil))
+		}
+		for j := 0; j < 2; j++ {
+			script := make([]byte, 22)
+			script[1], script[2], script[3], script[4] = 0x14, byte(i), byte(i>>8), byte(j)
+			tx.AddTxOut(wire.NewTxOut(1000, script))
+		}
+		txs = append(txs, tx)
+	}
+	w := newWatchSet()
+	b.Run("hashed-once", func(b *testing.B) {
+		for b.Loop() {
+			h := w.hits(txs)
+			ids := coins.Txids(txs)
+			_ = matchTxs(txs, ids, h.lookup, matchRules{}, true)
+			_ = coins.MatchHashed(txs, ids, h.coin)
+		}
+	})
+	b.Run("hashed-by-each", func(b *testing.B) {
+		for b.Loop() {
+			h := w.hits(txs)
+			_ = matchTxs(txs, nil, h.lookup, matchRules{}, true)
+			_ = coins.Match(txs, h.coin)
+			_ = coins.Txids(txs)
+		}
+	})
+}
