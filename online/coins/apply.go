@@ -134,15 +134,8 @@ func queueConfirmed(b *pgx.Batch, s string, blocks []BlockMatch) func(pgx.BatchR
 
 // queueMempool is queueConfirmed for mempool transactions.
 func queueMempool(b *pgx.Batch, s string, m Matched) func(pgx.BatchResults) ([]chainhash.Hash, error) {
-	outs, spends := len(m.Outputs) > 0, len(m.Spends) > 0
-	if outs {
-		q, args := insertUnconfirmed(s, m)
-		b.Queue(q, args...)
-	}
-	if spends {
-		q, args := spendUnconfirmed(s, m.Spends)
-		b.Queue(q, args...)
-	}
+	outs := insertUnconfirmed(b, s, m)
+	spends := spendUnconfirmed(b, s, m.Spends)
 	return func(br pgx.BatchResults) ([]chainhash.Hash, error) {
 		return readRecorded(br, outs, spends)
 	}
@@ -222,13 +215,16 @@ func insertConfirmed(b *pgx.Batch, s string, blocks []BlockMatch) bool {
 	return true
 }
 
-// insertUnconfirmed is the statement inserting m's outputs as unconfirmed
-// coins, never undoing a confirmation. A mempool transaction known to be
-// dead is not recorded again: one spending a coin of ours that a block
-// shows spent by another, or one the deposits found replaced (a node may
-// keep such a transaction in its mempool, as btcd does after a
-// reorganisation).
-func insertUnconfirmed(s string, m Matched) (string, []any) {
+// insertUnconfirmed queues the statement inserting m's outputs as
+// unconfirmed coins, never undoing a confirmation; false when they pay us
+// nothing. A mempool transaction known to be dead is not recorded again:
+// one spending a coin of ours that a block shows spent by another, or one
+// the deposits found replaced (a node may keep such a transaction in its
+// mempool, as btcd does after a reorganisation).
+func insertUnconfirmed(b *pgx.Batch, s string, m Matched) bool {
+	if len(m.Outputs) == 0 {
+		return false
+	}
 	var c outputColumns
 	paying := map[chainhash.Hash]bool{}
 	for _, o := range m.Outputs {
@@ -243,7 +239,7 @@ func insertUnconfirmed(s string, m Matched) (string, []any) {
 			inTxids, inVouts, inBys = append(inTxids, sp.OutPoint.Hash[:]), append(inVouts, int32(sp.OutPoint.Index)), append(inBys, sp.By[:])
 		}
 	}
-	return fmt.Sprintf(`INSERT INTO %[1]s.coins (txid, vout, wallet_id, address_id, amount, script, coinbase)
+	b.Queue(fmt.Sprintf(`INSERT INTO %[1]s.coins (txid, vout, wallet_id, address_id, amount, script, coinbase)
 		SELECT u.* FROM unnest($1::bytea[], $2::integer[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bytea[], $7::boolean[])
 			AS u(txid, vout, wallet_id, address_id, amount, script, coinbase)
 		WHERE NOT EXISTS (SELECT 1 FROM %[1]s.deposits d WHERE d.txid = u.txid AND d.state = 'replaced')
@@ -251,7 +247,8 @@ func insertUnconfirmed(s string, m Matched) (string, []any) {
 				JOIN %[1]s.coins c ON c.txid = sp.txid AND c.vout = sp.vout
 				WHERE sp.spender = u.txid AND c.spent_block IS NOT NULL AND c.spent_by <> sp.spender)
 		ON CONFLICT (txid, vout) DO NOTHING`, s),
-		append(c.args(), inTxids, inVouts, inBys)
+		append(c.args(), inTxids, inVouts, inBys)...)
+	return true
 }
 
 // spendConfirmed queues the statement marking our coins among the blocks'
@@ -289,26 +286,31 @@ func spendConfirmed(b *pgx.Batch, s string, blocks []BlockMatch) bool {
 	return true
 }
 
-// spendUnconfirmed is the statement marking our coins among spends as
+// spendUnconfirmed queues the statement marking our coins among spends as
 // spent in the mempool (a spend already in a block is kept), and returning
 // the transactions that had spent one of them before and lost it to
-// another spender. See spendConfirmed for its shape.
-func spendUnconfirmed(s string, spends []Spend) (string, []any) {
+// another spender; false when there are no spends. See spendConfirmed for
+// its shape.
+func spendUnconfirmed(b *pgx.Batch, s string, spends []Spend) bool {
+	if len(spends) == 0 {
+		return false
+	}
 	txids := make([][]byte, len(spends))
 	vouts := make([]int32, len(spends))
 	bys := make([][]byte, len(spends))
 	for i, sp := range spends {
 		txids[i], vouts[i], bys[i] = sp.OutPoint.Hash[:], int32(sp.OutPoint.Index), sp.By[:]
 	}
-	return `WITH hit AS (
+	b.Queue(`WITH hit AS (
 			SELECT k.ctid AS row_id, k.spent_by AS old_by, u.spender
 			FROM unnest($1::bytea[], $2::integer[], $3::bytea[]) AS u(txid, vout, spender)
-			CROSS JOIN LATERAL (SELECT c.ctid, c.spent_by, c.spent_block FROM ` + s + `.coins c
+			CROSS JOIN LATERAL (SELECT c.ctid, c.spent_by, c.spent_block FROM `+s+`.coins c
 				WHERE c.txid = u.txid AND c.vout = u.vout LIMIT 1) k
 			WHERE k.spent_block IS NULL AND k.spent_by IS DISTINCT FROM u.spender),
-		upd AS (UPDATE ` + s + `.coins c SET spent_by = hit.spender, updated_at = now() FROM hit
+		upd AS (UPDATE `+s+`.coins c SET spent_by = hit.spender, updated_at = now() FROM hit
 			WHERE c.ctid = ANY (ARRAY(SELECT row_id FROM hit)) AND c.ctid = hit.row_id RETURNING 1)
-		SELECT DISTINCT old_by FROM hit WHERE old_by IS NOT NULL`, []any{txids, vouts, bys}
+		SELECT DISTINCT old_by FROM hit WHERE old_by IS NOT NULL`, txids, vouts, bys)
+	return true
 }
 
 // dropConflicted deletes the unconfirmed, unreserved coins of txids and of
