@@ -20,29 +20,37 @@ import (
 )
 
 // fetched is a block read from the node at a height, and what it pays to
-// the watched addresses once matched.
+// the watched addresses once matched (txids set).
 type fetched struct {
-	height  int32
-	hash    chainhash.Hash
-	blk     *wire.MsgBlock
-	matched bool
-	txids   []chainhash.Hash // each transaction's, in order, once matched
-	c       changes
-	cm      coins.Matched
+	height int32
+	hash   chainhash.Hash
+	blk    *wire.MsgBlock
+	matching
 }
 
-// match finds what b pays and spends of ours. withSpent also collects
-// every outpoint it spends, for the replacement check (see mempoolState).
-func (f *Follower) match(b *fetched, withSpent bool) {
-	// One look into the watch set per output, for both matchers: nearly
-	// every output misses, and a miss in a large set is a cache miss.
-	hits := f.watch.hits(b.blk.Transactions)
-	// Each transaction hashed once, for the matchers and the mempool state.
-	b.txids = coins.Txids(b.blk.Transactions)
-	b.c = matchTxs(b.blk.Transactions, b.txids, hits.lookup, f.rules(), withSpent)
-	b.cm = coins.MatchHashed(b.blk.Transactions, b.txids, hits.coin)
-	b.matched = true
+// matching is what transactions pay and spend of ours, as the deposits and
+// the coins see it.
+type matching struct {
+	txids []chainhash.Hash // each transaction's, in order
+	c     changes
+	cm    coins.Matched
 }
+
+// matchAll matches txs for deposits and coins with one look into the watch
+// set per output (nearly every output misses, and a miss in a large set is
+// a cache miss) and each transaction hashed once. withSpent also collects
+// every outpoint they spend, for the replacement check (see mempoolState).
+func (f *Follower) matchAll(txs []*wire.MsgTx, withSpent bool) matching {
+	hits := f.watch.hits(txs)
+	txids := coins.Txids(txs)
+	return matching{
+		txids: txids,
+		c:     matchTxs(txs, txids, hits.lookup, f.rules(), withSpent),
+		cm:    coins.MatchHashed(txs, txids, hits.coin),
+	}
+}
+
+func (b *fetched) matched() bool { return b.txids != nil }
 
 // blockWork is what one block of a connect implies.
 type blockWork struct {
@@ -446,16 +454,18 @@ func (f *Follower) connectBlocks(ctx context.Context, cur cursor, blocks []fetch
 	// payment in them could be to; others are matched here, after the
 	// refresh.
 	withSpent := f.mempool.watching()
+	refreshed := false
 	for i := range blocks {
-		if blocks[i].matched {
+		if blocks[i].matched() {
 			continue
 		}
-		if i == 0 || blocks[i-1].matched {
+		if !refreshed {
 			if err := f.watch.refresh(ctx, f.runner.Pool(), f.schema); err != nil {
 				return err
 			}
+			refreshed = true
 		}
-		f.match(&blocks[i], withSpent)
+		blocks[i].matching = f.matchAll(blocks[i].blk.Transactions, withSpent)
 	}
 	work := make([]blockWork, len(blocks))
 	taken := map[chainhash.Hash]bool{}

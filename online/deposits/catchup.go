@@ -37,7 +37,7 @@ type fetchedOne struct {
 // one request, then each block, one request after the other. It stops at
 // the first error (sent last) or when ctx ends; a chain shorter than to
 // ends with ErrNoBlock. out's buffer bounds how far it reads ahead of the
-// gatherer. A reorganisation between the hashes and the blocks is safe:
+// gatherer, whose groups are the catch-up's read-ahead. A reorganisation between the hashes and the blocks is safe:
 // the blocks asked for by hash are the old chain's, which the catch-up
 // commits and the next step unwinds, as for one that happens after them.
 func (f *Follower) fetch(ctx context.Context, from, to int32, out chan<- fetchedOne) {
@@ -72,14 +72,15 @@ func (f *Follower) fetch(ctx context.Context, from, to int32, out chan<- fetched
 }
 
 // gather matches the fetched blocks, up to to, as they arrive (beside the
-// fetch, not in its way), and hands them over onto
-// out in groups, each as large as one transaction may be: a group goes when
-// it reaches the bounds (maxBlocksPerTx, maxIOPerTx) or holds the last block
-// asked for. Fewer, larger transactions cost the database less per block,
-// and while the reader commits one group the next gathers, so at most
-// three groups are held: the one being committed, the one handed over and
-// the one gathering. An error is sent after the blocks before it. out is
-// closed when in is, or when ctx ends.
+// fetch, not in its way), and hands them over onto out in groups, each as
+// large as one transaction may be: a group goes when it reaches the bounds
+// (maxBlocksPerTx, maxIOPerTx) or holds the last block asked for. Fewer,
+// larger transactions cost the database less per block, and while the
+// reader commits one group the next gathers, so at most three groups are
+// held (the one being committed, the one handed over and the one
+// gathering), and the one block the fetcher has read ahead. An error is
+// sent after the blocks before it. out is closed when in is, or when ctx
+// ends.
 func (f *Follower) gather(ctx context.Context, in <-chan fetchedOne, to int32, withSpent bool, out chan<- fetchResult) {
 	defer close(out)
 	var group []fetched
@@ -99,7 +100,7 @@ func (f *Follower) gather(ctx context.Context, in <-chan fetchedOne, to int32, w
 			return
 		}
 		b := one.b
-		f.match(&b, withSpent)
+		b.matching = f.matchAll(b.blk.Transactions, withSpent)
 		group = append(group, b)
 		io += blockIO(b.blk)
 		if len(group) >= maxBlocksPerTx || io >= maxIOPerTx || b.height == to {
@@ -135,7 +136,9 @@ func (f *Follower) follow(ctx context.Context, cur cursor, tip int32) error {
 	var wg sync.WaitGroup
 	stop := func() { cancel(); wg.Wait() }
 	defer stop()
-	raw := make(chan fetchedOne, maxBlocksPerTx)
+	// One block ahead of the gatherer: its group, bounded in blocks and in
+	// inputs and outputs, is what a catch-up reads ahead.
+	raw := make(chan fetchedOne, 1)
 	wg.Add(1)
 	go func() { defer wg.Done(); f.fetch(fctx, cur.height+1, tip, raw) }()
 	// Every address a payment in the blocks up to tip can be to was issued

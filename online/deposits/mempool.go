@@ -153,8 +153,8 @@ func (f *Follower) scanMempool(ctx context.Context) error {
 		txs = append(txs, tx)
 		fetchedIDs = append(fetchedIDs, id)
 	}
-	c := matchTxs(txs, nil, f.watch.lookup, f.rules(), true)
-	cm := coins.Match(txs, f.watch.coin)
+	m := f.matchAll(txs, true)
+	c, cm := m.c, m.cm
 	for _, m := range c.deposits {
 		f.mempool.track(m.txid, decodeSpends(m.spends))
 	}

@@ -53,8 +53,8 @@ func (f *Follower) Rescan(ctx context.Context, from int32, progress Progress) (f
 		if err != nil {
 			return found, err
 		}
-		c := matchTxs(blk.Transactions, nil, f.watch.lookup, f.rules(), false)
-		cm := coins.Match(blk.Transactions, f.watch.coin)
+		m := f.matchAll(blk.Transactions, false)
+		c, cm := m.c, m.cm
 		if len(c.deposits) > 0 || len(c.ignored) > 0 || !cm.Empty() {
 			n := 0
 			err := f.runner.InTx(ctx, "rescan-block", func(tx *store.Tx) error {

@@ -27,9 +27,9 @@ type watched struct {
 // It is an open-addressing table of 64-bit slots over a flat array of
 // entries and one byte arena for their scripts and addresses. None of the
 // three holds a pointer, so a million watched addresses give the garbage
-// collector nothing to scan, and a lookup that misses (nearly every output
-// of a block) reads one slot, where a Go map of strings reads several
-// scattered words.
+// collector nothing to scan (a Go map of strings gives it two pointers an
+// address). Blocks are looked up through hits: once per output, under one
+// read lock.
 type watchSet struct {
 	mu      sync.RWMutex
 	seed    maphash.Seed
@@ -68,23 +68,14 @@ func (w *watchSet) find(script []byte, h uint64) (slot int, found bool) {
 	}
 }
 
+// lookup is script's address (the caller holds a lock).
 func (w *watchSet) lookup(script []byte) (watched, bool) {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	e, ok := w.entry(script)
+	i, ok := w.find(script, maphash.Bytes(w.seed, script))
 	if !ok {
 		return watched{}, false
 	}
+	e := w.entries[uint32(w.slots[i])-1]
 	return watched{addressID: e.addressID, accountID: e.accountID, walletID: e.walletID, address: string(w.bytes(e.address))}, true
-}
-
-// entry is script's entry (the caller holds a lock).
-func (w *watchSet) entry(script []byte) (watchEntry, bool) {
-	i, ok := w.find(script, maphash.Bytes(w.seed, script))
-	if !ok {
-		return watchEntry{}, false
-	}
-	return w.entries[uint32(w.slots[i])-1], true
 }
 
 // add records a (caller holds the write lock); a script added again takes
@@ -125,23 +116,17 @@ func (w *watchSet) grow() {
 	w.slots = slots
 }
 
-// coin is lookup as the coins matcher asks it: every address of ours,
-// customer or change, hot or cold.
-func (w *watchSet) coin(script []byte) (coins.Watched, bool) {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	e, ok := w.entry(script)
-	return coins.Watched{AddressID: e.addressID, WalletID: e.walletID}, ok
-}
-
 // watchHits is what a watch set holds of some transactions' outputs.
 type watchHits map[string]watched
 
+// lookup is the deposits matcher's question.
 func (h watchHits) lookup(script []byte) (watched, bool) {
 	a, ok := h[string(script)]
 	return a, ok
 }
 
+// coin is the coins matcher's question: every address of ours, customer or
+// change, hot or cold.
 func (h watchHits) coin(script []byte) (coins.Watched, bool) {
 	a, ok := h[string(script)]
 	return coins.Watched{AddressID: a.addressID, WalletID: a.walletID}, ok
@@ -160,11 +145,11 @@ func (w *watchSet) hits(txs []*wire.MsgTx) watchHits {
 			if o == nil {
 				continue
 			}
-			if e, ok := w.entry(o.PkScript); ok {
+			if a, ok := w.lookup(o.PkScript); ok {
 				if h == nil {
 					h = watchHits{}
 				}
-				h[string(o.PkScript)] = watched{addressID: e.addressID, accountID: e.accountID, walletID: e.walletID, address: string(w.bytes(e.address))}
+				h[string(o.PkScript)] = a
 			}
 		}
 	}

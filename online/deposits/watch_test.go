@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/wire"
+
+	"github.com/cryptoassets/cryptoassets/online/coins"
 )
 
 // The watch set's table answers as a map of scripts would, through the
@@ -38,12 +40,18 @@ func TestWatchSetAnswersAsAMap(t *testing.T) {
 			if load := float64(w.size()) / float64(len(w.slots)); load > 0.5 {
 				t.Fatalf("load %.2f above one half", load)
 			}
+			// The coins matcher's question, asked of a transaction paying s.
+			coin := func(s []byte) (coins.Watched, bool) {
+				tx := wire.NewMsgTx(2)
+				tx.AddTxOut(wire.NewTxOut(1, s))
+				return w.hits([]*wire.MsgTx{tx}).coin(s)
+			}
 			for s, a := range want {
 				got, ok := w.lookup([]byte(s))
 				if !ok || got != a {
 					t.Fatalf("lookup %x = %+v %v, want %+v", s, got, ok, a)
 				}
-				c, ok := w.coin([]byte(s))
+				c, ok := coin([]byte(s))
 				if !ok || c.AddressID != a.addressID || c.WalletID != a.walletID {
 					t.Fatalf("coin %x = %+v %v, want address %d wallet %d", s, c, ok, a.addressID, a.walletID)
 				}
@@ -74,7 +82,7 @@ func TestWatchSetAnswersAsAMap(t *testing.T) {
 				if a, ok := w.lookup(miss); ok {
 					t.Fatalf("lookup %x found %+v, which was never added", miss, a)
 				}
-				if _, ok := w.coin(miss); ok {
+				if _, ok := coin(miss); ok {
 					t.Fatalf("coin %x found, which was never added", miss)
 				}
 			}
