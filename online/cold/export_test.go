@@ -582,6 +582,18 @@ func TestConcurrentExportsExportOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := e.runner.Stats()
+	// The coins are held here until every racer's export transaction waits
+	// (to reserve them, or behind the one that got there first): all of them
+	// started before any commits, so the losers must retry, whatever the
+	// timing.
+	hold, err := e.runner.Pool().Begin(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(e.ctx)
+	if _, err := hold.Exec(e.ctx, `SELECT 1 FROM btc.coins FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, racers)
 	for i := range racers {
@@ -591,7 +603,19 @@ func TestConcurrentExportsExportOne(t *testing.T) {
 			_, errs[i] = topups.Export(e.ctx, 50_000_000, "op")
 		}()
 	}
+	waiting := 0
+	for waiting < racers && e.ctx.Err() == nil {
+		// Waiting on the coins, or behind the first on the open top-up's row.
+		waiting = e.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := hold.Rollback(e.ctx); err != nil {
+		t.Fatal(err)
+	}
 	wg.Wait()
+	if waiting != racers {
+		t.Fatalf("%d of %d export transactions waited", waiting, racers)
+	}
 	won := 0
 	for _, err := range errs {
 		switch {
