@@ -37,9 +37,10 @@ type fetchedOne struct {
 // one request, then each block, one request after the other. It stops at
 // the first error (sent last) or when ctx ends; a chain shorter than to
 // ends with ErrNoBlock. out's buffer bounds how far it reads ahead of the
-// gatherer, whose groups are the catch-up's read-ahead. A reorganisation between the hashes and the blocks is safe:
-// the blocks asked for by hash are the old chain's, which the catch-up
-// commits and the next step unwinds, as for one that happens after them.
+// gatherer, whose groups are the catch-up's read-ahead. A reorganisation
+// between the hashes and the blocks is safe: the blocks asked for by hash
+// are the old chain's, which the catch-up commits and the next step
+// unwinds, as for one that happens after them.
 func (f *Follower) fetch(ctx context.Context, from, to int32, out chan<- fetchedOne) {
 	defer close(out)
 	put := func(o fetchedOne) bool {
