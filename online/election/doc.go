@@ -17,7 +17,11 @@
 // commit. The same statement sets statement_timeout and
 // idle_in_transaction_session_timeout for the transaction (the lease minus
 // one renew interval), so a frozen process cannot hold the row lock, and
-// delay a takeover, for longer than that.
+// delay a takeover, for longer than that. The election's own lease
+// transactions (campaign, renew, release) carry lock_timeout and
+// idle_in_transaction_session_timeout of one renew interval, for the same
+// reason: a process frozen inside its campaign would otherwise keep the
+// lease row locked, and every other process out, until it resumed.
 //
 // A holder that cannot renew before its lease would pass, or whose fence is
 // refused, cancels its worker and waits for it to stop before it campaigns

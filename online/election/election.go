@@ -338,14 +338,17 @@ func (e *Election) sleep(ctx context.Context, d time.Duration) {
 func (e *Election) micros() int64 { return e.cfg.Lease.Microseconds() }
 
 // leaseTx runs fn on the unfenced runner with the lease statements bounded
-// by one renew interval, so a lease row locked by a frozen transaction
-// makes this attempt fail instead of hanging the campaign.
+// by one renew interval, so a lease row locked by another's transaction
+// makes this attempt fail instead of hanging the campaign; and with the
+// transaction ended by the database once it is idle for as long, so this
+// process frozen mid-transaction (SIGSTOP, a paused VM) holds no lease row
+// locked against the others for longer than that.
 func (e *Election) leaseTx(ctx context.Context, name string, fn func(*store.Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Renew)
 	defer cancel()
-	lock := fmt.Sprintf("%dms", e.cfg.Renew.Milliseconds())
+	bound := fmt.Sprintf("%dms", e.cfg.Renew.Milliseconds())
 	return e.runner.InTx(ctx, name, func(tx *store.Tx) error {
-		if _, err := tx.Exec(`SELECT set_config('lock_timeout', $1, true)`, lock); err != nil {
+		if _, err := tx.Exec(`SELECT set_config('lock_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $1, true)`, bound); err != nil {
 			return err
 		}
 		return fn(tx)
@@ -367,6 +370,7 @@ func (e *Election) campaign(ctx context.Context) (epoch int64, validUntil time.T
 				acquired_at = EXCLUDED.acquired_at, renewed_at = EXCLUDED.renewed_at, expires_at = EXCLUDED.expires_at
 			WHERE l.expires_at <= clock_timestamp() OR l.holder = EXCLUDED.holder
 			RETURNING epoch`, e.worker, e.asset, e.cfg.Instance, e.micros()).Scan(&epoch)
+		pause("campaign/" + e.Key())
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}

@@ -253,6 +253,47 @@ func TestFrozenLeaderCannotWrite(t *testing.T) {
 	t.Logf("the resumed process's writes refused by the fence: %d", refusals)
 }
 
+// A serve process frozen (SIGSTOP) inside the transaction of its campaign
+// for the follower's lease, after the statement that locked the lease row
+// and before the commit: the row is held by a session its process will not
+// finish while it is stopped. The database ends that transaction once it is
+// idle for a renew interval, so another process takes the lease and
+// follows the chain while the frozen one stays stopped.
+func TestFrozenCampaignHoldsNoLeaseRow(t *testing.T) {
+	c := newCluster(t, 2)
+	a, b := c.s[0], c.s[1]
+	a.Start("CRYPTOASSETS_PAUSE_AT=campaign/follower/btc:1")
+	if err := a.WaitLog("pausepoint: stopping at campaign/follower/btc", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	b.StartReady()
+	c.eventually("b holding the follower's lease", func() bool {
+		l, ok := c.leases()["follower/btc"]
+		return ok && l.Live && l.Holder == b.Instance
+	})
+	if strings.Contains(a.Log(), "pausepoint: resumed") {
+		t.Fatal("a was resumed: the test proves nothing unless b took the lease while a stayed frozen")
+	}
+	c.api(b, http.MethodPost, "/v1/btc/accounts", `{"name":"alice"}`, "acct", http.StatusCreated, nil)
+	const amount = 50_000_000
+	c.deposit(b, "alice", amount, "addr")
+	c.mine(1)
+	c.eventually("alice's deposit credited", func() bool { return c.available(b, "alice") == amount })
+
+	a.Signal(syscall.SIGCONT)
+	if err := a.WaitLog("pausepoint: resumed at campaign/follower/btc", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * renew)
+	if h := c.holder("follower/btc"); h != b {
+		t.Fatalf("the follower's lease left b after a resumed: %+v", c.leases())
+	}
+	if n := c.count(`SELECT count(*) FROM btc.deposits WHERE state = 'credited'`); n != 1 {
+		t.Fatalf("%d deposits credited, want 1", n)
+	}
+	c.ledgerAndAuditHold(b)
+}
+
 // do sends a request to the first installation that answers, starting at
 // the i-th: one may be down, killed by the test. The same key makes the
 // retry on another instance safe.
